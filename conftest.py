@@ -1,0 +1,215 @@
+"""Pytest options, hypothesis profiles and fixtures of the contract suite.
+
+Target selection: `--base-url/--username/--password` (and `--second-*` for isolation checks),
+each also read from CONFERENCE_* environment variables; options win. Without a base URL the
+embedded mock is started on a loopback port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+from meeting_room_contract import target as target_module
+from meeting_room_contract.checks import PropertiesModeTracker
+from meeting_room_contract.client import ConferenceClient, Politeness
+from meeting_room_contract.model import PropertiesMode
+from meeting_room_contract.observations import RECORDER, merge, write_summary
+from meeting_room_contract.rooms import RoomFactory, delete_leftover_rooms
+from meeting_room_contract.target import Target, TargetSettings
+
+ROOT = Path(__file__).resolve().parent
+
+# -- hypothesis profiles ----------------------------------------------------------------------------
+_COMMON: dict[str, Any] = dict(deadline=None, print_blob=True,
+                               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("gate", max_examples=25, derandomize=True, database=None, stateful_step_count=8, **_COMMON)
+settings.register_profile("nightly", max_examples=300, stateful_step_count=25,
+                          database=DirectoryBasedExampleDatabase(str(ROOT / ".hypothesis" / "examples")), **_COMMON)
+settings.register_profile("dev", max_examples=10, derandomize=True, database=None, stateful_step_count=5, **_COMMON)
+settings.load_profile(os.environ.get("CONFERENCE_HYPOTHESIS_PROFILE", "gate"))
+
+ENV = {
+    "base_url": "CONFERENCE_BASE_URL",
+    "username": "CONFERENCE_USERNAME",
+    "password": "CONFERENCE_PASSWORD",
+    "second_username": "CONFERENCE_SECOND_USERNAME",
+    "second_password": "CONFERENCE_SECOND_PASSWORD",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conference", "CarrierX Conference v2 contract target")
+    group.addoption("--base-url", help="API base URL incl. prefix, e.g. https://api.carrierx.com/conference/v2 "
+                                       "(env CONFERENCE_BASE_URL; default: the embedded mock)")
+    group.addoption("--username", help="login (env CONFERENCE_USERNAME)")
+    group.addoption("--password", help="password (env CONFERENCE_PASSWORD); never printed or written")
+    group.addoption("--second-username", help="login of a second account, for isolation checks (env CONFERENCE_SECOND_USERNAME)")
+    group.addoption("--second-password", help="its password (env CONFERENCE_SECOND_PASSWORD)")
+    group.addoption("--mock-fault", action="append", default=[], metavar="NAME",
+                    help="embedded mock only: inject a contract violation (repeatable)")
+    group.addoption("--mock-variant", action="append", default=[], metavar="NAME",
+                    help="embedded mock only: another allowed behaviour (repeatable)")
+    group.addoption("--properties-mode", choices=["auto", "merge", "replace"], default="auto",
+                    help="how PATCH must apply nested `properties`; auto accepts either, the same all run")
+    group.addoption("--request-timeout", type=float, default=15.0, help="seconds per request (default 15)")
+    group.addoption("--rate-limit", type=float, default=0.0, help="max requests per second (default: unlimited)")
+    group.addoption("--room-prefix", default="contract-test", help="name prefix of rooms the suite creates")
+    group.addoption("--delete-leftovers", action="store_true",
+                    help="before the run, delete rooms named with --room-prefix left by earlier runs")
+    group.addoption("--report-dir", default=None, help="where reports go (default: reports/ for contract runs)")
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    value = config.getoption(name)
+    if value in (None, "") and name in ENV:
+        value = os.environ.get(ENV[name]) or None
+    return value
+
+
+def _is_contract_run(config: pytest.Config) -> bool:
+    args = config.args or []
+    return any("contracts" in Path(str(arg).split("::")[0]).parts for arg in args)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    mode = config.getoption("properties_mode")
+    target_settings = TargetSettings(
+        base_url=_option(config, "base_url"),
+        username=_option(config, "username"),
+        password=_option(config, "password"),
+        second_username=_option(config, "second_username"),
+        second_password=_option(config, "second_password"),
+        mock_faults=tuple(config.getoption("mock_fault")),
+        mock_variants=tuple(config.getoption("mock_variant")),
+        politeness=Politeness(timeout=config.getoption("request_timeout"), rate_limit=config.getoption("rate_limit")),
+        properties_mode=None if mode == "auto" else PropertiesMode(mode),
+        name_prefix=config.getoption("room_prefix"),
+    )
+    try:
+        target = Target(target_settings, run_id=os.environ.get("CONFERENCE_RUN_ID"))
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[TARGET_KEY] = target
+    target_module.set_current(target)
+    report_dir = config.getoption("report_dir") or ("reports" if _is_contract_run(config) else None)
+    config.stash[REPORT_DIR_KEY] = report_dir
+    if report_dir:
+        Path(report_dir).mkdir(parents=True, exist_ok=True)
+        if not config.option.xmlpath:
+            config.option.xmlpath = str(Path(report_dir) / "junit.xml")
+        if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
+            config.option.htmlpath = str(Path(report_dir) / "report.html")
+            config.option.self_contained_html = True
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
+def _raise_keyboard_interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt("SIGTERM")
+
+
+TARGET_KEY = pytest.StashKey[Target]()
+REPORT_DIR_KEY = pytest.StashKey["str | None"]()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    target = config.stash[TARGET_KEY]
+    return f"contract target: {target.description} (hypothesis profile: {settings._current_profile})"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    RECORDER.current_test = item.nodeid
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Delete every room the run created (also after failures and Ctrl-C), then write the summary."""
+    config = session.config
+    target = config.stash.get(TARGET_KEY, None)
+    remaining = target.close() if target is not None else []
+    if remaining:
+        session.config.get_terminal_writer().line(f"WARNING: could not delete rooms {remaining}", red=True)
+    report_dir = config.stash.get(REPORT_DIR_KEY, None)
+    if not report_dir or target is None:
+        return
+    parts_dir = Path(report_dir) / ".parts"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        parts_dir.mkdir(parents=True, exist_ok=True)
+        (parts_dir / f"{worker}.json").write_text(json.dumps(RECORDER.to_dict()), encoding="utf-8")
+        return
+    parts = [RECORDER.to_dict()]
+    if parts_dir.is_dir():
+        for part in sorted(parts_dir.glob("*.json")):
+            parts.append(json.loads(part.read_text(encoding="utf-8")))
+            part.unlink()
+    header = {"target": target.description, "run_id": target.registry.run_id,
+              "profile": settings._current_profile, "outcome": "passed" if exitstatus == 0 else f"failed (exit {exitstatus})",
+              "rooms_created": target.registry.created_count(), "rooms_left_behind": remaining}
+    write_summary(merge(parts), Path(report_dir), header)
+
+
+# -- fixtures -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Target:
+    return pytestconfig.stash[TARGET_KEY]
+
+
+@pytest.fixture(scope="session")
+def client(target: Target, pytestconfig: pytest.Config) -> ConferenceClient:
+    """The primary login's client."""
+    primary = target.client("primary")
+    assert primary is not None
+    if pytestconfig.getoption("delete_leftovers"):
+        delete_leftover_rooms(primary, target.registry)
+    return primary
+
+
+@pytest.fixture(scope="session")
+def second_client(target: Target, client: ConferenceClient) -> ConferenceClient:
+    """A second account's client; tests that need one skip when none is configured."""
+    second = target.client("second")
+    if second is None:
+        pytest.skip("no second account: give --second-username/--second-password "
+                    "(or CONFERENCE_SECOND_USERNAME/CONFERENCE_SECOND_PASSWORD) to run isolation checks")
+    return second
+
+
+@pytest.fixture(scope="session")
+def anonymous_client(target: Target) -> ConferenceClient:
+    anonymous = target.client("anonymous")
+    assert anonymous is not None
+    return anonymous
+
+
+@pytest.fixture(scope="session")
+def did_groups(client: ConferenceClient) -> list[str]:
+    """Valid `did_group_sid` values: the primary account's DID groups, read from the target."""
+    return client.did_group_sids()
+
+
+@pytest.fixture(scope="session")
+def rooms(client: ConferenceClient) -> RoomFactory:
+    return RoomFactory(client)
+
+
+@pytest.fixture(scope="session")
+def properties_tracker(pytestconfig: pytest.Config) -> PropertiesModeTracker:
+    mode = pytestconfig.getoption("properties_mode")
+    return PropertiesModeTracker(None if mode == "auto" else PropertiesMode(mode))
+
+
+@pytest.fixture
+def room(rooms: RoomFactory) -> Iterator[dict[str, Any]]:
+    """A fresh room for one test, deleted afterwards."""
+    with rooms.fresh() as created:
+        yield created

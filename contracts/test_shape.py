@@ -1,0 +1,68 @@
+"""Response conformance of every operation, with schemathesis generating the requests.
+
+PATCH/PUT get the most cases (coverage phase plus fuzzing), each aimed at a room the suite
+created and judged twice: by schemathesis's built-in checks (status codes, content type,
+headers, response schema, negative data rejected, never 5xx) and by the contract model
+(`checks.update_outcome`: accepted updates do exactly what the contract says, rejected ones
+change nothing).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+from hypothesis import settings
+
+from meeting_room_contract import checks, target
+from meeting_room_contract.client import ConferenceClient
+from meeting_room_contract.generation import LIST_EXTRA_EXCLUDED, REPLACED_CHECKS, UPDATE_METHODS, load_schema, pin_room, send
+from meeting_room_contract.rooms import RoomFactory
+
+schema = load_schema(target.current())
+OTHER_OPERATION_EXAMPLES = max(5, settings.default.max_examples // 3)
+
+
+@pytest.fixture(scope="module")
+def shape_room(rooms: RoomFactory) -> Iterator[dict[str, Any]]:
+    """The room every generated PATCH/PUT/GET of this module is aimed at."""
+    with rooms.fresh(label="shape") as room:
+        yield room
+
+
+@schema.include(method=list(UPDATE_METHODS)).parametrize()
+def test_update_answers_conform_to_spec_and_model(case, client: ConferenceClient, shape_room, properties_tracker) -> None:
+    """PATCH/PUT answers match the spec, and the room afterwards is what the contract predicts."""
+    sid = pin_room(case, shape_room["meeting_room_sid"], client)
+    is_update = case.method.upper() in UPDATE_METHODS
+    before = client.get_room(sid).json() if sid and is_update else None
+    response = send(case, client)
+    case.validate_response(response, excluded_checks=REPLACED_CHECKS)
+    if before is not None:
+        checks.update_outcome(client, sid, before, case.method, case.body if _has_body(case) else None,
+                              response, properties_tracker)
+
+
+@schema.exclude(method=list(UPDATE_METHODS)).parametrize()
+@settings(max_examples=OTHER_OPERATION_EXAMPLES)
+def test_other_answers_conform_to_spec(case, client: ConferenceClient, shape_room, rooms: RoomFactory) -> None:
+    """List, create, get, delete and DID-group answers match the spec."""
+    path = case.operation.path
+    excluded = list(REPLACED_CHECKS)
+    if path == "/meeting_rooms/{meeting_room_sid}":
+        if case.operation.method.upper() == "DELETE":
+            pin_room(case, rooms.create(label="delete")["meeting_room_sid"], client)
+        else:
+            pin_room(case, shape_room["meeting_room_sid"], client)
+    elif case.operation.method.upper() == "GET":
+        excluded += LIST_EXTRA_EXCLUDED
+    response = send(case, client)
+    case.validate_response(response, excluded_checks=excluded)
+    if case.method.upper() == "POST" and path == "/meeting_rooms" and response.status_code == 200:
+        client.delete_room(response.json()["meeting_room_sid"])
+
+
+def _has_body(case: Any) -> bool:
+    from schemathesis.core import NOT_SET
+
+    return case.body is not NOT_SET

@@ -1,0 +1,297 @@
+"""HTTP access to the target: polite sessions, the registry of rooms we own, curl reproductions."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shlex
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .observations import observe_response
+from .redaction import Credentials, credentials_for_header, redact, remember_credentials
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+class PoliteRetry(Retry):
+    """Waits out 429 (honouring Retry-After) for every method; retries errors only when safe.
+
+    A 429 means the request was not processed, so repeating a POST or PATCH is safe. Read errors
+    and timeouts are retried only for idempotent methods (urllib3's `allowed_methods`);
+    connection errors happen before anything is sent and are always retried.
+    """
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if status_code == 429:
+            return True
+        return super().is_retry(method, status_code, has_retry_after)
+
+
+class RateLimiter:
+    """At most `per_second` requests per second across threads (0 = unlimited)."""
+
+    def __init__(self, per_second: float):
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+class _PoliteAdapter(HTTPAdapter):
+    def __init__(self, limiter: RateLimiter, counter: "RequestCounter", **kwargs: Any):
+        self.limiter, self.counter = limiter, counter
+        super().__init__(**kwargs)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        self.limiter.wait()
+        self.counter.add()
+        return super().send(request, **kwargs)
+
+
+class RequestCounter:
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+class PoliteSession(requests.Session):
+    """A requests session with a default timeout on every call."""
+
+    def __init__(self, timeout: float):
+        super().__init__()
+        self.default_timeout = timeout
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().request(method, url, *args, **kwargs)
+
+
+@dataclass(frozen=True)
+class Politeness:
+    timeout: float = 15.0
+    rate_limit: float = 0.0
+    max_429_retries: int = 8
+    error_retries: int = 3
+
+
+def build_session(credentials: Credentials | None, politeness: Politeness, limiter: RateLimiter,
+                  counter: RequestCounter) -> PoliteSession:
+    session = PoliteSession(politeness.timeout)
+    if credentials is not None:
+        remember_credentials(credentials)
+        session.auth = (credentials.username, credentials.password)
+    retry = PoliteRetry(
+        total=politeness.max_429_retries + politeness.error_retries,
+        connect=politeness.error_retries,
+        read=politeness.error_retries,
+        status=politeness.max_429_retries,
+        other=0,
+        allowed_methods=IDEMPOTENT_METHODS,
+        status_forcelist=(429,),
+        backoff_factor=0.3,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        raise_on_redirect=False,
+    )
+    adapter = _PoliteAdapter(limiter, counter, max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def curl_command(request: requests.PreparedRequest) -> str:
+    """The request as a curl command; credentials appear only as environment variables."""
+    parts = ["curl", "-X", request.method or "GET", shlex.quote(request.url or "")]
+    for name, value in request.headers.items():
+        lowered = name.lower()
+        if lowered == "authorization":
+            known = credentials_for_header(value)
+            if known is not None:
+                parts += ["-u", f'"${known.username_env}:${known.password_env}"']
+            else:
+                parts += ["-H", shlex.quote("Authorization: <redacted: not the configured credentials>")]
+        elif lowered in ("content-type",) or lowered.startswith("x-"):
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+    body = request.body
+    if body:
+        text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)
+        parts += ["--data-binary", shlex.quote(text)]
+    return redact(" ".join(parts))
+
+
+class UnsafeTargetError(RuntimeError):
+    """The suite tried to change a room it did not create: a bug in the suite, never allowed."""
+
+
+class RoomRegistry:
+    """Every room this run created (and not yet deleted), shared by all clients of the run."""
+
+    def __init__(self, run_id: str, name_prefix: str):
+        self.run_id, self.name_prefix = run_id, name_prefix
+        self._created: dict[str, "ConferenceClient"] = {}
+        self._deleted: set[str] = set()
+        self._unknown: set[str] = set()
+        self._lock = threading.Lock()
+        self.journal: list[str] = []
+
+    @property
+    def room_name_prefix(self) -> str:
+        return f"{self.name_prefix}-{self.run_id}"
+
+    def record_created(self, sid: str, owner: "ConferenceClient") -> None:
+        with self._lock:
+            self._created[sid] = owner
+            self.journal.append(sid)
+
+    def record_deleted(self, sid: str) -> None:
+        with self._lock:
+            self._deleted.add(sid)
+
+    def owns(self, sid: str) -> bool:
+        with self._lock:
+            return sid in self._created
+
+    def unknown_sid(self) -> str:
+        """A fresh random sid that names no room; mutating requests to it are allowed (404)."""
+        sid = str(uuid.uuid4())
+        with self._lock:
+            self._unknown.add(sid)
+        return sid
+
+    def may_change(self, sid: str) -> bool:
+        with self._lock:
+            return sid in self._created or sid in self._unknown
+
+    def live_rooms(self) -> list[tuple[str, "ConferenceClient"]]:
+        with self._lock:
+            return [(sid, owner) for sid, owner in self._created.items() if sid not in self._deleted]
+
+    def created_count(self) -> int:
+        with self._lock:
+            return len(self._created)
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(3)
+
+
+class ConferenceClient:
+    """One login against the target. Mutating calls are refused for rooms the run did not create."""
+
+    def __init__(self, base_url: str, credentials: Credentials | None, registry: RoomRegistry,
+                 politeness: Politeness, limiter: RateLimiter, counter: RequestCounter):
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.registry = registry
+        self.session = build_session(credentials, politeness, limiter, counter)
+
+    def __repr__(self) -> str:
+        user = self.credentials.username if self.credentials else None
+        return f"ConferenceClient({self.base_url!r}, user={user!r})"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | str | None = None,
+                headers: dict[str, str] | None = None, auth: Any = None) -> requests.Response:
+        method = method.upper()
+        if method in ("PATCH", "PUT", "DELETE") and path.startswith("/meeting_rooms/"):
+            sid = path.split("/", 2)[2]
+            if not self.registry.may_change(sid):
+                raise UnsafeTargetError(f"refusing {method} {path}: this run did not create that room")
+        kwargs: dict[str, Any] = {"headers": dict(headers or {})}
+        if json_body is not None:
+            kwargs["data"] = json.dumps(json_body)
+            kwargs["headers"].setdefault("Content-Type", "application/json")
+        elif data is not None:
+            kwargs["data"] = data
+        if auth is not None:
+            kwargs["auth"] = auth
+        response = self.session.request(method, self.url(path), **kwargs)
+        observe_response(method, path, response)
+        if method == "DELETE" and response.status_code in (200, 204):
+            self.registry.record_deleted(path.split("/", 2)[2])
+        return response
+
+    # -- conveniences ----------------------------------------------------------------------
+    def room_path(self, sid: str) -> str:
+        return f"/meeting_rooms/{sid}"
+
+    def get_room(self, sid: str) -> requests.Response:
+        return self.request("GET", self.room_path(sid))
+
+    def patch_room(self, sid: str, body: Any) -> requests.Response:
+        return self.request("PATCH", self.room_path(sid), json_body=body)
+
+    def put_room(self, sid: str, body: Any) -> requests.Response:
+        return self.request("PUT", self.room_path(sid), json_body=body)
+
+    def delete_room(self, sid: str) -> requests.Response:
+        return self.request("DELETE", self.room_path(sid))
+
+    def create_room(self, body: dict[str, Any]) -> requests.Response:
+        """POST a room; a created room is recorded for cleanup before anything else happens."""
+        response = self.request("POST", "/meeting_rooms", json_body=body)
+        self.record_if_created(response)
+        return response
+
+    def record_if_created(self, response: requests.Response) -> None:
+        if 200 <= response.status_code < 300:
+            try:
+                sid = response.json().get("meeting_room_sid")
+            except (ValueError, AttributeError):
+                sid = None
+            if isinstance(sid, str):
+                self.registry.record_created(sid, self)
+
+    def list_all(self, path: str, page_size: int = 100, max_pages: int = 50) -> list[dict[str, Any]]:
+        """Every item of a list endpoint, following offsets (bounded)."""
+        items: list[dict[str, Any]] = []
+        for page in range(max_pages):
+            response = self.request("GET", f"{path}?limit={page_size}&offset={page * page_size}")
+            response.raise_for_status()
+            data = response.json()
+            items.extend(data.get("items") or [])
+            if not data.get("has_more"):
+                break
+        return items
+
+    def did_group_sids(self) -> list[str]:
+        return [group["did_group_sid"] for group in self.list_all("/did_groups") if group.get("did_group_sid")]
+
+
+def delete_rooms(rooms: Iterable[tuple[str, ConferenceClient]]) -> list[str]:
+    """Delete rooms (best effort, each with its owner's login); returns the sids that remain."""
+    remaining = []
+    for sid, owner in rooms:
+        try:
+            status = owner.delete_room(sid).status_code
+        except (requests.RequestException, UnsafeTargetError):
+            status = None
+        if status not in (200, 204, 404):
+            remaining.append(sid)
+        else:
+            owner.registry.record_deleted(sid)
+    return remaining

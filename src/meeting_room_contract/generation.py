@@ -1,0 +1,74 @@
+"""Schemathesis wiring: the schema pointed at the target, the checks we run, safe case sending."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+import schemathesis
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.transport.prepare import get_exclude_headers
+from schemathesis.specs.openapi.checks import (allow_header_conformance, ignored_auth, negative_data_rejection,
+                                               positive_data_acceptance, unsupported_method)
+
+from . import spec
+from .client import ConferenceClient, UnsafeTargetError
+from .observations import observe_response
+from .target import Target
+
+# Built-in checks replaced by contract-aware ones (each would cry wolf on a conforming server):
+# * positive_data_acceptance: the spec cannot say which DID groups exist or that codes must be
+#   unique; `checks.update_outcome` judges every answer instead, and the hypothesis properties
+#   require acceptance of values the contract says are valid.
+# * ignored_auth: its probes bypass our session, so a 429 looks like "auth not enforced";
+#   `contracts/test_auth.py` checks every operation through the polite session.
+# * unsupported_method / allow_header_conformance: undocumented methods are outside the contract.
+REPLACED_CHECKS = [positive_data_acceptance, ignored_auth, unsupported_method, allow_header_conformance]
+# Invalid list query parameters are not part of the contract either (a server may ignore them).
+LIST_EXTRA_EXCLUDED = [negative_data_rejection]
+
+UPDATE_METHODS = ("PATCH", "PUT")
+
+
+def load_schema(target: Target) -> schemathesis.schemas.BaseSchema:
+    """The spec with the target's base URL and primary login; links only from the spec."""
+    schema = schemathesis.openapi.from_path(str(spec.SPEC_PATH))
+    credentials = target.credentials("primary")
+    assert credentials is not None
+    schema.config.update(base_url=target.base_url, basic_auth=(credentials.username, credentials.password))
+    # Explicit links only: an inferred list -> item link could aim PATCH at rooms we did not create.
+    schema.config.phases.stateful.inference.algorithms = []
+    return schema
+
+
+def pin_room(case: Any, sid: str, client: ConferenceClient) -> str | None:
+    """Aim the case at `sid`; a case whose path id is the invalid part gets a fresh unknown sid.
+
+    Returns the sid whose state the case may change, or None for an unknown one.
+    """
+    if case.meta is not None and case.meta.is_negative_at(ParameterLocation.PATH):
+        case.path_parameters = {"meeting_room_sid": client.registry.unknown_sid()}
+        return None
+    case.path_parameters = {"meeting_room_sid": sid}
+    return sid
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
+
+
+def send(case: Any, client: ConferenceClient) -> requests.Response:
+    """Send a generated case through the client's polite session (retries, timeout, rate limit)."""
+    kwargs = case.as_transport_kwargs(base_url=client.base_url)
+    path = case.formatted_path
+    if case.method.upper() in ("PATCH", "PUT", "DELETE") and path.startswith("/meeting_rooms/"):
+        sid = path.split("/", 2)[2]
+        if not client.registry.may_change(sid):
+            raise UnsafeTargetError(f"refusing generated {case.method} {path}: not a room of this run")
+    if "Authorization" in get_exclude_headers(case):
+        kwargs["auth"] = _no_auth  # the case is about a missing Authorization header
+    response = client.session.request(**kwargs)
+    observe_response(case.method, path, response)
+    if case.method.upper() == "POST" and path == "/meeting_rooms":
+        client.record_if_created(response)
+    return response

@@ -1,0 +1,49 @@
+"""Run the mock standalone: `python -m meeting_room_contract.mock --port 8080 [--fault NAME] [--variant NAME]`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from .behaviours import FAULTS, VARIANTS
+from .server import MeetingRoomMock
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m meeting_room_contract.mock", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; default 8080)")
+    parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS), metavar="NAME",
+                        help="inject a contract violation (repeatable); see --list")
+    parser.add_argument("--variant", action="append", default=[], choices=sorted(VARIANTS), metavar="NAME",
+                        help="switch to another allowed behaviour (repeatable); see --list")
+    parser.add_argument("--list", action="store_true", help="list faults and variants and exit")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    if args.list:
+        for title, table in (("faults", FAULTS), ("variants", VARIANTS)):
+            print(f"{title}:")
+            for behaviour in table.values():
+                print(f"  {behaviour.name:38} [{behaviour.rule}] {behaviour.description}")
+        return 0
+    mock = MeetingRoomMock(tuple(args.fault), tuple(args.variant), host=args.host, port=args.port, verbose=args.verbose)
+    mock.start()
+    print(f"meeting-room mock listening on {mock.base_url}", flush=True)
+    for account in mock.accounts:
+        groups = ", ".join(group["did_group_sid"] for group in account.did_groups)
+        print(f"  account {account.account_sid} login {account.login}; DID groups {groups}", flush=True)
+    print("  (passwords: see README; faults: %s; variants: %s)" % (args.fault or "none", args.variant or "none"), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    mock.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

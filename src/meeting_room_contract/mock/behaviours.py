@@ -1,0 +1,134 @@
+"""Named behaviours the mock can be started with.
+
+A *fault* is a contract violation written as the bug a real backend would have; the suite must
+catch every one. A *variant* is another behaviour the contract allows (or a hostile but legal
+server: slow, rate limited); the suite must pass every one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    name: str
+    rule: str
+    description: str
+
+
+FAULTS: dict[str, Behaviour] = {
+    b.name: b
+    for b in [
+        # PATCH semantics
+        Behaviour("patch_resets_omitted_fields", "patch.partial_update",
+                  "PATCH reuses the PUT code path: modifiable fields missing from the body are reset to defaults."),
+        Behaviour("patch_ignores_null_did_group", "patch.partial_update",
+                  "PATCH treats `did_group_sid: null` as 'not sent', so the old DID group stays (value-specific)."),
+        Behaviour("patch_empty_body_rejected", "patch.empty_body",
+                  "PATCH with `{}` is answered 422 'nothing to update' instead of 200 with no change."),
+        Behaviour("patch_response_stale", "patch.response_is_updated_object",
+                  "PATCH stores the update but answers with the object as it was before."),
+        Behaviour("patch_properties_not_persisted", "patch.partial_update",
+                  "PATCH answers with the new properties but never writes them (only for `properties`)."),
+        Behaviour("properties_mode_depends_on_size", "patch.properties_merge_or_replace",
+                  "PATCH merges `properties` when one key is sent but replaces when several are: not one rule."),
+        Behaviour("properties_merge_drops_empty_values", "patch.properties_merge_or_replace",
+                  "PATCH merge deletes a key whose new value is the empty string: neither merge nor replace."),
+        Behaviour("rejected_patch_partially_applied", "patch.rejected_changes_nothing",
+                  "PATCH saves `name` before validating `access_codes`; the 422 leaves the new name behind."),
+        # PUT semantics
+        Behaviour("put_missing_field_accepted", "put.all_fields_required",
+                  "PUT without some modifiable fields is accepted and keeps their old values (acts as PATCH)."),
+        Behaviour("put_merges_properties", "put.full_replacement",
+                  "PUT merges `properties` into the old object instead of replacing it."),
+        Behaviour("put_conflicts_with_own_codes", "put.idempotent",
+                  "PUT's uniqueness check does not exclude the room itself: repeating a PUT gets 409."),
+        # Read-only fields
+        Behaviour("patch_applies_account_sid", "read_only.never_applied",
+                  "PATCH writes a sent `account_sid`, moving the room to another account."),
+        Behaviour("put_applies_meeting_room_sid", "read_only.never_applied",
+                  "PUT re-keys the room under a sent `meeting_room_sid`."),
+        Behaviour("read_only_current_value_rejected", "read_only.current_value_accepted",
+                  "A body that echoes the room's current `account_sid` is rejected 422."),
+        # Response shape and status codes
+        Behaviour("null_did_group_omitted", "shape.meeting_room_schema",
+                  "Responses leave `did_group_sid` out when it is null (value-specific)."),
+        Behaviour("create_returns_201", "status.documented_codes",
+                  "POST /meeting_rooms answers 201 instead of the documented 200."),
+        Behaviour("error_body_not_json", "status.error_body_is_json",
+                  "404 answers are an HTML page instead of a JSON error object."),
+        Behaviour("deleted_room_still_readable", "lifecycle.delete_then_404",
+                  "DELETE answers 204 but a soft-deleted room is still served by GET."),
+        # Round trip
+        Behaviour("name_whitespace_trimmed", "round_trip.exact_values",
+                  "Names are stored with surrounding whitespace stripped."),
+        Behaviour("long_name_truncated", "round_trip.exact_values",
+                  "Names longer than 100 characters are silently truncated (value-specific)."),
+        Behaviour("non_latin1_mangled", "round_trip.exact_values",
+                  "Characters outside Latin-1 in names are replaced by '?' (a legacy column encoding)."),
+        Behaviour("numeric_property_values_coerced", "round_trip.exact_values",
+                  "Property values that look like integers come back as JSON numbers."),
+        Behaviour("access_code_leading_zeros_dropped", "round_trip.exact_values",
+                  "Access codes are stored as integers: '007123' comes back as '7123' (value-specific)."),
+        # Bad input
+        Behaviour("duplicate_codes_accepted", "bad_input.rejected",
+                  "An access code repeated inside one body is accepted."),
+        Behaviour("unknown_did_group_accepted", "bad_input.rejected",
+                  "A `did_group_sid` that names no DID group is stored."),
+        Behaviour("invalid_role_server_error", "bad_input.never_5xx",
+                  "An unknown access-code role raises KeyError: 500."),
+        Behaviour("malformed_json_server_error", "bad_input.never_5xx",
+                  "A body that is not JSON raises: 500 instead of 400."),
+        Behaviour("missing_content_type_accepted", "bad_input.content_type",
+                  "A body without `Content-Type: application/json` is parsed anyway instead of 415."),
+        Behaviour("unknown_field_stored", "bad_input.unknown_field",
+                  "Unknown body fields are stored and returned with the room."),
+        # Auth and isolation
+        Behaviour("put_without_auth_allowed", "auth.required",
+                  "PUT forgets the auth check (only PUT)."),
+        Behaviour("wrong_password_accepted", "auth.required",
+                  "Only the login is checked; any password works."),
+        Behaviour("foreign_room_patchable", "isolation.accounts",
+                  "PATCH looks rooms up without the account filter: another account can change them."),
+        Behaviour("foreign_did_group_accepted", "isolation.accounts",
+                  "A DID group of another account is accepted as `did_group_sid`."),
+        Behaviour("shared_default_properties", "isolation.rooms",
+                  "Rooms created without properties share one dict; a merge into one changes them all."),
+        # Concurrency
+        Behaviour("lost_update_under_concurrency", "concurrency.no_lost_update",
+                  "PATCH reads, computes and writes the room without a lock: concurrent PATCHes lose writes."),
+    ]
+}
+
+VARIANTS: dict[str, Behaviour] = {
+    b.name: b
+    for b in [
+        Behaviour("read_only_rejected", "read_only.never_applied",
+                  "A different read-only value is rejected 422 (default: ignored)."),
+        Behaviour("properties_replace", "patch.properties_merge_or_replace",
+                  "PATCH replaces the whole `properties` object (default: merge key by key)."),
+        Behaviour("access_codes_reordered", "round_trip.exact_values",
+                  "Access codes come back in reverse order."),
+        Behaviour("validation_400", "bad_input.rejected",
+                  "Invalid values and incomplete PUT bodies are 400 (default: 422)."),
+        Behaviour("unknown_fields_rejected", "bad_input.unknown_field",
+                  "Unknown body fields are rejected 422 (default: ignored)."),
+        Behaviour("duplicate_codes_422", "bad_input.rejected",
+                  "Duplicate codes inside one body are 422 (default: 409)."),
+        Behaviour("unknown_did_group_404", "bad_input.rejected",
+                  "An unknown `did_group_sid` is 404 (default: 422)."),
+        Behaviour("foreign_room_403", "isolation.accounts",
+                  "Another account's room is 403 (default: 404)."),
+        Behaviour("slow", "resilience",
+                  "Every answer is delayed 15 ms, and every 40th by 600 ms."),
+        Behaviour("rate_limited", "resilience",
+                  "Every 60th request is answered 429 with Retry-After: 1; requests before then get 429 too."),
+    ]
+}
+
+
+def check_names(faults: list[str] | tuple[str, ...], variants: list[str] | tuple[str, ...]) -> None:
+    unknown = [name for name in faults if name not in FAULTS] + [name for name in variants if name not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown mock behaviour(s): {', '.join(unknown)}; see `python -m meeting_room_contract.mock --list`")

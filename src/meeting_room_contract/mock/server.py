@@ -1,0 +1,540 @@
+"""An in-memory Conference v2 meeting-room server on a loopback port, with fault injection.
+
+It implements every rule of `contract-notes.md` through `meeting_room_contract.model`; each
+named fault (see `behaviours.py`) swaps one rule for the bug a real backend could have.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .. import model
+from .behaviours import check_names
+
+API_PREFIX = "/conference/v2"
+ROOM_PATH = re.compile(r"^/meeting_rooms/([^/]+)$")
+
+
+@dataclass
+class Account:
+    account_sid: str
+    login: str
+    password: str
+    did_groups: list[dict[str, Any]] = field(default_factory=list)
+
+
+def default_accounts() -> list[Account]:
+    """Two accounts with two DID groups each; the first uses the docs' sample credentials."""
+    specs = [
+        ("a1f38bf7-5879-49c1-be72-50ffa7f249a6", "conference_user_123", "qwerty123"),
+        ("5b0c7e61-3f0e-4b8e-9d43-7c2f1a9e0b11", "conference_user_456", "qwerty456"),
+    ]
+    accounts = []
+    for number, (sid, login, password) in enumerate(specs, start=1):
+        groups = [
+            {
+                "account_sid": sid,
+                "call_flow_sid": None,
+                "did_group_sid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"did-group-{number}-{index}")),
+                "name": f"DID group {index} of account {number}",
+                "properties": {},
+            }
+            for index in (1, 2)
+        ]
+        accounts.append(Account(sid, login, password, groups))
+    return accounts
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, field_name: str | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.field_name, self.headers = status, message, field_name, headers or {}
+
+
+class MeetingRoomStore:
+    """The accounts, their rooms and the update rules. Thread-safe through one lock."""
+
+    def __init__(self, faults: frozenset[str], variants: frozenset[str]):
+        self.faults, self.variants = faults, variants
+        self.accounts = default_accounts()
+        self.rooms: dict[str, dict[str, Any]] = {}
+        self.deleted: set[str] = set()
+        self.lock = threading.RLock()
+        self.shared_default_properties: dict[str, str] = {}
+
+    # -- helpers ---------------------------------------------------------------------------
+    def fault(self, name: str) -> bool:
+        return name in self.faults
+
+    def variant(self, name: str) -> bool:
+        return name in self.variants
+
+    @property
+    def properties_mode(self) -> model.PropertiesMode:
+        return model.PropertiesMode.REPLACE if self.variant("properties_replace") else model.PropertiesMode.MERGE
+
+    def validation_status(self) -> int:
+        return 400 if self.variant("validation_400") else 422
+
+    def authenticate(self, header: str | None, method: str, path: str) -> Account:
+        if header is None and method == "PUT" and self.fault("put_without_auth_allowed"):
+            match = ROOM_PATH.match(path)
+            room = self.rooms.get(match.group(1)) if match else None
+            if room is not None:
+                return self.account_by_sid(room["account_sid"])
+        if not header or not header.startswith("Basic "):
+            raise ApiError(401, "Unauthorized", headers={"WWW-Authenticate": 'Basic realm="conference"'})
+        try:
+            login, _, password = base64.b64decode(header[6:], validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise ApiError(401, "Bad credentials", headers={"WWW-Authenticate": 'Basic realm="conference"'}) from None
+        for account in self.accounts:
+            if account.login == login and (account.password == password or self.fault("wrong_password_accepted")):
+                return account
+        raise ApiError(401, "Bad credentials", headers={"WWW-Authenticate": 'Basic realm="conference"'})
+
+    def account_by_sid(self, sid: str) -> Account:
+        return next(account for account in self.accounts if account.account_sid == sid)
+
+    def find_room(self, account: Account, sid: str, *, any_account: bool = False) -> dict[str, Any]:
+        room = self.rooms.get(sid)
+        if room is None:
+            raise ApiError(404, "Cannot find item by SID", "meeting_room_sid")
+        if room["account_sid"] != account.account_sid and not any_account:
+            if self.variant("foreign_room_403"):
+                raise ApiError(403, "Forbidden")
+            raise ApiError(404, "Cannot find item by SID", "meeting_room_sid")
+        return room
+
+    def render(self, room: dict[str, Any]) -> dict[str, Any]:
+        out = copy.deepcopy({key: value for key, value in room.items() if not key.startswith("_")})
+        if self.variant("access_codes_reordered"):
+            out["access_codes"] = list(reversed(out["access_codes"]))
+        if self.fault("null_did_group_omitted") and out.get("did_group_sid") is None:
+            out.pop("did_group_sid", None)
+        if self.fault("numeric_property_values_coerced"):
+            out["properties"] = {k: int(v) if isinstance(v, str) and re.fullmatch(r"-?[0-9]+", v) else v
+                                 for k, v in out["properties"].items()}
+        return out
+
+    def stored(self, room: dict[str, Any]) -> dict[str, Any]:
+        """What the storage layer keeps of a room (round-trip faults live here)."""
+        name = room.get("name")
+        if isinstance(name, str):
+            if self.fault("name_whitespace_trimmed"):
+                name = name.strip()
+            if self.fault("long_name_truncated"):
+                name = name[:100]
+            if self.fault("non_latin1_mangled"):
+                name = name.encode("latin-1", errors="replace").decode("latin-1")
+            room["name"] = name
+        if self.fault("access_code_leading_zeros_dropped"):
+            room["access_codes"] = [{**entry, "access_code": str(int(entry["access_code"]))} for entry in room["access_codes"]]
+        return room
+
+    # -- validation ------------------------------------------------------------------------
+    def validate(self, account: Account, body: Any, *, method: str, room: dict[str, Any] | None) -> None:
+        """Raise ApiError for a body the contract says must be rejected."""
+        status = self.validation_status()
+        if not isinstance(body, dict):
+            raise ApiError(status, "The request body must be a JSON object")
+        if room is not None:
+            self._validate_read_only(body, room)
+        unknown = model.unknown_fields(body)
+        if unknown and self.variant("unknown_fields_rejected"):
+            raise ApiError(422 if status == 422 else 400, f"Unknown field(s): {', '.join(unknown)}", unknown[0])
+        if method == "PUT" and not self.fault("put_missing_field_accepted"):
+            missing = model.missing_put_fields(body)
+            if missing:
+                raise ApiError(status, f"PUT requires every modifiable field; missing: {', '.join(missing)}", missing[0])
+        if self.fault("invalid_role_server_error"):
+            roles = {"host": 1, "participant": 2, "listener": 3}
+            for entry in body.get("access_codes") or []:
+                if isinstance(entry, dict):
+                    roles[entry.get("role")]  # KeyError -> 500, the injected bug
+        reasons = model.invalid_value_reasons(body)
+        if reasons:
+            raise ApiError(status, "; ".join(reasons), reasons[0].split(" ", 1)[0])
+        did_group_sid = body.get("did_group_sid")
+        if isinstance(did_group_sid, str) and not self.fault("unknown_did_group_accepted"):
+            accounts = self.accounts if self.fault("foreign_did_group_accepted") else [account]
+            known = {group["did_group_sid"] for acc in accounts for group in acc.did_groups}
+            if did_group_sid not in known:
+                raise ApiError(404 if self.variant("unknown_did_group_404") else 422,
+                               "Cannot find DID group by SID", "did_group_sid")
+        codes = body.get("access_codes")
+        if codes is not None:
+            duplicates = model.duplicate_codes(codes)
+            if duplicates and not self.fault("duplicate_codes_accepted"):
+                raise ApiError(422 if self.variant("duplicate_codes_422") else 409,
+                               f"Access code(s) repeated in the request: {', '.join(sorted(duplicates))}", "access_codes")
+
+    def _validate_read_only(self, body: dict[str, Any], room: dict[str, Any]) -> None:
+        if self.fault("read_only_current_value_rejected") and any(f in body for f in model.READ_ONLY_FIELDS):
+            raise ApiError(422, "Read-only fields cannot be sent", next(f for f in model.READ_ONLY_FIELDS if f in body))
+        changes = model.read_only_changes(body, room)
+        if changes and self.variant("read_only_rejected"):
+            raise ApiError(422, f"Read-only field(s) cannot be changed: {', '.join(changes)}", next(iter(changes)))
+
+    def check_conflicts(self, account: Account, candidate: dict[str, Any], *, exclude_sid: str | None) -> None:
+        codes = {entry["access_code"] for entry in candidate["access_codes"]}
+        for sid, other in self.rooms.items():
+            if sid == exclude_sid or other["account_sid"] != account.account_sid:
+                continue
+            if other.get("did_group_sid") != candidate.get("did_group_sid"):
+                continue
+            clash = codes & {entry["access_code"] for entry in other["access_codes"]}
+            if clash:
+                raise ApiError(409, f"Access code(s) already used in this DID group: {', '.join(sorted(clash))}", "access_codes")
+
+    # -- operations ------------------------------------------------------------------------
+    def list_rooms(self, account: Account, query: dict[str, list[str]]) -> dict[str, Any]:
+        items = [self.render(room) for room in self.rooms.values() if room["account_sid"] == account.account_sid]
+        return envelope(items, query)
+
+    def list_did_groups(self, account: Account, query: dict[str, list[str]]) -> dict[str, Any]:
+        return envelope(copy.deepcopy(account.did_groups), query)
+
+    def create(self, account: Account, body: Any) -> tuple[int, dict[str, Any]]:
+        self.validate(account, body, method="POST", room=None)
+        if "properties" in body:
+            properties = dict(body["properties"])
+        elif self.fault("shared_default_properties"):
+            properties = self.shared_default_properties
+        else:
+            properties = {}
+        room = {
+            "access_codes": [{"access_code": e["access_code"], "role": e["role"]} for e in body.get("access_codes", [])],
+            "account_sid": account.account_sid,
+            "properties": properties,
+            "did_group_sid": body.get("did_group_sid"),
+            "meeting_room_sid": str(uuid.uuid4()),
+            "name": body.get("name", ""),
+        }
+        if self.fault("unknown_field_stored"):
+            room.update({key: copy.deepcopy(body[key]) for key in model.unknown_fields(body)})
+        self.check_conflicts(account, room, exclude_sid=None)
+        self.rooms[room["meeting_room_sid"]] = self.stored(room)
+        return (201 if self.fault("create_returns_201") else 200), self.render(room)
+
+    def get(self, account: Account, sid: str) -> dict[str, Any]:
+        return self.render(self.find_room(account, sid))
+
+    def delete(self, account: Account, sid: str) -> None:
+        self.find_room(account, sid)
+        if self.fault("deleted_room_still_readable"):
+            self.deleted.add(sid)
+            self.rooms[sid]["access_codes"] = []
+            return
+        del self.rooms[sid]
+
+    def patch(self, account: Account, sid: str, body: Any) -> dict[str, Any]:
+        room = self.find_room(account, sid, any_account=self.fault("foreign_room_patchable"))
+        if sid in self.deleted:
+            raise ApiError(404, "Cannot find item by SID", "meeting_room_sid")
+        if self.fault("rejected_patch_partially_applied") and isinstance(body, dict) and isinstance(body.get("name"), str):
+            room["name"] = body["name"]
+        self.validate(account, body, method="PATCH", room=room)
+        if body == {} and self.fault("patch_empty_body_rejected"):
+            raise ApiError(422, "Nothing to update")
+        updates = {key: value for key, value in body.items() if key in model.MODIFIABLE_FIELDS}
+        if self.fault("patch_ignores_null_did_group") and updates.get("did_group_sid", "") is None:
+            del updates["did_group_sid"]
+        before = copy.deepcopy(room)
+        if self.fault("lost_update_under_concurrency"):
+            # The bug: read, compute and write without holding the lock across the whole update.
+            self.lock.release()
+            try:
+                time.sleep(0.05)
+                new = self._patched(before, updates)
+            finally:
+                self.lock.acquire()
+        else:
+            new = self._patched(room, updates)
+        new = self._with_read_only_faults(new, body, method="PATCH")
+        self.check_conflicts(account, new, exclude_sid=sid)
+        if self.fault("patch_properties_not_persisted"):
+            stored = {**new, "properties": room["properties"]}
+        else:
+            stored = new
+        if self.fault("shared_default_properties") and "properties" in updates and self.properties_mode is model.PropertiesMode.MERGE:
+            room["properties"].update(updates["properties"])  # the bug: in place, on a dict that may be shared
+            stored["properties"] = room["properties"]
+        self._save(sid, stored)
+        return self.render(before if self.fault("patch_response_stale") else new)
+
+    def _patched(self, room: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+        if self.fault("patch_resets_omitted_fields"):
+            room = {**room, "access_codes": [], "properties": {}, "did_group_sid": None, "name": ""}
+        mode = self.properties_mode
+        props = updates.get("properties")
+        if self.fault("properties_mode_depends_on_size") and props is not None:
+            mode = model.PropertiesMode.MERGE if len(props) == 1 else model.PropertiesMode.REPLACE
+        new = model.apply_patch(room, updates, mode)
+        if self.fault("properties_merge_drops_empty_values") and props is not None:
+            new["properties"] = {k: v for k, v in new["properties"].items() if not (k in props and v == "")}
+        new["access_codes"] = [{"access_code": e["access_code"], "role": e["role"]} for e in new["access_codes"]]
+        return new
+
+    def put(self, account: Account, sid: str, body: Any) -> dict[str, Any]:
+        room = self.find_room(account, sid)
+        if sid in self.deleted:
+            raise ApiError(404, "Cannot find item by SID", "meeting_room_sid")
+        self.validate(account, body, method="PUT", room=room)
+        if self.fault("put_missing_field_accepted"):
+            body = {**{f: room[f] for f in model.MODIFIABLE_FIELDS}, **body}
+        new = model.apply_put(room, body)
+        if self.fault("put_merges_properties"):
+            new["properties"] = {**room["properties"], **body["properties"]}
+        new["access_codes"] = [{"access_code": e["access_code"], "role": e["role"]} for e in new["access_codes"]]
+        new = self._with_read_only_faults(new, body, method="PUT")
+        self.check_conflicts(account, new, exclude_sid=None if self.fault("put_conflicts_with_own_codes") else sid)
+        self._save(sid, new)
+        return self.render(new)
+
+    def _with_read_only_faults(self, new: dict[str, Any], body: dict[str, Any], *, method: str) -> dict[str, Any]:
+        if self.fault("unknown_field_stored"):
+            new.update({key: copy.deepcopy(body[key]) for key in model.unknown_fields(body)})
+        if method == "PATCH" and self.fault("patch_applies_account_sid") and isinstance(body.get("account_sid"), str):
+            new["account_sid"] = body["account_sid"]
+        if method == "PUT" and self.fault("put_applies_meeting_room_sid") and isinstance(body.get("meeting_room_sid"), str):
+            new["meeting_room_sid"] = body["meeting_room_sid"]
+        return new
+
+    def _save(self, sid: str, room: dict[str, Any]) -> None:
+        room = self.stored(room)
+        new_sid = room["meeting_room_sid"]
+        if new_sid != sid:
+            self.rooms.pop(sid, None)
+        self.rooms[new_sid] = room
+
+
+def envelope(items: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
+    limit = _int_param(query, "limit", 10, 0, 1000)
+    offset = _int_param(query, "offset", 0, 0, None)
+    page = items[offset: offset + limit]
+    has_more = offset + len(page) < len(items)
+    pagination = {"next": f"?limit={limit}&offset={offset + limit}"} if has_more else {}
+    if offset > 0:
+        pagination["previous"] = f"?limit={limit}&offset={max(0, offset - limit)}"
+    return {"count": len(page), "has_more": has_more, "items": page, "limit": limit, "offset": offset,
+            "pagination": pagination, "total": len(items)}
+
+
+def _int_param(query: dict[str, list[str]], name: str, default: int, low: int, high: int | None) -> int:
+    values = query.get(name)
+    if not values:
+        return default
+    try:
+        value = int(values[-1])
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer", name) from None
+    if value < low or (high is not None and value > high):
+        raise ApiError(400, f"{name} out of range", name)
+    return value
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    wbufsize = 64 * 1024  # headers and body leave in one write...
+    disable_nagle_algorithm = True  # ...and without waiting for a delayed ACK
+    server: "_Server"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet by default
+        if self.server.mock.verbose:
+            super().log_message(format, *args)
+
+    def _dispatch(self) -> None:
+        mock = self.server.mock
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""  # always drain the body (keep-alive)
+        try:
+            status, payload, headers = mock.handle(self.command, self.path, self.headers, raw)
+        except Exception as exc:  # an injected 500 fault, or a mock bug: answer, never hang
+            status, payload, headers = 500, {"message": f"Internal server error: {type(exc).__name__}"}, {}
+        self._send(status, payload, headers)
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
+        if isinstance(payload, bytes):
+            data, content_type = payload, headers.pop("Content-Type", "text/html")
+        elif payload is None:
+            data, content_type = b"", None
+        else:
+            data, content_type = json.dumps(payload).encode("utf-8"), "application/json"
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data and self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = _dispatch
+
+    def handle_one_request(self) -> None:
+        # Methods without a do_ handler (QUERY, CONNECT, ...) get a JSON 405 too.
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return
+            getattr(self, "do_" + self.command, self._dispatch)()
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    mock: "MeetingRoomMock"
+
+
+ROUTES = {"collection": ("GET", "POST"), "room": ("GET", "PATCH", "PUT", "DELETE"), "did_groups": ("GET",)}
+
+
+class MeetingRoomMock:
+    """The embedded mock: `start()` it, read `base_url`, `stop()` it (or use it as a context manager)."""
+
+    def __init__(self, faults: tuple[str, ...] = (), variants: tuple[str, ...] = (), host: str = "127.0.0.1",
+                 port: int = 0, verbose: bool = False):
+        check_names(faults, variants)
+        self.store = MeetingRoomStore(frozenset(faults), frozenset(variants))
+        self.host, self.port, self.verbose = host, port, verbose
+        self.requests_served = 0
+        self._counter_lock = threading.Lock()
+        self._blocked_until = 0.0
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def faults(self) -> frozenset[str]:
+        return self.store.faults
+
+    @property
+    def variants(self) -> frozenset[str]:
+        return self.store.variants
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}{API_PREFIX}"
+
+    @property
+    def accounts(self) -> list[Account]:
+        return self.store.accounts
+
+    def start(self) -> "MeetingRoomMock":
+        self._server = _Server((self.host, self.port), _Handler)
+        self._server.mock = self
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="meeting-room-mock", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "MeetingRoomMock":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- request handling ------------------------------------------------------------------
+    def _throttle(self) -> tuple[int, Any, dict[str, str]] | None:
+        with self._counter_lock:
+            self.requests_served += 1
+            count = self.requests_served
+            now = time.monotonic()
+            if "rate_limited" in self.variants:
+                if now < self._blocked_until:
+                    wait = max(1, int(self._blocked_until - now + 0.999))
+                    return 429, {"message": "Too Many Requests (retried before Retry-After)"}, {"Retry-After": str(wait)}
+                if count % 60 == 0:
+                    self._blocked_until = now + 1.0
+                    return 429, {"message": "Too Many Requests"}, {"Retry-After": "1"}
+        if "slow" in self.variants:
+            time.sleep(0.6 if count % 40 == 0 else 0.015)
+        return None
+
+    def handle(self, method: str, raw_path: str, headers: Any, raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        throttled = self._throttle()
+        if throttled:
+            return throttled
+        store = self.store
+        try:
+            url = urlsplit(raw_path)
+            if not url.path.startswith(API_PREFIX + "/"):
+                raise ApiError(404, "Not Found")
+            path = url.path[len(API_PREFIX):].rstrip("/") or "/"
+            route, sid = self._route(path)
+            allowed = ROUTES[route]
+            if method not in allowed:
+                raise ApiError(405, f"Method {method} not allowed", headers={"Allow": ", ".join(allowed)})
+            with store.lock:
+                account = store.authenticate(headers.get("Authorization"), method, path)
+                body = self._body(method, headers, raw) if method in ("POST", "PATCH", "PUT") else None
+                query = parse_qs(url.query, keep_blank_values=True)
+                if route == "collection" and method == "GET":
+                    return 200, store.list_rooms(account, query), {}
+                if route == "collection":
+                    status, room = store.create(account, body)
+                    return status, room, {}
+                if route == "did_groups":
+                    return 200, store.list_did_groups(account, query), {}
+                if method == "GET":
+                    return 200, store.get(account, sid), {}
+                if method == "DELETE":
+                    store.delete(account, sid)
+                    return 204, None, {}
+                if method == "PATCH":
+                    return 200, store.patch(account, sid, body), {}
+                return 200, store.put(account, sid, body), {}
+        except ApiError as error:
+            if error.status == 404 and store.fault("error_body_not_json"):
+                return 404, b"<html><body><h1>404 Not Found</h1></body></html>", {"Content-Type": "text/html"}
+            payload = {"message": error.message,
+                       "errors": [{"field": error.field_name, "message": error.message, "reference_sid": None}]}
+            return error.status, payload, dict(error.headers)
+
+    @staticmethod
+    def _route(path: str) -> tuple[str, str | None]:
+        if path == "/meeting_rooms":
+            return "collection", None
+        if path == "/did_groups":
+            return "did_groups", None
+        match = ROOM_PATH.match(path)
+        if match:
+            return "room", match.group(1)
+        raise ApiError(404, "Not Found")
+
+    def _body(self, method: str, headers: Any, raw: bytes) -> Any:
+        if not raw:
+            raise ApiError(400, f"{method} needs a JSON body; send {{}} for an empty one")
+        media_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if media_type != "application/json" and not self.store.fault("missing_content_type_accepted"):
+            raise ApiError(415, "Unsupported media type: send Content-Type: application/json")
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            if self.store.fault("malformed_json_server_error"):
+                raise RuntimeError("unparsed body") from None
+            raise ApiError(400, "No JSON object could be decoded") from None

@@ -1,0 +1,140 @@
+"""What a run saw: checks per rule and operation, allowed behaviours observed, drift, failures."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from . import spec
+from .redaction import redact
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.current_test: str | None = None
+        self.checks: dict[tuple[str, str], Counter] = defaultdict(Counter)
+        self.behaviours: dict[str, Counter] = defaultdict(Counter)
+        self.drift: dict[str, Counter] = defaultdict(Counter)
+        self.failures: list[dict[str, Any]] = []
+
+    def checked(self, rule: str, operation: str, passed: bool, violation: Any = None) -> None:
+        with self._lock:
+            counter = self.checks[(rule, operation)]
+            counter["run"] += 1
+            counter["passed" if passed else "failed"] += 1
+            if not passed and len(self.failures) < 200:
+                entry = {"rule": rule, "operation": operation, "test": self.current_test,
+                         "summary": getattr(violation, "summary", str(violation))[:500],
+                         "reproduction": getattr(violation, "reproduction", None)}
+                if entry not in self.failures:
+                    self.failures.append(entry)
+
+    def behaviour(self, name: str, value: str) -> None:
+        with self._lock:
+            self.behaviours[name][value] += 1
+
+    def drift_seen(self, kind: str, detail: str) -> None:
+        with self._lock:
+            self.drift[kind][detail] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "checks": [{"rule": rule, "operation": op, **dict(counter)} for (rule, op), counter in sorted(self.checks.items())],
+                "behaviours": {name: dict(counter) for name, counter in sorted(self.behaviours.items())},
+                "drift": {kind: dict(counter) for kind, counter in sorted(self.drift.items())},
+                "failures": list(self.failures),
+            }
+
+
+RECORDER = Recorder()
+
+
+def observe_response(method: str, path: str, response: Any) -> None:
+    """Record drift: statuses the spec does not document for the operation, undocumented fields."""
+    template = "/meeting_rooms/{meeting_room_sid}" if path.startswith("/meeting_rooms/") else path.split("?")[0]
+    operation = spec.load_spec()["paths"].get(template, {}).get(method.lower())
+    if operation is None:
+        return
+    if str(response.status_code) not in operation["responses"] and response.status_code != 429:
+        RECORDER.drift_seen("undocumented status", f"{method.upper()} {template} -> {response.status_code}")
+    if response.status_code == 200 and "meeting_room" in str(operation.get("operationId", "")).lower() + template:
+        try:
+            data = response.json()
+        except ValueError:
+            return
+        rooms = data.get("items", []) if isinstance(data, dict) and "items" in data else [data]
+        documented = set(spec.meeting_room_fields())
+        for room in rooms:
+            if isinstance(room, dict):
+                for key in set(room) - documented:
+                    RECORDER.drift_seen("undocumented field", key)
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Combine recorder dumps (one per xdist worker) into one."""
+    checks: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    behaviours: dict[str, Counter] = defaultdict(Counter)
+    drift: dict[str, Counter] = defaultdict(Counter)
+    failures: list[dict[str, Any]] = []
+    for part in parts:
+        for row in part.get("checks", []):
+            checks[(row["rule"], row["operation"])].update({k: v for k, v in row.items() if k not in ("rule", "operation")})
+        for name, values in part.get("behaviours", {}).items():
+            behaviours[name].update(values)
+        for kind, values in part.get("drift", {}).items():
+            drift[kind].update(values)
+        failures.extend(f for f in part.get("failures", []) if f not in failures)
+    return {
+        "checks": [{"rule": r, "operation": o, "run": c["run"], "passed": c["passed"], "failed": c["failed"]}
+                   for (r, o), c in sorted(checks.items())],
+        "behaviours": {name: dict(counter) for name, counter in sorted(behaviours.items())},
+        "drift": {kind: dict(counter) for kind, counter in sorted(drift.items())},
+        "failures": failures,
+    }
+
+
+def write_summary(summary: dict[str, Any], directory: Path, header: dict[str, Any]) -> tuple[Path, Path]:
+    """Write `contract-summary.json` and `contract-summary.md`; secrets are redacted first."""
+    directory.mkdir(parents=True, exist_ok=True)
+    document = {**header, **summary}
+    json_path = directory / "contract-summary.json"
+    json_path.write_text(redact(json.dumps(document, indent=2, ensure_ascii=False)), encoding="utf-8")
+    md_path = directory / "contract-summary.md"
+    md_path.write_text(redact(_markdown(document)), encoding="utf-8")
+    return json_path, md_path
+
+
+def _markdown(doc: dict[str, Any]) -> str:
+    lines = ["# Contract summary", ""]
+    for key in ("target", "run_id", "profile", "outcome"):
+        if key in doc:
+            lines.append(f"- **{key}**: {doc[key]}")
+    lines += ["", "## Checks by rule and operation", "", "| rule | operation | run | passed | failed |",
+              "|---|---|---:|---:|---:|"]
+    for row in doc["checks"]:
+        lines.append(f"| {row['rule']} | {row['operation']} | {row['run']} | {row['passed']} | {row['failed']} |")
+    lines += ["", "## Allowed behaviours observed", ""]
+    if not doc["behaviours"]:
+        lines.append("(none observed)")
+    for name, values in doc["behaviours"].items():
+        lines.append(f"- **{name}**: " + ", ".join(f"{value} ×{count}" for value, count in values.items()))
+    lines += ["", "## Drift (undocumented fields or status codes in live responses)", ""]
+    if not any(doc["drift"].values()):
+        lines.append("(none)")
+    for kind, values in doc["drift"].items():
+        lines.append(f"- **{kind}**: " + ", ".join(f"`{value}` ×{count}" for value, count in values.items()))
+    lines += ["", "## Failures", ""]
+    if not doc["failures"]:
+        lines.append("(none)")
+    for index, failure in enumerate(doc["failures"], start=1):
+        lines += [f"### {index}. {failure['rule']} — {failure['operation']}", "",
+                  f"- test: `{failure.get('test')}`", f"- {failure['summary']}"]
+        if failure.get("reproduction"):
+            lines += ["", "```sh", failure["reproduction"], "```"]
+        lines.append("")
+    return "\n".join(lines) + "\n"

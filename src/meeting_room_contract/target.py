@@ -1,0 +1,116 @@
+"""Which deployment the suite talks to: a base URL with logins, or the embedded mock."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from .client import (ConferenceClient, Credentials, Politeness, RateLimiter, RequestCounter, RoomRegistry,
+                     delete_rooms, new_run_id)
+from .mock import MeetingRoomMock
+from .model import PropertiesMode
+
+PRIMARY_ENV = ("CONFERENCE_USERNAME", "CONFERENCE_PASSWORD")
+SECOND_ENV = ("CONFERENCE_SECOND_USERNAME", "CONFERENCE_SECOND_PASSWORD")
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    base_url: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    second_username: str | None = None
+    second_password: str | None = field(default=None, repr=False)
+    mock_faults: tuple[str, ...] = ()
+    mock_variants: tuple[str, ...] = ()
+    politeness: Politeness = Politeness()
+    properties_mode: PropertiesMode | None = None
+    name_prefix: str = "contract-test"
+
+    @property
+    def uses_mock(self) -> bool:
+        return not self.base_url
+
+
+class Target:
+    """The run's target; the embedded mock is started on first use when no base URL is given."""
+
+    def __init__(self, settings: TargetSettings, run_id: str | None = None):
+        if settings.base_url and not (settings.username and settings.password):
+            raise ValueError("a --base-url needs --username and --password (or CONFERENCE_USERNAME/CONFERENCE_PASSWORD)")
+        self.settings = settings
+        self.registry = RoomRegistry(run_id or new_run_id(), settings.name_prefix)
+        self.counter = RequestCounter()
+        self.limiter = RateLimiter(settings.politeness.rate_limit)
+        self.mock: MeetingRoomMock | None = None
+        self._lock = threading.Lock()
+        self._clients: dict[str, ConferenceClient] = {}
+
+    def _ensure_started(self) -> None:
+        with self._lock:
+            if self.settings.uses_mock and self.mock is None:
+                self.mock = MeetingRoomMock(self.settings.mock_faults, self.settings.mock_variants).start()
+
+    @property
+    def base_url(self) -> str:
+        self._ensure_started()
+        return self.mock.base_url if self.mock else str(self.settings.base_url).rstrip("/")
+
+    @property
+    def description(self) -> str:
+        if self.settings.uses_mock:
+            extras = list(self.settings.mock_faults) + list(self.settings.mock_variants)
+            return "embedded mock" + (f" ({', '.join(extras)})" if extras else "")
+        return self.base_url
+
+    def credentials(self, which: str = "primary") -> Credentials | None:
+        self._ensure_started()
+        if self.mock is not None:
+            account = self.mock.accounts[0 if which == "primary" else 1]
+            env = PRIMARY_ENV if which == "primary" else SECOND_ENV
+            return Credentials(account.login, account.password, *env)
+        s = self.settings
+        if which == "primary":
+            return Credentials(s.username or "", s.password or "", *PRIMARY_ENV)
+        if s.second_username and s.second_password:
+            return Credentials(s.second_username, s.second_password, *SECOND_ENV)
+        return None
+
+    def client(self, which: str = "primary") -> ConferenceClient | None:
+        """A client for the primary or second login, or an `anonymous` one without credentials."""
+        with self._lock:
+            cached = self._clients.get(which)
+        if cached is not None:
+            return cached
+        credentials = None if which == "anonymous" else self.credentials(which)
+        if credentials is None and which != "anonymous":
+            return None
+        client = ConferenceClient(self.base_url, credentials, self.registry, self.settings.politeness,
+                                  self.limiter, self.counter)
+        with self._lock:
+            return self._clients.setdefault(which, client)
+
+    def cleanup(self) -> list[str]:
+        """Delete every room this run created and has not deleted; returns sids that remain."""
+        return delete_rooms(self.registry.live_rooms())
+
+    def close(self) -> list[str]:
+        remaining = self.cleanup() if (self.mock is not None or not self.settings.uses_mock) else []
+        if self.mock is not None:
+            self.mock.stop()
+        return remaining
+
+
+_CURRENT: Target | None = None
+
+
+def set_current(target: Target | None) -> None:
+    global _CURRENT
+    _CURRENT = target
+
+
+def current() -> Target:
+    """The run's target (set by the suite's conftest)."""
+    if _CURRENT is None:
+        raise RuntimeError("no contract target configured: run the suite through pytest from the project root")
+    return _CURRENT
