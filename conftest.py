@@ -126,6 +126,18 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"contract target: {target.description} (hypothesis profile: {settings._current_profile})"
 
 
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Show the allowed behaviours the target was seen to pick, and any drift."""
+    summary = RECORDER.to_dict()
+    if not (summary["behaviours"] or summary["drift"]):
+        return
+    terminalreporter.section("contract observations")
+    for name, values in summary["behaviours"].items():
+        terminalreporter.line(f"{name}: " + ", ".join(f"{value} x{count}" for value, count in values.items()))
+    for kind, values in summary["drift"].items():
+        terminalreporter.line(f"drift, {kind}: " + ", ".join(f"{value} x{count}" for value, count in values.items()))
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     RECORDER.current_test = item.nodeid
 
@@ -206,6 +218,24 @@ def rooms(client: ConferenceClient) -> RoomFactory:
 def properties_tracker(pytestconfig: pytest.Config) -> PropertiesModeTracker:
     mode = pytestconfig.getoption("properties_mode")
     return PropertiesModeTracker(None if mode == "auto" else PropertiesMode(mode))
+
+
+@pytest.fixture(scope="session")
+def other_room(rooms: RoomFactory) -> Iterator[dict[str, Any]]:
+    """Another room of the primary account, alive for the whole run (a source of real sids)."""
+    with rooms.fresh(label="other") as created:
+        yield created
+
+
+@pytest.fixture(scope="session")
+def second_account_room(target: Target, rooms: RoomFactory) -> Iterator[dict[str, Any] | None]:
+    """A room of the second account, or None when no second account is configured."""
+    second = target.client("second")
+    if second is None:
+        yield None
+        return
+    with rooms.fresh(client=second, label="second-account") as created:
+        yield created
 
 
 @pytest.fixture

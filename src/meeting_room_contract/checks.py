@@ -250,3 +250,24 @@ def update_outcome(client: ConferenceClient, sid: str, before: Mapping[str, Any]
     if read_only_attempt:
         RECORDER.behaviour("read_only_on_" + method.lower(), model.ReadOnlyHandling.IGNORED.value)
     return "applied"
+
+
+def room_path_label(method: str) -> str:
+    return f"{method.upper()} /meeting_rooms/{{sid}}"
+
+
+def valid_update_accepted(outcome: str, rule_name: str, method: str, response: requests.Response) -> None:
+    """A body the contract calls valid was applied (a 409 is handled by the caller)."""
+    with rule(rule_name, room_path_label(method)):
+        if outcome != "applied":
+            raise ContractViolation(rule_name, f"a valid {method.upper()} was refused with HTTP {response.status_code}",
+                                    response=response)
+
+
+def update_rejected(outcome: str, rule_name: str, method: str, response: requests.Response,
+                    allowed: frozenset[int], situation: str) -> None:
+    """An invalid body was refused with one of the allowed statuses (nothing changed: see update_outcome)."""
+    with rule(rule_name, room_path_label(method)):
+        if outcome == "applied":
+            raise ContractViolation(rule_name, f"{situation}: accepted, must be refused", response=response)
+        status_is_allowed(rule_name, response, allowed, situation)

@@ -71,4 +71,6 @@ def send(case: Any, client: ConferenceClient) -> requests.Response:
     observe_response(case.method, path, response)
     if case.method.upper() == "POST" and path == "/meeting_rooms":
         client.record_if_created(response)
+    if case.method.upper() == "DELETE" and response.status_code in (200, 204) and path.startswith("/meeting_rooms/"):
+        client.registry.record_deleted(path.split("/", 2)[2])
     return response

@@ -63,7 +63,7 @@ def edge_property_values() -> st.SearchStrategy[str]:
 
 
 def properties(values: st.SearchStrategy[str] | None = None, max_size: int = 4) -> st.SearchStrategy[dict[str, str]]:
-    return st.dictionaries(st.sampled_from(PROPERTY_KEYS), values or plain_property_values(), max_size=max_size)
+    return st.dictionaries(st.sampled_from(PROPERTY_KEYS), values if values is not None else plain_property_values(), max_size=max_size)
 
 
 def access_code_values() -> st.SearchStrategy[str]:

@@ -1,0 +1,82 @@
+"""Isolation: another account cannot see or change a room; an update touches one room only."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, reject
+from hypothesis import strategies as st
+
+from meeting_room_contract import checks, model, strategies
+from meeting_room_contract.checks import ContractViolation, rule
+
+FULL_BODY = {"access_codes": [], "properties": {"did_language": "pt"}, "did_group_sid": None, "name": "foreign change"}
+
+
+@pytest.mark.needs_second_account
+@pytest.mark.parametrize("method", ["GET", "PATCH", "PUT", "DELETE"])
+def test_other_account_cannot_read_or_change_a_room(method, client, second_client, room):
+    """Another account's GET/PATCH/PUT/DELETE of the room: 404 (or 403), and the room is unchanged."""
+    sid = room["meeting_room_sid"]
+    before = checks.current_room(client, sid, "status.documented_codes", "room before the foreign call")
+    body = FULL_BODY if method in ("PATCH", "PUT") else None
+    response = second_client.request(method, second_client.room_path(sid), json_body=body)
+    with rule("isolation.accounts", checks.room_path_label(method)):
+        checks.status_is_allowed("isolation.accounts", response, model.FOREIGN_ROOM, f"{method} by another account")
+        after = checks.current_room(client, sid, "isolation.accounts", f"{method} by another account")
+        checks.state_matches("isolation.accounts", before, after, response, f"{method} by another account changed the room")
+
+
+@pytest.mark.needs_second_account
+def test_other_account_does_not_list_the_room(client, second_client, room):
+    """The room is not in another account's room list."""
+    listed = {item.get("meeting_room_sid") for item in second_client.list_all("/meeting_rooms")}
+    with rule("isolation.accounts", "GET /meeting_rooms"):
+        if room["meeting_room_sid"] in listed:
+            raise ContractViolation("isolation.accounts", "another account's list shows the room")
+
+
+@pytest.mark.needs_second_account
+def test_other_accounts_did_group_is_rejected(client, second_client, room, properties_tracker):
+    """A DID group of another account is not a valid `did_group_sid`: refused, nothing changed."""
+    foreign_groups = second_client.did_group_sids()
+    if not foreign_groups:
+        pytest.skip("the second account has no DID groups")
+    sid = room["meeting_room_sid"]
+    before = checks.current_room(client, sid, "status.documented_codes", "room before PATCH")
+    body = {"did_group_sid": foreign_groups[0]}
+    response = client.patch_room(sid, body)
+    outcome = checks.update_outcome(client, sid, before, "PATCH", body, response, properties_tracker)
+    checks.update_rejected(outcome, "isolation.accounts", "PATCH", response, model.UNKNOWN_DID_GROUP | model.FOREIGN_ROOM,
+                           "PATCH with another account's DID group")
+
+
+@given(data=st.data())
+def test_update_of_one_room_changes_no_other_room(data, client, rooms, did_groups, properties_tracker):
+    """A PATCH or PUT of one room leaves another room of the account exactly as it was."""
+    neighbour_body = data.draw(st.one_of(st.just({}), strategies.initial_rooms(did_groups)), label="neighbour created with")
+    target_body = data.draw(st.one_of(st.just({}), strategies.initial_rooms(did_groups)), label="room created with")
+    method = data.draw(st.sampled_from(["PATCH", "PUT"]), label="method")
+    body = data.draw(strategies.patch_bodies(did_groups, edge=False) if method == "PATCH"
+                     else strategies.put_bodies(did_groups, edge=False), label=f"{method} body")
+    _update_leaves_neighbour_alone(client, rooms, properties_tracker, neighbour_body, target_body, method, body)
+
+
+def test_update_of_minimal_room_changes_no_other_minimal_room(client, rooms, properties_tracker):
+    """The same for two rooms created from the documented minimal body `{}` (defaults must not be shared)."""
+    body = {"properties": {"conference_moh": "off"}}
+    _update_leaves_neighbour_alone(client, rooms, properties_tracker, {}, {}, "PATCH", body)
+
+
+def _update_leaves_neighbour_alone(client, rooms, tracker, neighbour_body, target_body, method, body) -> None:
+    with rooms.fresh(neighbour_body, label="neighbour") as neighbour, rooms.fresh(target_body, label="updated") as updated:
+        neighbour_sid, sid = neighbour["meeting_room_sid"], updated["meeting_room_sid"]
+        neighbour_before = checks.current_room(client, neighbour_sid, "status.documented_codes", "neighbour before")
+        before = checks.current_room(client, sid, "status.documented_codes", f"room before {method}")
+        response = client.request(method, client.room_path(sid), json_body=body)
+        outcome = checks.update_outcome(client, sid, before, method, body, response, tracker)
+        if outcome == "conflict":
+            reject()
+        with rule("isolation.rooms", checks.room_path_label(method)):
+            neighbour_after = checks.current_room(client, neighbour_sid, "isolation.rooms", "neighbour after")
+            checks.state_matches("isolation.rooms", neighbour_before, neighbour_after, response,
+                                 f"{method} of room {sid} changed another room")

@@ -1,0 +1,58 @@
+"""Read-only fields: `account_sid` and `meeting_room_sid` are never changed by PATCH or PUT."""
+
+from __future__ import annotations
+
+import uuid
+
+from hypothesis import given, reject
+from hypothesis import strategies as st
+
+from meeting_room_contract import checks, model, strategies
+
+
+def _foreign_values(other_room: dict, second_room: dict | None) -> list[str]:
+    values = [other_room["meeting_room_sid"], other_room["account_sid"]]
+    if second_room is not None:
+        values += [second_room["account_sid"], second_room["meeting_room_sid"]]
+    return values
+
+
+@given(data=st.data())
+def test_read_only_values_are_rejected_or_ignored_never_applied(data, client, rooms, did_groups, properties_tracker,
+                                                                 other_room, second_account_room):
+    """A body with a different, realistic read-only value (another room's or account's sid, a
+    fresh UUID) is rejected (400/403/422) with nothing changed, or accepted with the value
+    ignored: the room stays readable under its sid with its account."""
+    method = data.draw(st.sampled_from(["PATCH", "PUT"]), label="method")
+    fields = data.draw(st.sampled_from([("account_sid",), ("meeting_room_sid",), ("account_sid", "meeting_room_sid")]),
+                       label="read-only fields")
+    realistic = st.one_of(st.sampled_from(_foreign_values(other_room, second_account_room)),
+                          st.builds(lambda: str(uuid.uuid4())))
+    smuggled = {field: data.draw(realistic, label=field) for field in fields}
+    valid = strategies.put_bodies(did_groups, edge=False) if method == "PUT" else strategies.patch_bodies(did_groups, edge=False)
+    body = {**data.draw(valid, label="valid part"), **smuggled}
+    with rooms.fresh(label="read-only") as created:
+        sid = created["meeting_room_sid"]
+        before = checks.current_room(client, sid, "status.documented_codes", f"room before {method}")
+        if not model.read_only_changes(body, before):
+            reject()
+        response = client.request(method, client.room_path(sid), json_body=body)
+        outcome = checks.update_outcome(client, sid, before, method, body, response, properties_tracker)
+        if outcome == "conflict":
+            reject()
+        if outcome == "rejected":
+            checks.update_rejected(outcome, "read_only.never_applied", method, response, model.READ_ONLY_REJECTION,
+                                   f"{method} with a different read-only value")
+
+
+def test_current_read_only_values_are_accepted(client, room, did_groups, properties_tracker):
+    """Sending the room's current `account_sid` and `meeting_room_sid` is accepted (PATCH and PUT)."""
+    sid = room["meeting_room_sid"]
+    current = {field: room[field] for field in model.READ_ONLY_FIELDS}
+    patch = {**current, "name": "echoing read-only values"}
+    put = {**current, "access_codes": [], "properties": {}, "did_group_sid": None, "name": "echoed by PUT"}
+    for method, body in (("PATCH", patch), ("PUT", put)):
+        before = checks.current_room(client, sid, "status.documented_codes", f"room before {method}")
+        response = client.request(method, client.room_path(sid), json_body=body)
+        outcome = checks.update_outcome(client, sid, before, method, body, response, properties_tracker)
+        checks.valid_update_accepted(outcome, "read_only.current_value_accepted", method, response)

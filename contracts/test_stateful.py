@@ -1,0 +1,77 @@
+"""Stateful: sequences of create -> PATCH/PUT/GET -> delete that nobody wrote by hand.
+
+A schemathesis state machine follows the spec's links from a created room; after every
+PATCH/PUT the contract model judges the answer and a GET of the room (`checks.update_outcome`),
+and schemathesis's stateful checks (use after free, resource availability) run as well.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import settings
+from schemathesis.core.transport import Response
+from schemathesis.specs.openapi.checks import ensure_resource_availability, use_after_free
+
+from meeting_room_contract import checks, model, target
+from meeting_room_contract.checks import PropertiesModeTracker, rule
+from meeting_room_contract.generation import REPLACED_CHECKS, UPDATE_METHODS, load_schema, send
+
+_TARGET = target.current()
+schema = load_schema(_TARGET)
+TRACKER = PropertiesModeTracker(_TARGET.settings.properties_mode)
+
+
+class MeetingRoomLifecycle(schema.as_state_machine()):  # type: ignore[misc]
+    def setup(self) -> None:
+        self.client = _TARGET.client("primary")
+        self._before: dict[str, Any] | None = None
+        self._raw = None
+
+    def call(self, case: Any, **kwargs: Any) -> Response:
+        sid = case.path_parameters.get("meeting_room_sid") if case.path_parameters else None
+        self._replaced = sid is not None and not self.client.registry.may_change(sid)
+        if self._replaced:
+            # Never aim at a room this run did not create: send a sid that names no room instead.
+            case.path_parameters = {"meeting_room_sid": self.client.registry.unknown_sid()}
+            sid = None
+        self._sid = sid
+        self._before = None
+        if sid and case.method.upper() in UPDATE_METHODS:
+            current = self.client.get_room(sid)
+            self._before = current.json() if current.status_code == 200 else None
+        self._raw = send(case, self.client)
+        return Response.from_requests(self._raw, verify=True)
+
+    def after_call(self, response: Response, case: Any) -> None:
+        super().after_call(response, case)
+        if self._before is not None:
+            from schemathesis.core import NOT_SET
+
+            body = None if case.body is NOT_SET else case.body
+            checks.update_outcome(self.client, self._sid, self._before, case.method, body, self._raw, TRACKER)
+
+    def validate_response(self, response: Response, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+        excluded = list(REPLACED_CHECKS)
+        if self._replaced:  # the sent sid is no longer the one the link provided
+            excluded += [ensure_resource_availability, use_after_free]
+        case.validate_response(response, excluded_checks=excluded, transport_kwargs=kwargs or None,
+                               recorder=self.recorder)
+
+
+TestMeetingRoomLifecycle = MeetingRoomLifecycle.TestCase
+TestMeetingRoomLifecycle.settings = settings(settings.default, max_examples=max(10, settings.default.max_examples // 2))
+
+
+def test_deleted_room_is_gone(client, rooms):
+    """DELETE answers 204; afterwards GET, PATCH and PUT of the sid are 404."""
+    created = rooms.create(label="lifecycle")
+    sid = created["meeting_room_sid"]
+    response = client.delete_room(sid)
+    with rule("lifecycle.delete_then_404", "DELETE /meeting_rooms/{sid}"):
+        checks.status_is_allowed("lifecycle.delete_then_404", response, model.DELETED, "DELETE of a room")
+    for method in ("GET", "PATCH", "PUT"):
+        body = {"access_codes": [], "properties": {}, "did_group_sid": None, "name": "after delete"} if method != "GET" else None
+        after = client.request(method, client.room_path(sid), json_body=body)
+        with rule("lifecycle.delete_then_404", checks.room_path_label(method)):
+            checks.status_is_allowed("lifecycle.delete_then_404", after, model.NOT_FOUND, f"{method} of a deleted room")
