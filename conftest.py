@@ -156,9 +156,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         parts_dir.mkdir(parents=True, exist_ok=True)
-        (parts_dir / f"{worker}.json").write_text(json.dumps(RECORDER.to_dict()), encoding="utf-8")
+        part = {**RECORDER.to_dict(), "requests_sent": target.counter.value}
+        (parts_dir / f"{worker}.json").write_text(json.dumps(part), encoding="utf-8")
         return
-    parts = [RECORDER.to_dict()]
+    parts = [{**RECORDER.to_dict(), "requests_sent": target.counter.value}]
     if parts_dir.is_dir():
         for part in sorted(parts_dir.glob("*.json")):
             parts.append(json.loads(part.read_text(encoding="utf-8")))

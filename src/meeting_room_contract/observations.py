@@ -95,6 +95,7 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "behaviours": {name: dict(counter) for name, counter in sorted(behaviours.items())},
         "drift": {kind: dict(counter) for kind, counter in sorted(drift.items())},
         "failures": failures,
+        "requests_sent": sum(int(part.get("requests_sent", 0)) for part in parts),
     }
 
 

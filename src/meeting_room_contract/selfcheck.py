@@ -1,0 +1,117 @@
+"""Run the contract suite against the mock with one fault or variant: the fault-detection matrix.
+
+Each entry is a real `pytest contracts` run in a subprocess, over HTTP to the embedded mock
+started with that behaviour. Faults must make the suite fail; variants (allowed behaviours,
+slow and rate-limited servers) and the correct mock must let it pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from .mock import FAULTS, VARIANTS
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class MatrixEntry:
+    kind: str  # "baseline", "fault" or "variant"
+    name: str
+
+    @property
+    def must_fail(self) -> bool:
+        return self.kind == "fault"
+
+    def pytest_args(self) -> list[str]:
+        if self.kind == "fault":
+            return ["--mock-fault", self.name]
+        if self.kind == "variant":
+            return ["--mock-variant", self.name]
+        return []
+
+
+@dataclass
+class MatrixResult:
+    entry: MatrixEntry
+    exit_code: int
+    failed_tests: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    requests: int = 0
+    output_tail: str = ""
+
+    @property
+    def suite_failed(self) -> bool:
+        return self.exit_code == 1 and bool(self.failed_tests)
+
+    @property
+    def as_expected(self) -> bool:
+        return self.suite_failed if self.entry.must_fail else self.exit_code == 0
+
+    @property
+    def verdict(self) -> str:
+        if self.entry.must_fail:
+            return "caught" if self.as_expected else "MISSED"
+        return "passed" if self.as_expected else "FALSE ALARM"
+
+
+def matrix(faults: Iterable[str] | None = None, variants: Iterable[str] | None = None,
+           baseline: bool = True) -> list[MatrixEntry]:
+    entries = [MatrixEntry("baseline", "correct mock")] if baseline else []
+    entries += [MatrixEntry("variant", name) for name in (VARIANTS if variants is None else variants)]
+    entries += [MatrixEntry("fault", name) for name in (FAULTS if faults is None else faults)]
+    return entries
+
+
+def run_entry(entry: MatrixEntry, *, profile: str = "gate", stop_at_first_failure: bool = True,
+              timeout: float = 900) -> MatrixResult:
+    """One real run of the contract suite against the embedded mock with the entry's behaviour."""
+    with tempfile.TemporaryDirectory(prefix="contract-selfcheck-") as tmp:
+        report_dir = Path(tmp)
+        command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts"), "-q", "-p", "no:cacheprovider",
+                   "-p", "no:randomly", "--hypothesis-profile", profile, "--report-dir", str(report_dir),
+                   "--junitxml", str(report_dir / "junit.xml"), *entry.pytest_args()]
+        if stop_at_first_failure and entry.must_fail:
+            command.append("-x")
+        env = {key: value for key, value in os.environ.items() if not key.startswith("CONFERENCE_")}
+        env["PYTHONHASHSEED"] = "0"
+        started = time.monotonic()
+        try:
+            completed = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+            exit_code, output = completed.returncode, completed.stdout + completed.stderr
+        except subprocess.TimeoutExpired as expired:
+            exit_code, output = -1, f"timed out after {timeout} s\n{expired.stdout or ''}"
+        seconds = time.monotonic() - started
+        return MatrixResult(entry, exit_code, _failed_tests(report_dir / "junit.xml"), seconds,
+                            _requests(report_dir / "contract-summary.json"), "\n".join(output.splitlines()[-60:]))
+
+
+def run_matrix(entries: list[MatrixEntry], *, workers: int = 2, **kwargs: object) -> list[MatrixResult]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda entry: run_entry(entry, **kwargs), entries))
+
+
+def _failed_tests(junit: Path) -> list[str]:
+    if not junit.exists():
+        return []
+    failed = []
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed.append(f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name')}")
+    return failed
+
+
+def _requests(summary: Path) -> int:
+    if not summary.exists():
+        return 0
+    return int(json.loads(summary.read_text(encoding="utf-8")).get("requests_sent", 0))
