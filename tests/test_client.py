@@ -1,0 +1,63 @@
+"""The polite client: honours 429 Retry-After, refuses foreign rooms, never prints passwords."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from meeting_room_contract.client import (ConferenceClient, Politeness, RateLimiter, RequestCounter, RoomRegistry,
+                                          UnsafeTargetError, curl_command)
+from meeting_room_contract.mock import MeetingRoomMock
+from meeting_room_contract.redaction import Credentials, redact
+
+
+def _client(mock: MeetingRoomMock, password: str = "qwerty123", rate: float = 0.0) -> ConferenceClient:
+    registry = RoomRegistry("unit", "contract-test")
+    return ConferenceClient(mock.base_url, Credentials("conference_user_123", password), registry,
+                            Politeness(timeout=5), RateLimiter(rate), RequestCounter())
+
+
+def test_429_with_retry_after_is_waited_out_for_any_method():
+    with MeetingRoomMock(variants=("rate_limited",)) as mock:
+        client = _client(mock)
+        started = time.monotonic()
+        statuses = [client.create_room({"name": f"r{i}"}).status_code for i in range(70)]
+        elapsed = time.monotonic() - started
+    assert statuses == [200] * 70
+    assert elapsed >= 0.9  # the 60th request was answered 429 with Retry-After: 1, and the client waited
+
+
+def test_rate_limit_spaces_requests():
+    with MeetingRoomMock() as mock:
+        client = _client(mock, rate=20)
+        started = time.monotonic()
+        for _ in range(11):
+            client.request("GET", "/did_groups")
+        assert time.monotonic() - started >= 0.45
+
+
+def test_mutating_a_room_this_run_did_not_create_is_refused():
+    with MeetingRoomMock() as mock:
+        owner = _client(mock)
+        other_run = _client(mock)
+        sid = owner.create_room({"name": "mine"}).json()["meeting_room_sid"]
+        with pytest.raises(UnsafeTargetError):
+            other_run.patch_room(sid, {"name": "not yours"})
+        with pytest.raises(UnsafeTargetError):
+            other_run.delete_room(sid)
+        assert other_run.get_room(sid).status_code == 200  # reading is fine
+        assert owner.patch_room(sid, {"name": "still mine"}).status_code == 200
+
+
+def test_curl_reproduction_shows_environment_variables_not_the_password():
+    secret = "s3cr3t-Pa55"
+    credentials = Credentials("conference_user_123", secret)
+    with MeetingRoomMock() as mock:
+        client = _client(mock, password=secret)
+        response = client.request("GET", "/did_groups")
+    command = curl_command(response.request)
+    assert secret not in command and "Authorization: Basic" not in command
+    assert '"$CONFERENCE_USERNAME:$CONFERENCE_PASSWORD"' in command
+    assert secret not in repr(credentials) and secret not in repr(client)
+    assert redact(f"oops {secret} {credentials.authorization_header()}").count(secret) == 0

@@ -1,0 +1,115 @@
+"""Safe on a shared deployment: only our rooms, all deleted, no secrets written, reports present.
+
+The suite runs in a subprocess against a mock started here (as it would against staging, with
+--base-url and credentials), so this test can inspect the server's rooms afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from meeting_room_contract.mock import MeetingRoomMock
+from meeting_room_contract.selfcheck import PROJECT_ROOT
+
+USER, PASSWORD = "conference_user_123", "qwerty123"
+SECOND_USER, SECOND_PASSWORD = "conference_user_456", "qwerty456"
+
+
+def _suite(mock: MeetingRoomMock, report_dir: Path, *args: str, password_on_command_line: bool = False) -> list[str]:
+    command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts"), "-q", "-p", "no:cacheprovider",
+               "--base-url", mock.base_url, "--username", USER, "--second-username", SECOND_USER,
+               "--report-dir", str(report_dir), *args]
+    if password_on_command_line:
+        command += ["--password", PASSWORD, "--second-password", SECOND_PASSWORD]
+    return command
+
+
+def _env(password_in_env: bool) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CONFERENCE_")}
+    if password_in_env:
+        env.update(CONFERENCE_PASSWORD=PASSWORD, CONFERENCE_SECOND_PASSWORD=SECOND_PASSWORD)
+    return env
+
+
+def _bystander(mock: MeetingRoomMock) -> dict:
+    """A room the suite did not create: it must come out untouched."""
+    response = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
+                             json={"name": "a colleague's room", "properties": {"conference_moh": "on"},
+                                   "access_codes": [{"access_code": "31415926", "role": "host"}]})
+    assert response.status_code == 200
+    return response.json()
+
+
+def _rooms(mock: MeetingRoomMock) -> dict[str, dict]:
+    with mock.store.lock:
+        return {sid: dict(room) for sid, room in mock.store.rooms.items()}
+
+
+def test_passing_run_leaves_no_room_writes_reports_and_no_password(tmp_path):
+    with MeetingRoomMock() as mock:
+        bystander = _bystander(mock)
+        completed = subprocess.run(_suite(mock, tmp_path, password_on_command_line=True), cwd=PROJECT_ROOT,
+                                   env=_env(False), capture_output=True, text=True, timeout=900)
+        output = completed.stdout + completed.stderr
+        assert completed.returncode == 0, output[-4000:]
+        assert _rooms(mock) == {bystander["meeting_room_sid"]: bystander}
+    for name in ("junit.xml", "report.html", "contract-summary.json", "contract-summary.md"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    summary = json.loads((tmp_path / "contract-summary.json").read_text())
+    assert summary["rooms_left_behind"] == [] and summary["rooms_created"] > 0
+    assert any(row["rule"] == "patch.partial_update" and row["passed"] > 0 for row in summary["checks"])
+    assert summary["behaviours"]["properties_on_patch"]
+    for text in [output] + [path.read_text(errors="replace") for path in tmp_path.rglob("*") if path.is_file()]:
+        assert PASSWORD not in text and SECOND_PASSWORD not in text
+
+
+def test_failing_run_leaves_no_room_and_links_reproductions(tmp_path):
+    with MeetingRoomMock(faults=("patch_response_stale",)) as mock:
+        bystander = _bystander(mock)
+        completed = subprocess.run(_suite(mock, tmp_path, "--maxfail=2"), cwd=PROJECT_ROOT, env=_env(True),
+                                   capture_output=True, text=True, timeout=900)
+        output = completed.stdout + completed.stderr
+        assert completed.returncode == 1, output[-4000:]
+        assert _rooms(mock) == {bystander["meeting_room_sid"]: bystander}
+    assert "CONTRACT VIOLATION [patch.response_is_updated_object]" in output
+    assert '"$CONFERENCE_USERNAME:$CONFERENCE_PASSWORD"' in output
+    summary = (tmp_path / "contract-summary.md").read_text()
+    assert "patch.response_is_updated_object" in summary and "curl -X PATCH" in summary
+    for text in [output] + [path.read_text(errors="replace") for path in tmp_path.rglob("*") if path.is_file()]:
+        assert PASSWORD not in text
+
+
+def test_interrupted_run_leaves_no_room(tmp_path):
+    with MeetingRoomMock() as mock:
+        bystander = _bystander(mock)
+        process = subprocess.Popen(_suite(mock, tmp_path), cwd=PROJECT_ROOT, env=_env(True),
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 120
+        while len(_rooms(mock)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_rooms(mock)) >= 3, "the suite never created rooms"
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=120)
+        assert process.returncode != 0
+        assert _rooms(mock) == {bystander["meeting_room_sid"]: bystander}, output[-3000:]
+
+
+def test_delete_leftovers_removes_only_prefixed_rooms_of_earlier_runs(tmp_path):
+    with MeetingRoomMock() as mock:
+        bystander = _bystander(mock)
+        leftover = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
+                                 json={"name": "contract-test-20200101000000-abcdef room 1"}).json()
+        completed = subprocess.run(_suite(mock, tmp_path, "--delete-leftovers", "-k", "empty_patch"), cwd=PROJECT_ROOT,
+                                   env=_env(True), capture_output=True, text=True, timeout=300)
+        assert completed.returncode == 0, (completed.stdout + completed.stderr)[-3000:]
+        rooms = _rooms(mock)
+    assert leftover["meeting_room_sid"] not in rooms
+    assert rooms == {bystander["meeting_room_sid"]: bystander}
