@@ -15,6 +15,7 @@ from schemathesis.specs.openapi.checks import ensure_resource_availability, use_
 
 from meeting_room_contract import checks, model, target
 from meeting_room_contract.checks import PropertiesModeTracker, rule
+from meeting_room_contract.client import delete_rooms
 from meeting_room_contract.generation import REPLACED_CHECKS, UPDATE_METHODS, load_schema, send
 
 _TARGET = target.current()
@@ -27,6 +28,13 @@ class MeetingRoomLifecycle(schema.as_state_machine()):  # type: ignore[misc]
         self.client = _TARGET.client("primary")
         self._before: dict[str, Any] | None = None
         self._raw = None
+        self._first_created = len(self.client.registry.journal)
+
+    def teardown(self) -> None:
+        """Delete the scenario's rooms: every scenario (and every replay) starts from the same state."""
+        registry = self.client.registry
+        mine = set(registry.journal[self._first_created:])
+        delete_rooms([(sid, owner) for sid, owner in registry.live_rooms() if sid in mine])
 
     def call(self, case: Any, **kwargs: Any) -> Response:
         sid = case.path_parameters.get("meeting_room_sid") if case.path_parameters else None

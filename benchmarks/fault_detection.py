@@ -1,0 +1,49 @@
+"""Fault-detection benchmark: run the contract suite against every mock fault and variant.
+
+    python benchmarks/fault_detection.py [--all-failures] [--workers 2] [--only NAME ...]
+
+Prints one row per entry (verdict, the tests that failed, seconds, requests sent) and, as the
+last line, `caught K/N faults, A/V false alarms in T s`. Exit status 1 if a fault was missed or
+an allowed variant raised a false alarm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from meeting_room_contract.mock import FAULTS, VARIANTS
+from meeting_room_contract.selfcheck import matrix, run_matrix
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--all-failures", action="store_true",
+                        help="run each faulty suite to the end to list every test that catches it (slower)")
+    parser.add_argument("--workers", type=int, default=2, help="suite runs in parallel (default 2)")
+    parser.add_argument("--profile", default="gate", help="hypothesis profile of the suite (default gate)")
+    parser.add_argument("--only", nargs="*", help="only these faults/variants")
+    args = parser.parse_args(argv)
+    only = set(args.only or [])
+    entries = matrix(faults=[n for n in FAULTS if not only or n in only],
+                     variants=[n for n in VARIANTS if not only or n in only], baseline=not only)
+    started = time.monotonic()
+    results = run_matrix(entries, workers=args.workers, profile=args.profile,
+                         stop_at_first_failure=not args.all_failures)
+    total = time.monotonic() - started
+    print(f"{'verdict':12} {'kind':8} {'name':38} {'seconds':>8} {'requests':>9}  caught by / failed tests")
+    for result in results:
+        tests = ", ".join(result.failed_tests) or "-"
+        print(f"{result.verdict:12} {result.entry.kind:8} {result.entry.name:38} {result.seconds:8.1f} "
+              f"{result.requests:9d}  {tests}", flush=True)
+    faults = [r for r in results if r.entry.must_fail]
+    passing = [r for r in results if not r.entry.must_fail]
+    caught = sum(r.as_expected for r in faults)
+    false_alarms = sum(not r.as_expected for r in passing)
+    print(f"caught {caught}/{len(faults)} faults, {false_alarms}/{len(passing)} false alarms in {total:.0f} s")
+    return 0 if caught == len(faults) and false_alarms == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
