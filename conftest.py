@@ -153,7 +153,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not report_dir or target is None:
         return
     parts_dir = Path(report_dir) / ".parts"
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    worker = getattr(config, "workerinput", {}).get("workerid")  # this process is an xdist worker
     if worker:
         parts_dir.mkdir(parents=True, exist_ok=True)
         part = {**RECORDER.to_dict(), "requests_sent": target.counter.value}
@@ -164,6 +164,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for part in sorted(parts_dir.glob("*.json")):
             parts.append(json.loads(part.read_text(encoding="utf-8")))
             part.unlink()
+        parts_dir.rmdir()
     header = {"target": target.description, "run_id": target.registry.run_id,
               "profile": settings._current_profile, "outcome": "passed" if exitstatus == 0 else f"failed (exit {exitstatus})",
               "rooms_created": target.registry.created_count(), "rooms_left_behind": remaining}

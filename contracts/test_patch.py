@@ -45,7 +45,7 @@ def test_properties_patch_is_merge_or_replace_throughout(client, rooms, properti
     held = {"conference_moh": "on", "did_language": "en", "conference_start_wait": "360"}
     sends = [{"conference_mute_policy": "hpl"},
              {"conference_mute_policy": "hp", "conference_start_how": "host"},
-             {"conference_mute_policy": "", "conference_start_how": "", "conference_stop_how": "host"},
+             {"conference_mute_policy": "p", "conference_start_how": "any", "conference_stop_how": "host"},
              {"did_language": "fr"}]
     for sent in sends:
         with rooms.fresh({"properties": held}, label="properties") as created:

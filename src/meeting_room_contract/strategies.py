@@ -55,7 +55,7 @@ def names() -> st.SearchStrategy[str]:
 
 
 def plain_property_values() -> st.SearchStrategy[str]:
-    return st.one_of(st.sampled_from(PLAIN_PROPERTY_VALUES), st.text(_PLAIN_TEXT, max_size=12))
+    return st.one_of(st.sampled_from(PLAIN_PROPERTY_VALUES), st.text(_PLAIN_TEXT, min_size=1, max_size=12))
 
 
 def edge_property_values() -> st.SearchStrategy[str]:
