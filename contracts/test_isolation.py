@@ -42,10 +42,7 @@ def test_other_accounts_did_group_is_rejected(client, second_client, room, prope
     if not foreign_groups:
         pytest.skip("the second account has no DID groups")
     sid = room["meeting_room_sid"]
-    before = checks.current_room(client, sid, "status.documented_codes", "room before PATCH")
-    body = {"did_group_sid": foreign_groups[0]}
-    response = client.patch_room(sid, body)
-    outcome = checks.update_outcome(client, sid, before, "PATCH", body, response, properties_tracker)
+    _, response, outcome = checks.send_update(client, sid, "PATCH", {"did_group_sid": foreign_groups[0]}, properties_tracker)
     checks.update_rejected(outcome, "isolation.accounts", "PATCH", response, model.UNKNOWN_DID_GROUP | model.FOREIGN_ROOM,
                            "PATCH with another account's DID group")
 
@@ -71,9 +68,7 @@ def _update_leaves_neighbour_alone(client, rooms, tracker, neighbour_body, targe
     with rooms.fresh(neighbour_body, label="neighbour") as neighbour, rooms.fresh(target_body, label="updated") as updated:
         neighbour_sid, sid = neighbour["meeting_room_sid"], updated["meeting_room_sid"]
         neighbour_before = checks.current_room(client, neighbour_sid, "status.documented_codes", "neighbour before")
-        before = checks.current_room(client, sid, "status.documented_codes", f"room before {method}")
-        response = client.request(method, client.room_path(sid), json_body=body)
-        outcome = checks.update_outcome(client, sid, before, method, body, response, tracker)
+        _, response, outcome = checks.send_update(client, sid, method, body, tracker)
         if outcome == "conflict":
             reject()
         with rule("isolation.rooms", checks.room_path_label(method)):

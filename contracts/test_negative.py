@@ -20,9 +20,7 @@ def test_invalid_values_are_rejected_and_change_nothing(data, client, rooms, did
     body = {**valid, **invalid}
     with rooms.fresh(label="bad-input") as created:
         sid = created["meeting_room_sid"]
-        before = checks.current_room(client, sid, "status.documented_codes", f"room before {method}")
-        response = client.request(method, client.room_path(sid), json_body=body)
-        outcome = checks.update_outcome(client, sid, before, method, body, response, properties_tracker)
+        _, response, outcome = checks.send_update(client, sid, method, body, properties_tracker)
         if outcome == "conflict" and response.status_code == 409:
             reject()
         checks.update_rejected(outcome, "bad_input.rejected", method, response, model.INVALID_VALUE,
@@ -52,9 +50,7 @@ def test_context_invalid_bodies_are_rejected_and_change_nothing(case, method, cl
     if method == "PUT" and isinstance(body, dict):
         body = {"access_codes": [], "properties": {}, "did_group_sid": None, "name": "bad put", **body}
     sid = room["meeting_room_sid"]
-    before = checks.current_room(client, sid, "status.documented_codes", f"room before {method}")
-    response = client.request(method, client.room_path(sid), json_body=body)
-    outcome = checks.update_outcome(client, sid, before, method, body, response, properties_tracker)
+    _, response, outcome = checks.send_update(client, sid, method, body, properties_tracker)
     checks.update_rejected(outcome, "bad_input.rejected", method, response, allowed, f"{method} with {case}")
 
 
@@ -65,9 +61,7 @@ def test_unknown_field_is_rejected_or_ignored_never_stored(method, client, room,
     body = {"name": "with an unknown field", "conference_secret_flag": "on"}
     if method == "PUT":
         body.update({"access_codes": [], "properties": {}, "did_group_sid": None})
-    before = checks.current_room(client, sid, "status.documented_codes", f"room before {method}")
-    response = client.request(method, client.room_path(sid), json_body=body)
-    outcome = checks.update_outcome(client, sid, before, method, body, response, properties_tracker)
+    _, response, outcome = checks.send_update(client, sid, method, body, properties_tracker)
     if outcome != "applied":
         checks.update_rejected(outcome, "bad_input.unknown_field", method, response, model.UNKNOWN_FIELD_REJECTION,
                                f"{method} with an unknown field")

@@ -52,7 +52,5 @@ def test_current_read_only_values_are_accepted(client, room, did_groups, propert
     patch = {**current, "name": "echoing read-only values"}
     put = {**current, "access_codes": [], "properties": {}, "did_group_sid": None, "name": "echoed by PUT"}
     for method, body in (("PATCH", patch), ("PUT", put)):
-        before = checks.current_room(client, sid, "status.documented_codes", f"room before {method}")
-        response = client.request(method, client.room_path(sid), json_body=body)
-        outcome = checks.update_outcome(client, sid, before, method, body, response, properties_tracker)
+        _, response, outcome = checks.send_update(client, sid, method, body, properties_tracker)
         checks.valid_update_accepted(outcome, "read_only.current_value_accepted", method, response)

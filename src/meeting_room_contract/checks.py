@@ -271,3 +271,14 @@ def update_rejected(outcome: str, rule_name: str, method: str, response: request
         if outcome == "applied":
             raise ContractViolation(rule_name, f"{situation}: accepted, must be refused", response=response)
         status_is_allowed(rule_name, response, allowed, situation)
+
+
+def send_update(client: ConferenceClient, sid: str, method: str, body: Any,
+                tracker: PropertiesModeTracker) -> tuple[dict[str, Any], requests.Response, str]:
+    """GET the room, send the PATCH/PUT, judge the answer with `update_outcome`.
+
+    Returns the state before, the answer and the outcome ('applied', 'rejected', 'conflict').
+    """
+    before = current_room(client, sid, "status.documented_codes", f"room before {method.upper()}")
+    response = client.request(method, client.room_path(sid), json_body=body)
+    return before, response, update_outcome(client, sid, before, method, body, response, tracker)
