@@ -17,12 +17,13 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
+from meeting_room_contract import rules
 from meeting_room_contract import target as target_module
-from meeting_room_contract.checks import PropertiesModeTracker
+from meeting_room_contract.checks import ContractViolation, PropertiesModeTracker
 from meeting_room_contract.client import ConferenceClient, Politeness
-from meeting_room_contract.model import PropertiesMode
 from meeting_room_contract.observations import RECORDER, merge, write_summary
-from meeting_room_contract.rooms import RoomFactory, delete_leftover_rooms
+from meeting_room_contract.puts import PutStyle, probe_put_style
+from meeting_room_contract.rooms import RoomFactory, delete_leftover_rooms, load_codes_in_use
 from meeting_room_contract.target import Target, TargetSettings
 
 ROOT = Path(__file__).resolve().parent
@@ -57,8 +58,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="embedded mock only: inject a contract violation (repeatable)")
     group.addoption("--mock-variant", action="append", default=[], metavar="NAME",
                     help="embedded mock only: another allowed behaviour (repeatable)")
-    group.addoption("--properties-mode", choices=["auto", "merge", "replace"], default="auto",
-                    help="how PATCH must apply nested `properties`; auto accepts either, the same all run")
+    group.addoption("--pin", action="append", default=[], metavar="NAME=ALTERNATIVE",
+                    help="require one allowed behaviour instead of accepting every alternative, e.g. "
+                         "properties_on_patch=merge (repeatable; env CONFERENCE_PINS, comma-separated). "
+                         "The behaviours and their alternatives are listed in CONTRACT.md")
+    group.addoption("--stop-on-rule", metavar="RULE",
+                    help="stop the run at the first test failing with a violation of RULE (used by the self-test)")
     group.addoption("--request-timeout", type=float, default=15.0, help="seconds per request (default 15)")
     group.addoption("--rate-limit", type=float, default=0.0, help="max requests per second (default: unlimited)")
     group.addoption("--room-prefix", default="contract-test", help="name prefix of rooms the suite creates")
@@ -81,7 +86,14 @@ def _is_contract_run(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    mode = config.getoption("properties_mode")
+    try:
+        pins = rules.parse_pins([os.environ.get("CONFERENCE_PINS", ""), *config.getoption("pin")])
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+    rules.set_pins(pins)
+    stop_rule = config.getoption("stop_on_rule")
+    if stop_rule and stop_rule not in rules.RULES:
+        raise pytest.UsageError(f"--stop-on-rule {stop_rule!r}: not a rule id of CONTRACT.md")
     target_settings = TargetSettings(
         base_url=_option(config, "base_url"),
         username=_option(config, "username"),
@@ -91,7 +103,6 @@ def pytest_configure(config: pytest.Config) -> None:
         mock_faults=tuple(config.getoption("mock_fault")),
         mock_variants=tuple(config.getoption("mock_variant")),
         politeness=Politeness(timeout=config.getoption("request_timeout"), rate_limit=config.getoption("rate_limit")),
-        properties_mode=None if mode == "auto" else PropertiesMode(mode),
         name_prefix=config.getoption("room_prefix"),
     )
     try:
@@ -142,6 +153,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     RECORDER.current_test = item.nodeid
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """--stop-on-rule: end the run once a test's call (not a fixture) failed with that rule."""
+    report = yield
+    stop_rule = item.config.getoption("stop_on_rule")
+    if stop_rule and report.failed and report.when == "call" and stop_rule in RECORDER.rules_failed_in(item.nodeid):
+        item.session.shouldstop = f"a violation of {stop_rule} was found"
+    return report
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Delete every room the run created (also after failures and Ctrl-C), then write the summary."""
     config = session.config
@@ -185,6 +206,7 @@ def client(target: Target, pytestconfig: pytest.Config) -> ConferenceClient:
     assert primary is not None
     if pytestconfig.getoption("delete_leftovers"):
         delete_leftover_rooms(primary, target.registry)
+    load_codes_in_use(primary)  # generated access codes avoid the codes the account's rooms hold
     return primary
 
 
@@ -217,9 +239,22 @@ def rooms(client: ConferenceClient) -> RoomFactory:
 
 
 @pytest.fixture(scope="session")
-def properties_tracker(pytestconfig: pytest.Config) -> PropertiesModeTracker:
-    mode = pytestconfig.getoption("properties_mode")
-    return PropertiesModeTracker(None if mode == "auto" else PropertiesMode(mode))
+def properties_tracker() -> PropertiesModeTracker:
+    """Whether the target merges or replaces `properties` on PATCH (pinned with --pin properties_on_patch=...)."""
+    return PropertiesModeTracker()
+
+
+@pytest.fixture(scope="session")
+def put_style(client: ConferenceClient, rooms: RoomFactory, did_groups: list[str]) -> PutStyle:
+    """Whether the target's PUT needs the current read-only values (probed once, reported).
+
+    A target that accepts no PUT at all fails `test_put.py::test_a_valid_put_is_accepted_with_or_without_read_only_fields`;
+    here the run goes on with the default style so that every other test still judges PUT answers.
+    """
+    try:
+        return probe_put_style(client, rooms, did_groups)
+    except ContractViolation:
+        return PutStyle()
 
 
 @pytest.fixture(scope="session")

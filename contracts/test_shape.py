@@ -3,8 +3,8 @@
 PATCH/PUT get the most cases (coverage phase plus fuzzing), each aimed at a room the suite
 created and judged twice: by schemathesis's built-in checks (status codes, content type,
 headers, response schema, negative data rejected, never 5xx) and by the contract model
-(`checks.update_outcome`: accepted updates do exactly what the contract says, rejected ones
-change nothing).
+(`checks.judge_update`: accepted updates do exactly what the contract says, rejected ones
+change nothing). schemathesis's failures are reported under our rule ids (`validate_by_rule`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from hypothesis import settings
 
 from meeting_room_contract import checks, target
 from meeting_room_contract.client import ConferenceClient
-from meeting_room_contract.generation import LIST_EXTRA_EXCLUDED, REPLACED_CHECKS, UPDATE_METHODS, load_schema, pin_room, send
+from meeting_room_contract.generation import (LIST_EXTRA_EXCLUDED, REPLACED_CHECKS, UPDATE_METHODS, load_schema, pin_room, send,
+                                               validate_by_rule)
 from meeting_room_contract.rooms import RoomFactory
 
 schema = load_schema(target.current())
@@ -37,10 +38,10 @@ def test_update_answers_conform_to_spec_and_model(case, client: ConferenceClient
     is_update = case.method.upper() in UPDATE_METHODS
     before = client.get_room(sid).json() if sid and is_update else None
     response = send(case, client)
-    case.validate_response(response, excluded_checks=REPLACED_CHECKS)
+    validate_by_rule(case, response, checks.room_path_label(case.method), excluded_checks=REPLACED_CHECKS)
     if before is not None:
-        checks.update_outcome(client, sid, before, case.method, case.body if _has_body(case) else None,
-                              response, properties_tracker)
+        checks.judge_update(client, sid, before, case.method, case.body if _has_body(case) else None,
+                            response, properties_tracker)
 
 
 @schema.exclude(method=list(UPDATE_METHODS)).parametrize()
@@ -57,7 +58,7 @@ def test_other_answers_conform_to_spec(case, client: ConferenceClient, shape_roo
     elif case.operation.method.upper() == "GET":
         excluded += LIST_EXTRA_EXCLUDED
     response = send(case, client)
-    case.validate_response(response, excluded_checks=excluded)
+    validate_by_rule(case, response, f"{case.method.upper()} {path}", excluded_checks=excluded)
     if case.method.upper() == "POST" and path == "/meeting_rooms" and response.status_code == 200:
         client.delete_room(response.json()["meeting_room_sid"])
 

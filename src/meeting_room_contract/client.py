@@ -19,19 +19,25 @@ from .observations import observe_response
 from .redaction import Credentials, credentials_for_header, redact, remember_credentials
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+GATEWAY_STATUSES = (502, 503, 504)
 
 
 class PoliteRetry(Retry):
     """Waits out 429 (honouring Retry-After) for every method; retries errors only when safe.
 
-    A 429 means the request was not processed, so repeating a POST or PATCH is safe. Read errors
-    and timeouts are retried only for idempotent methods (urllib3's `allowed_methods`);
+    A 429 means the request was not processed, so repeating a POST or PATCH is safe. Gateway
+    answers (502/503/504) are retried here for safe methods only: after one of those a change
+    may or may not have happened, so `ConferenceClient.request` reads the room back first. Read
+    errors and timeouts are retried only for idempotent methods (urllib3's `allowed_methods`);
     connection errors happen before anything is sent and are always retried.
     """
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if status_code == 429:
             return True
+        if status_code in GATEWAY_STATUSES:
+            return method.upper() in SAFE_METHODS
         return super().is_retry(method, status_code, has_retry_after)
 
 
@@ -94,6 +100,7 @@ class Politeness:
     rate_limit: float = 0.0
     max_429_retries: int = 8
     error_retries: int = 3
+    gateway_backoff: float = 0.5
 
 
 def build_session(credentials: Credentials | None, politeness: Politeness, limiter: RateLimiter,
@@ -109,7 +116,7 @@ def build_session(credentials: Credentials | None, politeness: Politeness, limit
         status=politeness.max_429_retries,
         other=0,
         allowed_methods=IDEMPOTENT_METHODS,
-        status_forcelist=(429,),
+        status_forcelist=(429, *GATEWAY_STATUSES),
         backoff_factor=0.3,
         respect_retry_after_header=True,
         raise_on_status=False,
@@ -205,6 +212,7 @@ class ConferenceClient:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.registry = registry
+        self.politeness = politeness
         self.session = build_session(credentials, politeness, limiter, counter)
 
     def __repr__(self) -> str:
@@ -229,7 +237,30 @@ class ConferenceClient:
             kwargs["data"] = data
         if auth is not None:
             kwargs["auth"] = auth
-        response = self.session.request(method, self.url(path), **kwargs)
+        return self.send(method, path, **kwargs)
+
+    def send(self, method: str, path: str, *, url: str | None = None, **kwargs: Any) -> requests.Response:
+        """Send through the polite session (timeouts, 429s and safe retries are the session's).
+
+        A gateway answer (502/503/504) to a PATCH, PUT or DELETE of a room leaves the state
+        unknown: the room is read back, then the request is sent again (these three requests are
+        idempotent: sending one twice leaves the state of sending it once). A DELETE whose room
+        is gone by then counts as done. The last answer carries `gateway_attempts`.
+        """
+        method = method.upper()
+        url = url or self.url(path)
+        response = self.session.request(method, url, **kwargs)
+        attempts = 1
+        room_call = method in ("PATCH", "PUT", "DELETE") and path.startswith("/meeting_rooms/")
+        while room_call and response.status_code in GATEWAY_STATUSES and attempts <= self.politeness.error_retries:
+            time.sleep(self.politeness.gateway_backoff * attempts)
+            read_back = self.session.request("GET", url.split("?")[0])
+            if method == "DELETE" and read_back.status_code == 404:
+                response = _deleted_after_gateway_error(response)
+                break
+            response = self.session.request(method, url, **kwargs)
+            attempts += 1
+        response.gateway_attempts = attempts  # type: ignore[attr-defined]
         observe_response(method, path, response)
         if method == "DELETE" and response.status_code in (200, 204):
             self.registry.record_deleted(path.split("/", 2)[2])
@@ -280,6 +311,15 @@ class ConferenceClient:
 
     def did_group_sids(self) -> list[str]:
         return [group["did_group_sid"] for group in self.list_all("/did_groups") if group.get("did_group_sid")]
+
+
+def _deleted_after_gateway_error(response: requests.Response) -> requests.Response:
+    """A DELETE answered by a gateway whose room is gone: the deletion happened (a 204 stand-in)."""
+    done = requests.Response()
+    done.status_code, done.request, done.url = 204, response.request, response.url
+    done._content = b""
+    done.headers["X-Contract-Note"] = f"gateway answered {response.status_code}; the room was gone when read back"
+    return done
 
 
 def delete_rooms(rooms: Iterable[tuple[str, ConferenceClient]]) -> list[str]:

@@ -11,9 +11,11 @@ from schemathesis.transport.prepare import get_exclude_headers
 from schemathesis.specs.openapi.checks import (allow_header_conformance, ignored_auth, negative_data_rejection,
                                                positive_data_acceptance, unsupported_method)
 
+from schemathesis.core.failures import Failure, FailureGroup
+
 from . import spec
+from .checks import ContractViolation, rule
 from .client import ConferenceClient, UnsafeTargetError
-from .observations import observe_response
 from .target import Target
 
 # Built-in checks replaced by contract-aware ones (each would cry wolf on a conforming server):
@@ -28,6 +30,33 @@ REPLACED_CHECKS = [positive_data_acceptance, ignored_auth, unsupported_method, a
 LIST_EXTRA_EXCLUDED = [negative_data_rejection]
 
 UPDATE_METHODS = ("PATCH", "PUT")
+
+# The rule each schemathesis failure kind is a violation of (anything else: response conformance).
+FAILURE_RULES = {
+    "ServerError": "server.never_5xx",
+    "UndefinedStatusCode": "status.documented_codes",
+    "AcceptedNegativeData": "bad_input.rejected",
+    "MissingHeaderNotRejected": "auth.required",
+    "UseAfterFree": "lifecycle.delete_then_404",
+    "EnsureResourceAvailability": "lifecycle.delete_then_404",
+}
+CONFORMANCE_RULE = "shape.response_conformance"
+
+
+def validate_by_rule(case: Any, response: Any, operation: str, *, raw: requests.Response | None = None, **kwargs: Any) -> None:
+    """schemathesis's checks on one answer, each failure counted and raised under our rule ids.
+
+    `raw` is the requests answer behind a schemathesis `Response` (for the reproduction)."""
+    with rule(CONFORMANCE_RULE, operation):
+        try:
+            case.validate_response(response, **kwargs)
+        except (Failure, FailureGroup) as error:
+            failures = list(error.exceptions) if isinstance(error, FailureGroup) else [error]
+            rule_id = next((FAILURE_RULES[type(f).__name__] for f in failures if type(f).__name__ in FAILURE_RULES),
+                           CONFORMANCE_RULE)
+            details = "; ".join(f"{f.title}: {f.message}".strip() for f in failures)
+            raise ContractViolation(rule_id, f"{case.method.upper()} {case.formatted_path}: {details}",
+                                    response=raw if raw is not None else response) from None
 
 
 def load_schema(target: Target) -> schemathesis.schemas.BaseSchema:
@@ -67,10 +96,8 @@ def send(case: Any, client: ConferenceClient) -> requests.Response:
             raise UnsafeTargetError(f"refusing generated {case.method} {path}: not a room of this run")
     if "Authorization" in get_exclude_headers(case):
         kwargs["auth"] = _no_auth  # the case is about a missing Authorization header
-    response = client.session.request(**kwargs)
-    observe_response(case.method, path, response)
+    kwargs.pop("method")
+    response = client.send(case.method, path, **kwargs)
     if case.method.upper() == "POST" and path == "/meeting_rooms":
         client.record_if_created(response)
-    if case.method.upper() == "DELETE" and response.status_code in (200, 204) and path.startswith("/meeting_rooms/"):
-        client.registry.record_deleted(path.split("/", 2)[2])
     return response

@@ -8,6 +8,7 @@ ones, so the merge rule is written exactly once.
 from __future__ import annotations
 
 import copy
+import re
 import enum
 from collections import Counter
 from typing import Any, Iterable, Mapping
@@ -18,6 +19,10 @@ READ_ONLY_FIELDS: tuple[str, ...] = spec.read_only_fields()
 MODIFIABLE_FIELDS: tuple[str, ...] = spec.modifiable_fields()
 DOCUMENTED_FIELDS: tuple[str, ...] = spec.meeting_room_fields()
 ROLES: tuple[str, ...] = spec.access_code_roles()
+# Codes are DTMF sequences (D); letters and empty codes are invalid. 6 digits, like the docs'
+# samples, is the plain form; other lengths and `*`/`#` are edge values (A: may be refused).
+DTMF_CODE = re.compile(r"[0-9*#]+")
+PLAIN_CODE = re.compile(r"[0-9]{6}")
 
 
 class PropertiesMode(str, enum.Enum):
@@ -25,29 +30,6 @@ class PropertiesMode(str, enum.Enum):
 
     MERGE = "merge"
     REPLACE = "replace"
-
-
-class ReadOnlyHandling(str, enum.Enum):
-    """What a server does with a different read-only value in a body (A: either is allowed)."""
-
-    REJECTED = "rejected"
-    IGNORED = "ignored"
-
-
-# Allowed status codes, by situation (D = documented, A = any of these is allowed).
-OK = frozenset({200})
-DELETED = frozenset({204})
-INVALID_VALUE = frozenset({400, 422})  # A
-READ_ONLY_REJECTION = frozenset({400, 403, 422})  # A
-UNKNOWN_FIELD_REJECTION = frozenset({400, 422})  # A
-CONFLICT = frozenset({409, 422})  # D: conflicts are 409; duplicates in one body may be 422 (A)
-UNKNOWN_DID_GROUP = frozenset({404, 422})  # A
-MISSING_PUT_FIELD = frozenset({400, 422})  # A
-MALFORMED_JSON = frozenset({400})  # D
-MISSING_JSON_CONTENT_TYPE = frozenset({415})  # D-sibling
-UNAUTHORIZED = frozenset({401})  # D
-NOT_FOUND = frozenset({404})  # D
-FOREIGN_ROOM = frozenset({403, 404})  # A
 
 
 def apply_patch(room: Mapping[str, Any], body: Mapping[str, Any], properties_mode: PropertiesMode) -> dict[str, Any]:
@@ -97,14 +79,20 @@ def comparable(room: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
-def differences(expected: Mapping[str, Any], observed: Mapping[str, Any]) -> list[str]:
-    """Human-readable field differences between two rooms, compared as the contract does."""
+def differences(expected: Mapping[str, Any], observed: Mapping[str, Any], fields: Iterable[str] | None = None) -> list[str]:
+    """Human-readable differences between two rooms in `fields` (default: every documented
+    field), compared as the contract does."""
     want, got = comparable(expected), comparable(observed)
-    return [f"{field}: expected {want[field]!r}, observed {got[field]!r}" for field in want if want[field] != got[field]]
+    names = DOCUMENTED_FIELDS if fields is None else tuple(fields)
+    return [f"{field}: expected {want[field]!r}, observed {got[field]!r}" for field in names if want[field] != got[field]]
 
 
-def duplicate_codes(codes: Iterable[Mapping[str, Any]]) -> set[str]:
-    counts = Counter(entry.get("access_code") for entry in codes)
+def duplicate_codes(codes: Any) -> set[str]:
+    """Codes that appear more than once in an access-code list (nothing for a malformed list)."""
+    if not isinstance(codes, list):
+        return set()
+    counts = Counter(entry.get("access_code") for entry in codes
+                     if isinstance(entry, dict) and isinstance(entry.get("access_code"), str))
     return {code for code, count in counts.items() if count > 1}
 
 
@@ -138,8 +126,8 @@ def _access_code_reasons(codes: Any) -> list[str]:
             reasons.append(f"access_codes[{index}] must be an object")
             continue
         code, role = entry.get("access_code"), entry.get("role")
-        if not isinstance(code, str) or not code.isascii() or not code.isdigit():
-            reasons.append(f"access_codes[{index}].access_code must be a string of digits")
+        if not isinstance(code, str) or not DTMF_CODE.fullmatch(code):
+            reasons.append(f"access_codes[{index}].access_code must be a DTMF string (digits, * or #)")
         if role not in ROLES:
             reasons.append(f"access_codes[{index}].role must be one of {', '.join(ROLES)}")
     return reasons

@@ -20,12 +20,19 @@ class Recorder:
         self.behaviours: dict[str, Counter] = defaultdict(Counter)
         self.drift: dict[str, Counter] = defaultdict(Counter)
         self.failures: list[dict[str, Any]] = []
+        self.failed_rules_by_test: dict[str, set[str]] = defaultdict(set)
+
+    def rules_failed_in(self, test: str) -> set[str]:
+        with self._lock:
+            return set(self.failed_rules_by_test.get(test, ()))
 
     def checked(self, rule: str, operation: str, passed: bool, violation: Any = None) -> None:
         with self._lock:
             counter = self.checks[(rule, operation)]
             counter["run"] += 1
             counter["passed" if passed else "failed"] += 1
+            if not passed and self.current_test:
+                self.failed_rules_by_test[self.current_test].add(rule)
             if not passed and len(self.failures) < 200:
                 entry = {"rule": rule, "operation": operation, "test": self.current_test,
                          "summary": getattr(violation, "summary", str(violation))[:500],

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import secrets
+import time
 from typing import Any, Iterator
 
-from hypothesis import reject
+import requests
+from hypothesis import currently_in_test_context, reject
 
 from . import checks
-from .client import ConferenceClient, RoomRegistry
+from .client import GATEWAY_STATUSES, ConferenceClient, RoomRegistry
+from .strategies import CODES_IN_USE, fresh_access_codes
+
+CREATE = "POST /meeting_rooms"
 
 
-def random_access_codes() -> list[dict[str, str]]:
-    """Three 9-digit codes from the OS random source (not hypothesis): unlikely to meet any other room."""
-    return [{"access_code": f"{secrets.randbelow(10**9):09d}", "role": role} for role in ("host", "listener", "participant")]
+class ProvenConflict(Exception):
+    """A room could not be created because another room of the account really holds a code."""
+
+
+def load_codes_in_use(client: ConferenceClient) -> int:
+    """Remember every access code the account's rooms hold: generated codes avoid them."""
+    rooms = client.list_all("/meeting_rooms")
+    for room in rooms:
+        CODES_IN_USE.update(entry.get("access_code") for entry in room.get("access_codes") or [] if isinstance(entry, dict))
+    return len(rooms)
 
 
 class RoomFactory:
@@ -28,23 +39,43 @@ class RoomFactory:
 
     def create(self, body: dict[str, Any] | None = None, *, client: ConferenceClient | None = None,
                label: str = "room") -> dict[str, Any]:
-        """Create a room (default: codes, properties and a name); returns the created object.
+        """Create a room (default: three fresh 6-digit codes, properties and a name); returns it.
 
-        A 409 can only mean the drawn access codes collide with a room this run does not know
-        (another tester on staging): the example is rejected, not reported.
+        A refusal is proven before anything else: a room of the account that holds one of the
+        codes explains it (the default codes are drawn again; drawn test data is rejected as
+        proven harmless), and a 409 that no room explains is a violation.
         """
         owner = client or self.client
         for _ in range(3):
-            drawn = body if body is not None else {"access_codes": random_access_codes(),
+            drawn = body if body is not None else {"access_codes": fresh_access_codes(3),
                                                    "properties": {"conference_start_wait": "360"}}
-            response = owner.create_room({"name": self.name(label), **drawn})
-            if response.status_code != 409:
+            sent = {"name": self.name(label), **drawn}
+            response = self._post(owner, sent)
+            if response.status_code not in (400, 409, 422) or not sent.get("access_codes"):
+                break
+            holders = checks.conflict_explained(owner, None, None, "POST", sent, response)
+            if not holders:
                 break
             if body is not None:
-                reject()  # hypothesis-drawn codes met a room we do not know: discard the example
-        # (random default codes are simply drawn again; three 409s in a row are reported below)
-        with checks.rule("status.documented_codes", "POST /meeting_rooms"):
-            return checks.room_response("status.documented_codes", response, "creating a room for the test")
+                if currently_in_test_context():
+                    reject()  # proven: another room holds a drawn code; the example says nothing
+                raise ProvenConflict(f"room not created: codes held by {holders}")
+        return checks.room_answer("status.documented_codes", response, CREATE, "creating a room for the test")
+
+    def _post(self, owner: ConferenceClient, body: dict[str, Any]) -> requests.Response:
+        """POST with recovery from gateway errors: a room created behind one is found by its name."""
+        response = owner.create_room(body)
+        for attempt in range(1, owner.politeness.error_retries + 1):
+            if response.status_code not in GATEWAY_STATUSES:
+                break
+            time.sleep(owner.politeness.gateway_backoff * attempt)
+            created = [room for room in owner.list_all("/meeting_rooms") if room.get("name") == body["name"]]
+            if created:
+                sid = created[0]["meeting_room_sid"]
+                owner.registry.record_created(sid, owner)
+                return owner.get_room(sid)
+            response = owner.create_room(body)
+        return response
 
     @contextlib.contextmanager
     def fresh(self, body: dict[str, Any] | None = None, *, client: ConferenceClient | None = None,

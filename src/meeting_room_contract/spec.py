@@ -42,6 +42,11 @@ def access_code_roles() -> tuple[str, ...]:
     return tuple(component_schema("AccessCode")["properties"]["role"]["enum"])
 
 
+def property_value_forms() -> list[dict[str, Any]]:
+    """The documented value forms per kind of `properties` key (`x-value-forms` of Properties)."""
+    return list(component_schema("Properties").get("x-value-forms", []))
+
+
 def resolved_schema(name: str) -> dict[str, Any]:
     """A component schema with local `$ref`s inlined and `nullable` turned into JSON Schema."""
     return _to_json_schema(component_schema(name))
@@ -54,7 +59,7 @@ def _to_json_schema(node: Any) -> Any:
         return node
     if "$ref" in node:
         return _to_json_schema(component_schema(node["$ref"].rsplit("/", 1)[-1]))
-    out = {key: _to_json_schema(value) for key, value in node.items() if key not in ("nullable", "example", "readOnly")}
+    out = {key: _to_json_schema(value) for key, value in node.items() if key not in ("nullable", "example", "readOnly") and not key.startswith("x-")}
     if node.get("nullable") and "type" in out:
         out["type"] = [out["type"], "null"]
     return out

@@ -1,35 +1,29 @@
 """Hypothesis strategies for meeting-room request bodies.
 
 Two tiers of values:
-* *plain* values are ordinary input every conforming server must accept;
-* *edge* values (unicode, surrounding whitespace, long or numeric-looking strings) may be
-  refused with a 4xx (contract A), but when accepted they must come back exactly as sent.
+* *plain* values are ordinary input every conforming server must accept: names of plain
+  characters, property values in the forms the docs show for that kind of key (the spec's
+  `x-value-forms`), 6-digit access codes like the docs' samples;
+* *edge* values (unicode, surrounding whitespace, long strings, undocumented property value
+  forms, codes of other lengths or with `*`/`#`) may be refused with a 4xx (contract A), but
+  when accepted they must come back exactly as sent.
 
-Access codes end in a per-run random salt so that they do not collide with rooms the suite
-does not know on a shared staging deployment; the leading digits are drawn by hypothesis, so
-shrinking and deterministic runs still work.
+Access codes avoid the codes the target's rooms already hold (`CODES_IN_USE`, read from the
+target at the start of the run and extended whenever a refusal is proven by another room).
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 from typing import Any, Sequence
 
 from hypothesis import strategies as st
 
-from . import model
+from . import model, spec
 
-RUN_CODE_SALT = "".join(secrets.choice(string.digits) for _ in range(5))
-
-# [DOC, PROPS] documented call-flow property keys (a subset is enough to exercise merging).
-PROPERTY_KEYS = (
-    "conference_start_wait", "conference_start_how", "conference_stop_how", "conference_stop_wait",
-    "conference_moh", "conference_moh_enabled", "conference_mute_policy", "conference_entrytones_enabled",
-    "conference_exittones_enabled", "conference_welcomeprompt_enabled", "did_language", "call_mute_dtmf_binding",
-)
-# [DOC, PROPS] value forms seen in the docs: numbers as strings, policies, switches, DTMF bindings.
-PLAIN_PROPERTY_VALUES = ("360", "0", "hpl", "hp", "on", "off", "*6", "#", "en", "true", "false")
+CODES_IN_USE: set[str] = set()
 
 _PLAIN_TEXT = string.ascii_letters + string.digits + " -_."
 _UNICODE = st.characters(codec="utf-8", categories=("L", "M", "N", "P", "S", "Zs"))
@@ -54,60 +48,124 @@ def names() -> st.SearchStrategy[str]:
     return st.one_of(plain_names(), edge_names())
 
 
-def plain_property_values() -> st.SearchStrategy[str]:
-    return st.one_of(st.sampled_from(PLAIN_PROPERTY_VALUES), st.text(_PLAIN_TEXT, min_size=1, max_size=12))
+# -- properties --------------------------------------------------------------------------------------
+
+def _value_forms() -> list[tuple[list[str], str]]:
+    """(documented keys, value regex) for each kind of key the spec's `x-value-forms` lists."""
+    return [(list(form.get("keys-documented", [])), form["values"]) for form in spec.property_value_forms()]
+
+
+def property_keys() -> list[str]:
+    return [key for keys, _ in _value_forms() for key in keys]
+
+
+def plain_property_value(key: str) -> st.SearchStrategy[str]:
+    """A value in the form the docs show for this kind of key."""
+    for form in spec.property_value_forms():
+        if re.search(form["keys"], key):
+            return st.from_regex(form["values"], fullmatch=True)
+    raise KeyError(f"no documented value form for property key {key!r}")
 
 
 def edge_property_values() -> st.SearchStrategy[str]:
-    return st.one_of(st.sampled_from(["007", "-1", "1.50", "1e3", "", " 360 ", "٣٦٠"]), st.text(_UNICODE, max_size=20))
+    return st.one_of(st.sampled_from(["007", "-1", "1.50", "1e3", "", " 360 ", "٣٦٠", "on", "hplx", "*"]),
+                     st.text(_UNICODE, max_size=20))
 
 
-def properties(values: st.SearchStrategy[str] | None = None, max_size: int = 4) -> st.SearchStrategy[dict[str, str]]:
-    return st.dictionaries(st.sampled_from(PROPERTY_KEYS), values if values is not None else plain_property_values(), max_size=max_size)
+def properties(*, edge: bool = False, min_size: int = 0, max_size: int = 4) -> st.SearchStrategy[dict[str, str]]:
+    """A properties object with documented keys; plain values in their documented form, or (edge)
+    sometimes a value of another form."""
+    def build(keys: list[str]) -> st.SearchStrategy[dict[str, str]]:
+        values = {key: st.one_of(plain_property_value(key), edge_property_values()) if edge else plain_property_value(key)
+                  for key in keys}
+        return st.fixed_dictionaries(values)
+
+    return st.lists(st.sampled_from(property_keys()), min_size=min_size, max_size=max_size, unique=True).flatmap(build)
+
+
+# -- access codes ------------------------------------------------------------------------------------
+
+def _not_in_use(code: str) -> bool:
+    return code not in CODES_IN_USE
 
 
 def access_code_values() -> st.SearchStrategy[str]:
-    """6 to 8 digits: 1-3 drawn digits (leading zeros included), then the run's salt."""
-    return st.text(string.digits, min_size=1, max_size=3).map(lambda head: head + RUN_CODE_SALT)
+    """6 digits, like the docs' samples, not held by a room of the target."""
+    return st.text(string.digits, min_size=6, max_size=6).filter(_not_in_use)
 
 
-def access_codes(max_size: int = 4) -> st.SearchStrategy[list[dict[str, str]]]:
-    """A valid access-code list: unique codes, documented roles."""
-    entry = st.tuples(access_code_values(), st.sampled_from(model.ROLES))
+def edge_access_code_values() -> st.SearchStrategy[str]:
+    """DTMF codes a server may refuse: other lengths, `*` and `#`."""
+    return st.one_of(st.text(string.digits, min_size=1, max_size=5), st.text(string.digits, min_size=7, max_size=12),
+                     st.text("0123456789*#", min_size=1, max_size=10).filter(lambda c: "*" in c or "#" in c)
+                     ).filter(_not_in_use)
+
+
+def access_codes(*, edge: bool = False, max_size: int = 4, exclude: frozenset[str] = frozenset()
+                 ) -> st.SearchStrategy[list[dict[str, str]]]:
+    """An access-code list with unique codes and documented roles (edge: codes of other forms too)."""
+    values = st.one_of(access_code_values(), edge_access_code_values()) if edge else access_code_values()
+    entry = st.tuples(values.filter(lambda code: code not in exclude), st.sampled_from(model.ROLES))
     return st.lists(entry, max_size=max_size, unique_by=lambda pair: pair[0]).map(
         lambda pairs: [{"access_code": code, "role": role} for code, role in pairs])
 
+
+def fresh_access_codes(count: int) -> list[dict[str, str]]:
+    """`count` 6-digit codes from the OS random source (not hypothesis), not in use, one per role."""
+    codes: list[str] = []
+    while len(codes) < count:
+        code = f"{secrets.randbelow(10**6):06d}"
+        if code not in CODES_IN_USE and code not in codes:
+            codes.append(code)
+    CODES_IN_USE.update(codes)
+    return [{"access_code": code, "role": model.ROLES[index % len(model.ROLES)]} for index, code in enumerate(codes)]
+
+
+# -- bodies ------------------------------------------------------------------------------------------
 
 def did_group_values(valid_sids: Sequence[str]) -> st.SearchStrategy[str | None]:
     """null, or a DID group of the account (read from the target's DID group list)."""
     return st.one_of(st.none(), st.sampled_from(list(valid_sids))) if valid_sids else st.none()
 
 
-def field_values(valid_did_groups: Sequence[str], *, edge: bool = True) -> dict[str, st.SearchStrategy[Any]]:
+def field_values(valid_did_groups: Sequence[str], *, edge: bool = False,
+                 exclude_codes: frozenset[str] = frozenset()) -> dict[str, st.SearchStrategy[Any]]:
     """One strategy per modifiable field."""
     return {
-        "access_codes": access_codes(),
-        "properties": properties(st.one_of(plain_property_values(), edge_property_values()) if edge else None),
+        "access_codes": access_codes(exclude=exclude_codes),
+        "properties": properties(edge=edge),
         "did_group_sid": did_group_values(valid_did_groups),
         "name": names() if edge else plain_names(),
     }
 
 
-def patch_bodies(valid_did_groups: Sequence[str], *, edge: bool = True) -> st.SearchStrategy[dict[str, Any]]:
+def patch_bodies(valid_did_groups: Sequence[str], *, edge: bool = False,
+                 exclude_codes: frozenset[str] = frozenset()) -> st.SearchStrategy[dict[str, Any]]:
     """Any subset of the modifiable fields, `{}` included."""
-    return st.fixed_dictionaries({}, optional=field_values(valid_did_groups, edge=edge))
+    return st.fixed_dictionaries({}, optional=field_values(valid_did_groups, edge=edge, exclude_codes=exclude_codes))
 
 
-def put_bodies(valid_did_groups: Sequence[str], *, edge: bool = True) -> st.SearchStrategy[dict[str, Any]]:
+def put_bodies(valid_did_groups: Sequence[str], *, edge: bool = False,
+               exclude_codes: frozenset[str] = frozenset()) -> st.SearchStrategy[dict[str, Any]]:
     """All four modifiable fields."""
-    return st.fixed_dictionaries(field_values(valid_did_groups, edge=edge))
+    return st.fixed_dictionaries(field_values(valid_did_groups, edge=edge, exclude_codes=exclude_codes))
 
 
-def initial_rooms(valid_did_groups: Sequence[str]) -> st.SearchStrategy[dict[str, Any]]:
+def initial_rooms(valid_did_groups: Sequence[str], *, exclude_codes: frozenset[str] = frozenset()
+                  ) -> st.SearchStrategy[dict[str, Any]]:
     """Creation bodies (any subset of fields, plain values): the state an update starts from."""
-    fields = field_values(valid_did_groups, edge=False)
+    fields = field_values(valid_did_groups, exclude_codes=exclude_codes)
     fields.pop("name")  # the room factory sets a recognisable name
     return st.fixed_dictionaries({}, optional=fields)
+
+
+def is_plain_code(code: str) -> bool:
+    """6 digits, like the docs' samples: a code every server must accept."""
+    return bool(model.PLAIN_CODE.fullmatch(code))
+
+
+def codes_of(body: dict[str, Any]) -> frozenset[str]:
+    return frozenset(entry["access_code"] for entry in body.get("access_codes") or [])
 
 
 def invalid_field_values() -> st.SearchStrategy[dict[str, Any]]:
@@ -115,7 +173,7 @@ def invalid_field_values() -> st.SearchStrategy[dict[str, Any]]:
     not_string = st.one_of(st.integers(), st.booleans(), st.lists(st.integers(), max_size=2), st.just({}))
     bad_entry = st.one_of(
         st.fixed_dictionaries({"access_code": access_code_values(), "role": st.sampled_from(["admin", "HOST", "", "moderator"])}),
-        st.fixed_dictionaries({"access_code": st.sampled_from(["12a4", "", "12 34", "١٢٣٤", "*6"]), "role": st.just("host")}),
+        st.fixed_dictionaries({"access_code": st.sampled_from(["12a4", "", "12 34", "١٢٣٤", "abcdef"]), "role": st.just("host")}),
         st.fixed_dictionaries({"access_code": st.integers(0, 999999), "role": st.just("host")}),
         st.fixed_dictionaries({"role": st.just("host")}),
         st.fixed_dictionaries({"access_code": access_code_values()}),
@@ -123,7 +181,8 @@ def invalid_field_values() -> st.SearchStrategy[dict[str, Any]]:
     return st.one_of(
         st.fixed_dictionaries({"name": not_string}),
         st.fixed_dictionaries({"properties": st.one_of(st.text(max_size=5), st.lists(st.text(max_size=3), max_size=2),
-                                                       st.dictionaries(st.sampled_from(PROPERTY_KEYS), not_string, min_size=1, max_size=2))}),
+                                                       st.dictionaries(st.sampled_from(property_keys()), not_string,
+                                                                       min_size=1, max_size=2))}),
         st.fixed_dictionaries({"did_group_sid": st.one_of(st.integers(), st.booleans(), st.just([]))}),
         st.fixed_dictionaries({"access_codes": st.one_of(st.text(max_size=4), st.just({}),
                                                          st.lists(bad_entry, min_size=1, max_size=2))}),

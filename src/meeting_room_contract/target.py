@@ -6,9 +6,8 @@ import threading
 from dataclasses import dataclass, field
 
 from .client import (ConferenceClient, Credentials, Politeness, RateLimiter, RequestCounter, RoomRegistry,
-                     delete_rooms, new_run_id)
+                     UnsafeTargetError, delete_rooms, new_run_id)
 from .mock import MeetingRoomMock
-from .model import PropertiesMode
 
 PRIMARY_ENV = ("CONFERENCE_USERNAME", "CONFERENCE_PASSWORD")
 SECOND_ENV = ("CONFERENCE_SECOND_USERNAME", "CONFERENCE_SECOND_PASSWORD")
@@ -24,7 +23,6 @@ class TargetSettings:
     mock_faults: tuple[str, ...] = ()
     mock_variants: tuple[str, ...] = ()
     politeness: Politeness = Politeness()
-    properties_mode: PropertiesMode | None = None
     name_prefix: str = "contract-test"
 
     @property
@@ -45,6 +43,7 @@ class Target:
         self.mock: MeetingRoomMock | None = None
         self._lock = threading.Lock()
         self._clients: dict[str, ConferenceClient] = {}
+        self._wrong_password_probes: set[str] = set()
 
     def _ensure_started(self) -> None:
         with self._lock:
@@ -89,6 +88,18 @@ class Target:
                                   self.limiter, self.counter)
         with self._lock:
             return self._clients.setdefault(which, client)
+
+    def wrong_password(self, which: str = "primary") -> tuple[str, str]:
+        """Basic-auth credentials with the real login and a wrong password: at most once per login
+        and run, since repeated failures can lock a real account (UnsafeTargetError otherwise)."""
+        credentials = self.credentials(which)
+        if credentials is None:
+            raise UnsafeTargetError(f"no {which} login configured")
+        with self._lock:
+            if credentials.username in self._wrong_password_probes:
+                raise UnsafeTargetError(f"refusing a second wrong-password probe of login {credentials.username!r} in this run")
+            self._wrong_password_probes.add(credentials.username)
+        return credentials.username, "contract-test-wrong-password"
 
     def cleanup(self) -> list[str]:
         """Delete every room this run created and has not deleted; returns sids that remain."""

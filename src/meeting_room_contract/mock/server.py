@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .. import model
+from .. import model, spec
 from .behaviours import check_names
 
 API_PREFIX = "/conference/v2"
@@ -62,6 +62,20 @@ class ApiError(Exception):
         self.status, self.message, self.field_name, self.headers = status, message, field_name, headers or {}
 
 
+class GatewayError(Exception):
+    """An answer from a proxy in front of the API (HTML, not the API's JSON)."""
+
+    def __init__(self, status: int):
+        super().__init__(f"gateway {status}")
+        self.status = status
+
+
+GATEWAY_PAGE = b"<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>%d</h1></center><hr><center>nginx</center></body></html>"
+# Codes an "other tester" holds in the first account when the `other_tester_rooms` variant is on:
+# the simplest 6-digit codes, which a generator reaches first.
+OTHER_TESTER_CODES = ("000000", "111111", "123456", "000001", "100000", "999999", "012345", "654321")
+
+
 class MeetingRoomStore:
     """The accounts, their rooms and the update rules. Thread-safe through one lock."""
 
@@ -72,6 +86,23 @@ class MeetingRoomStore:
         self.deleted: set[str] = set()
         self.lock = threading.RLock()
         self.shared_default_properties: dict[str, str] = {}
+        self.updates_seen = 0
+        if self.variant("other_tester_rooms"):
+            for index in range(0, len(OTHER_TESTER_CODES), 2):
+                self._other_tester_room([{"access_code": code, "role": "host"} for code in OTHER_TESTER_CODES[index:index + 2]], None)
+
+    def _other_tester_room(self, codes: list[dict[str, Any]], did_group_sid: str | None) -> None:
+        """A room of the first account that the suite did not create (someone else on staging)."""
+        sid = str(uuid.uuid4())
+        self.rooms[sid] = {"access_codes": copy.deepcopy(codes), "account_sid": self.accounts[0].account_sid,
+                           "properties": {}, "did_group_sid": did_group_sid, "meeting_room_sid": sid,
+                           "name": f"someone else's room {len(self.rooms)}"}
+
+    def after_update(self, room: dict[str, Any]) -> None:
+        """`other_tester_rooms`: now and then another tester grabs the codes a room just got (a race)."""
+        self.updates_seen += 1
+        if self.variant("other_tester_rooms") and self.updates_seen % 25 == 0 and room["access_codes"]:
+            self._other_tester_room(room["access_codes"][:1], room.get("did_group_sid"))
 
     # -- helpers ---------------------------------------------------------------------------
     def fault(self, name: str) -> bool:
@@ -85,7 +116,10 @@ class MeetingRoomStore:
         return model.PropertiesMode.REPLACE if self.variant("properties_replace") else model.PropertiesMode.MERGE
 
     def validation_status(self) -> int:
-        return 400 if self.variant("validation_400") else 422
+        return 400 if self.variant("rejections_400") else 422
+
+    def conflict_status(self) -> int:
+        return 400 if self.variant("rejections_400") else 409
 
     def authenticate(self, header: str | None, method: str, path: str) -> Account:
         if header is None and method == "PUT" and self.fault("put_without_auth_allowed"):
@@ -154,6 +188,8 @@ class MeetingRoomStore:
         unknown = model.unknown_fields(body)
         if unknown and self.variant("unknown_fields_rejected"):
             raise ApiError(422 if status == 422 else 400, f"Unknown field(s): {', '.join(unknown)}", unknown[0])
+        if method == "PUT":
+            self._validate_put_read_only(body)
         if method == "PUT" and not self.fault("put_missing_field_accepted"):
             missing = model.missing_put_fields(body)
             if missing:
@@ -163,7 +199,7 @@ class MeetingRoomStore:
             for entry in body.get("access_codes") or []:
                 if isinstance(entry, dict):
                     roles[entry.get("role")]  # KeyError -> 500, the injected bug
-        reasons = model.invalid_value_reasons(body)
+        reasons = model.invalid_value_reasons(body) + self._strict_value_reasons(body)
         if reasons:
             raise ApiError(status, "; ".join(reasons), reasons[0].split(" ", 1)[0])
         did_group_sid = body.get("did_group_sid")
@@ -171,32 +207,59 @@ class MeetingRoomStore:
             accounts = self.accounts if self.fault("foreign_did_group_accepted") else [account]
             known = {group["did_group_sid"] for acc in accounts for group in acc.did_groups}
             if did_group_sid not in known:
-                raise ApiError(404 if self.variant("unknown_did_group_404") else 422,
+                raise ApiError(404 if self.variant("unknown_did_group_404") else status,
                                "Cannot find DID group by SID", "did_group_sid")
         codes = body.get("access_codes")
         if codes is not None:
             duplicates = model.duplicate_codes(codes)
             if duplicates and not self.fault("duplicate_codes_accepted"):
-                raise ApiError(422 if self.variant("duplicate_codes_422") else 409,
+                raise ApiError(422 if self.variant("duplicate_codes_422") else self.conflict_status(),
                                f"Access code(s) repeated in the request: {', '.join(sorted(duplicates))}", "access_codes")
+
+    def _strict_value_reasons(self, body: dict[str, Any]) -> list[str]:
+        """Stricter validation some servers do (variants: still inside the contract)."""
+        reasons = []
+        codes = body.get("access_codes")
+        if self.variant("access_codes_six_digits_only") and isinstance(codes, list):
+            if any(isinstance(e, dict) and not re.fullmatch(r"[0-9]{6}", str(e.get("access_code"))) for e in codes):
+                reasons.append("access_codes must be 6 digits")
+        props = body.get("properties")
+        if self.variant("property_values_validated_per_key") and isinstance(props, dict):
+            for key, value in props.items():
+                for form in spec.property_value_forms():
+                    if re.search(form["keys"], key) and not (isinstance(value, str) and re.fullmatch(form["values"], value)):
+                        reasons.append(f"properties {key}: value {value!r} is not of the form {form['values']}")
+        return reasons
+
+    def _validate_put_read_only(self, body: dict[str, Any]) -> None:
+        present = [f for f in model.READ_ONLY_FIELDS if f in body]
+        if self.fault("put_rejects_read_only_fields"):
+            raise ApiError(422, "Read-only fields cannot be sent" if present else "PUT requires every field")
+        if self.variant("put_requires_read_only_fields") and len(present) < len(model.READ_ONLY_FIELDS):
+            missing = [f for f in model.READ_ONLY_FIELDS if f not in body]
+            raise ApiError(self.validation_status(), f"PUT requires every field; missing: {', '.join(missing)}", missing[0])
 
     def _validate_read_only(self, body: dict[str, Any], room: dict[str, Any]) -> None:
         if self.fault("read_only_current_value_rejected") and any(f in body for f in model.READ_ONLY_FIELDS):
             raise ApiError(422, "Read-only fields cannot be sent", next(f for f in model.READ_ONLY_FIELDS if f in body))
         changes = model.read_only_changes(body, room)
-        if changes and self.variant("read_only_rejected"):
-            raise ApiError(422, f"Read-only field(s) cannot be changed: {', '.join(changes)}", next(iter(changes)))
+        if changes and (self.variant("read_only_rejected") or self.variant("read_only_rejected_403")):
+            raise ApiError(403 if self.variant("read_only_rejected_403") else 422, f"Read-only field(s) cannot be changed: {', '.join(changes)}", next(iter(changes)))
 
     def check_conflicts(self, account: Account, candidate: dict[str, Any], *, exclude_sid: str | None) -> None:
+        if self.fault("uniqueness_not_enforced"):
+            return
+        if self.fault("null_did_group_codes_not_unique") and candidate.get("did_group_sid") is None:
+            return
         codes = {entry["access_code"] for entry in candidate["access_codes"]}
         for sid, other in self.rooms.items():
-            if sid == exclude_sid or other["account_sid"] != account.account_sid:
+            if sid == exclude_sid or other["account_sid"] != account.account_sid or sid in self.deleted:
                 continue
-            if other.get("did_group_sid") != candidate.get("did_group_sid"):
+            if other.get("did_group_sid") != candidate.get("did_group_sid") and not self.variant("codes_unique_per_account"):
                 continue
             clash = codes & {entry["access_code"] for entry in other["access_codes"]}
             if clash:
-                raise ApiError(409, f"Access code(s) already used in this DID group: {', '.join(sorted(clash))}", "access_codes")
+                raise ApiError(self.conflict_status(), f"Access code(s) already used in this DID group: {', '.join(sorted(clash))}", "access_codes")
 
     # -- operations ------------------------------------------------------------------------
     def list_rooms(self, account: Account, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -248,6 +311,9 @@ class MeetingRoomStore:
         self.validate(account, body, method="PATCH", room=room)
         if body == {} and self.fault("patch_empty_body_rejected"):
             raise ApiError(422, "Nothing to update")
+        if (self.fault("bogus_conflict_on_codes_with_other_field") and "access_codes" in body
+                and len(set(body) & set(model.MODIFIABLE_FIELDS)) > 1):
+            raise ApiError(409, "Access code already in use", "access_codes")
         updates = {key: value for key, value in body.items() if key in model.MODIFIABLE_FIELDS}
         if self.fault("patch_ignores_null_did_group") and updates.get("did_group_sid", "") is None:
             del updates["did_group_sid"]
@@ -272,6 +338,7 @@ class MeetingRoomStore:
             room["properties"].update(updates["properties"])  # the bug: in place, on a dict that may be shared
             stored["properties"] = room["properties"]
         self._save(sid, stored)
+        self.after_update(stored)
         return self.render(before if self.fault("patch_response_stale") else new)
 
     def _patched(self, room: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
@@ -288,9 +355,16 @@ class MeetingRoomStore:
         return new
 
     def put(self, account: Account, sid: str, body: Any) -> dict[str, Any]:
+        if self.fault("put_creates_unknown_room") and sid not in self.rooms and isinstance(body, dict):
+            self.rooms[sid] = {"access_codes": [], "account_sid": account.account_sid, "properties": {},
+                               "did_group_sid": None, "meeting_room_sid": sid, "name": ""}
         room = self.find_room(account, sid)
         if sid in self.deleted:
             raise ApiError(404, "Cannot find item by SID", "meeting_room_sid")
+        if self.fault("persistent_gateway_error_on_put") and isinstance(body, dict) and isinstance(body.get("did_group_sid"), str):
+            raise GatewayError(503)
+        if self.fault("rejected_put_partially_applied") and isinstance(body, dict) and isinstance(body.get("properties"), dict):
+            room["properties"] = copy.deepcopy(body["properties"])
         self.validate(account, body, method="PUT", room=room)
         if self.fault("put_missing_field_accepted"):
             body = {**{f: room[f] for f in model.MODIFIABLE_FIELDS}, **body}
@@ -301,6 +375,7 @@ class MeetingRoomStore:
         new = self._with_read_only_faults(new, body, method="PUT")
         self.check_conflicts(account, new, exclude_sid=None if self.fault("put_conflicts_with_own_codes") else sid)
         self._save(sid, new)
+        self.after_update(new)
         return self.render(new)
 
     def _with_read_only_faults(self, new: dict[str, Any], body: dict[str, Any], *, method: str) -> dict[str, Any]:
@@ -479,6 +554,16 @@ class MeetingRoomMock:
         throttled = self._throttle()
         if throttled:
             return throttled
+        count = self.requests_served
+        flaky = "flaky_gateway" in self.variants
+        if flaky and count % 17 == 0:
+            return 503, GATEWAY_PAGE % 503, {"Content-Type": "text/html"}  # the request never reached the API
+        answer = self._answer(method, raw_path, headers, raw)
+        if flaky and method in ("POST", "PATCH", "PUT", "DELETE") and count % 13 == 0:
+            return 502, GATEWAY_PAGE % 502, {"Content-Type": "text/html"}  # applied, but the answer got lost
+        return answer
+
+    def _answer(self, method: str, raw_path: str, headers: Any, raw: bytes) -> tuple[int, Any, dict[str, str]]:
         store = self.store
         try:
             url = urlsplit(raw_path)
@@ -503,16 +588,25 @@ class MeetingRoomMock:
                 if method == "GET":
                     return 200, store.get(account, sid), {}
                 if method == "DELETE":
+                    deleted = store.get(account, sid)
                     store.delete(account, sid)
-                    return 204, None, {}
+                    return (200, deleted, {}) if store.variant("delete_200") else (204, None, {})
                 if method == "PATCH":
                     return 200, store.patch(account, sid, body), {}
                 return 200, store.put(account, sid, body), {}
+        except GatewayError as error:
+            return error.status, GATEWAY_PAGE % error.status, {"Content-Type": "text/html"}
         except ApiError as error:
             if error.status == 404 and store.fault("error_body_not_json"):
                 return 404, b"<html><body><h1>404 Not Found</h1></body></html>", {"Content-Type": "text/html"}
-            payload = {"message": error.message,
-                       "errors": [{"field": error.field_name, "message": error.message, "reference_sid": None}]}
+            if error.status == 401 and store.variant("unauthorized_from_gateway"):
+                return 401, b"<html><body><h1>401 Authorization Required</h1></body></html>", {
+                    "Content-Type": "text/html", **error.headers}
+            if store.variant("error_bodies_other_shape"):
+                payload: Any = {"error": {"status": error.status, "detail": error.message}}
+            else:
+                payload = {"message": error.message,
+                           "errors": [{"field": error.field_name, "message": error.message, "reference_sid": None}]}
             return error.status, payload, dict(error.headers)
 
     @staticmethod
