@@ -132,6 +132,22 @@ TARGET_KEY = pytest.StashKey[Target]()
 REPORT_DIR_KEY = pytest.StashKey["str | None"]()
 
 
+GATE_SHRINK_SECONDS = 10
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Bounded shrinking in the gate profile: a failing gate says what is wrong within a minute.
+
+    Hypothesis shrinks a failure for up to 5 minutes; the gate allows 10 s (the failure is still
+    reported, with the example found so far and its `@reproduce_failure` blob). Nightly and dev
+    runs shrink fully. Hypothesis has no setting for this, so the engine's limit is set here.
+    """
+    from hypothesis.internal.conjecture import engine
+
+    if settings._current_profile == "gate" and hasattr(engine, "MAX_SHRINKING_SECONDS"):
+        engine.MAX_SHRINKING_SECONDS = GATE_SHRINK_SECONDS
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     target = config.stash[TARGET_KEY]
     return f"contract target: {target.description} (hypothesis profile: {settings._current_profile})"
@@ -157,9 +173,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """--stop-on-rule: end the run once a test's call (not a fixture) failed with that rule."""
     report = yield
-    stop_rule = item.config.getoption("stop_on_rule")
-    if stop_rule and report.failed and report.when == "call" and stop_rule in RECORDER.rules_failed_in(item.nodeid):
-        item.session.shouldstop = f"a violation of {stop_rule} was found"
+    if report.failed and report.when == "call":
+        failed_rules = RECORDER.call_failed(item.nodeid)
+        stop_rule = item.config.getoption("stop_on_rule")
+        if stop_rule and stop_rule in failed_rules:
+            item.session.shouldstop = f"a violation of {stop_rule} was found"
     return report
 
 

@@ -2,9 +2,11 @@
 
     python benchmarks/fault_detection.py [--all-failures] [--workers 2] [--only NAME ...]
 
-Prints one row per entry (verdict, the tests that failed, seconds, requests sent) and, as the
-last line, `caught K/N faults, A/V false alarms in T s`. Exit status 1 if a fault was missed or
-an allowed variant raised a false alarm.
+Prints one row per entry (verdict, seconds, requests sent, the rule the fault declares and
+the rules the failing tests named) and, as the last line, `caught K/N faults, A/V false alarms
+in T s`. A fault counts as caught only when a test failed with a violation of its declared
+rule. Exit status 1 if a fault was missed (or caught only under another rule) or an allowed
+variant raised a false alarm.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     results = run_matrix(entries, workers=args.workers, profile=args.profile,
                          stop_at_first_failure=not args.all_failures)
     total = time.monotonic() - started
-    print(f"{'verdict':12} {'kind':8} {'name':38} {'seconds':>8} {'requests':>9}  caught by / failed tests")
+    print(f"{'verdict':12} {'kind':8} {'name':40} {'seconds':>8} {'requests':>9}  {'declared rule':34} rules failed (tests)")
     for result in results:
-        tests = ", ".join(result.failed_tests) or "-"
-        print(f"{result.verdict:12} {result.entry.kind:8} {result.entry.name:38} {result.seconds:8.1f} "
-              f"{result.requests:9d}  {tests}", flush=True)
+        detail = ", ".join(result.rules_failed) or "-"
+        if not result.entry.must_fail and result.failed_tests:
+            detail = ", ".join(result.failed_tests)
+        print(f"{result.verdict:12} {result.entry.kind:8} {result.entry.name:40} {result.seconds:8.1f} "
+              f"{result.requests:9d}  {result.entry.declared_rule or '-':34} {detail}", flush=True)
     faults = [r for r in results if r.entry.must_fail]
     passing = [r for r in results if not r.entry.must_fail]
     caught = sum(r.as_expected for r in faults)

@@ -11,3 +11,17 @@ from meeting_room_contract import puts
 def _put_style_probed(put_style: puts.PutStyle) -> None:
     """Every PUT the suite sends carries the read-only fields if (and only if) the target requires them."""
     puts.CURRENT = put_style
+
+
+# The most specific checks first, so that a failing gate's first failure names the broken rule
+# (a PATCH bug shows in test_patch before it shows as a lost update in test_concurrency).
+CONCERN_ORDER = ["test_patch", "test_put", "test_read_only", "test_uniqueness", "test_negative", "test_round_trip",
+                 "test_shape", "test_auth", "test_isolation", "test_concurrency", "test_stateful"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def concern(item: pytest.Item) -> int:
+        name = item.path.stem
+        return CONCERN_ORDER.index(name) if name in CONCERN_ORDER else len(CONCERN_ORDER)
+
+    items.sort(key=concern)  # stable: the order inside a module is kept

@@ -242,21 +242,23 @@ class ConferenceClient:
     def send(self, method: str, path: str, *, url: str | None = None, **kwargs: Any) -> requests.Response:
         """Send through the polite session (timeouts, 429s and safe retries are the session's).
 
-        A gateway answer (502/503/504) to a PATCH, PUT or DELETE of a room leaves the state
-        unknown: the room is read back, then the request is sent again (these three requests are
-        idempotent: sending one twice leaves the state of sending it once). A DELETE whose room
-        is gone by then counts as done. The last answer carries `gateway_attempts`.
+        A gateway answer (502/503/504) to a change leaves the state unknown, so the state is read
+        before anything is sent again: a PATCH or PUT of a room is read back and sent again
+        (sending one twice leaves the state of sending it once); a DELETE whose room is gone by
+        then is done; a POST of a room named by this run is looked up by its name and adopted if
+        it was created. (A POST without such a name is one whose name is the invalid part of a
+        generated case: a correct server creates nothing.) Other requests are sent again as they
+        are. The last answer carries `gateway_attempts`.
         """
         method = method.upper()
         url = url or self.url(path)
         response = self.session.request(method, url, **kwargs)
         attempts = 1
-        room_call = method in ("PATCH", "PUT", "DELETE") and path.startswith("/meeting_rooms/")
-        while room_call and response.status_code in GATEWAY_STATUSES and attempts <= self.politeness.error_retries:
+        while response.status_code in GATEWAY_STATUSES and attempts <= self.politeness.error_retries:
             time.sleep(self.politeness.gateway_backoff * attempts)
-            read_back = self.session.request("GET", url.split("?")[0])
-            if method == "DELETE" and read_back.status_code == 404:
-                response = _deleted_after_gateway_error(response)
+            recovered = self._state_after_gateway_error(method, path, url, kwargs, response)
+            if recovered is not None:
+                response = recovered
                 break
             response = self.session.request(method, url, **kwargs)
             attempts += 1
@@ -265,6 +267,30 @@ class ConferenceClient:
         if method == "DELETE" and response.status_code in (200, 204):
             self.registry.record_deleted(path.split("/", 2)[2])
         return response
+
+    def _our_room_name(self, kwargs: dict[str, Any]) -> str | None:
+        try:
+            name = json.loads(kwargs.get("data") or kwargs.get("json") and json.dumps(kwargs["json"]) or "null").get("name")
+        except (ValueError, AttributeError, TypeError):
+            return None
+        return name if isinstance(name, str) and name.startswith(self.registry.room_name_prefix + " ") else None
+
+    def _state_after_gateway_error(self, method: str, path: str, url: str, kwargs: dict[str, Any],
+                                   response: requests.Response) -> requests.Response | None:
+        """What the gateway error hid: an answer standing in for the request if it took effect
+        and sending it again would do harm (DELETE done, POST created); None to send it again."""
+        name = self._our_room_name(kwargs) if method == "POST" else None
+        if name is not None:
+            created = [room for room in self.list_all("/meeting_rooms") if room.get("name") == name]
+            if not created:
+                return None
+            self.registry.record_created(created[0]["meeting_room_sid"], self)
+            return self.session.request("GET", self.url(self.room_path(created[0]["meeting_room_sid"])))
+        if method in ("PATCH", "PUT", "DELETE") and path.startswith("/meeting_rooms/"):
+            read_back = self.session.request("GET", url.split("?")[0])
+            if method == "DELETE" and read_back.status_code == 404:
+                return _deleted_after_gateway_error(response)
+        return None
 
     # -- conveniences ----------------------------------------------------------------------
     def room_path(self, sid: str) -> str:

@@ -21,10 +21,14 @@ class Recorder:
         self.drift: dict[str, Counter] = defaultdict(Counter)
         self.failures: list[dict[str, Any]] = []
         self.failed_rules_by_test: dict[str, set[str]] = defaultdict(set)
+        self.call_failures: list[dict[str, Any]] = []
 
-    def rules_failed_in(self, test: str) -> set[str]:
+    def call_failed(self, test: str) -> list[str]:
+        """A test's call (not a fixture) failed: remember the rules it found broken, in order."""
         with self._lock:
-            return set(self.failed_rules_by_test.get(test, ()))
+            rules = sorted(self.failed_rules_by_test.get(test, ()))
+            self.call_failures.append({"test": test, "rules": rules})
+            return rules
 
     def checked(self, rule: str, operation: str, passed: bool, violation: Any = None) -> None:
         with self._lock:
@@ -55,6 +59,7 @@ class Recorder:
                 "behaviours": {name: dict(counter) for name, counter in sorted(self.behaviours.items())},
                 "drift": {kind: dict(counter) for kind, counter in sorted(self.drift.items())},
                 "failures": list(self.failures),
+                "call_failures": list(self.call_failures),
             }
 
 
@@ -88,7 +93,9 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     behaviours: dict[str, Counter] = defaultdict(Counter)
     drift: dict[str, Counter] = defaultdict(Counter)
     failures: list[dict[str, Any]] = []
+    call_failures: list[dict[str, Any]] = []
     for part in parts:
+        call_failures.extend(part.get("call_failures", []))
         for row in part.get("checks", []):
             checks[(row["rule"], row["operation"])].update({k: v for k, v in row.items() if k not in ("rule", "operation")})
         for name, values in part.get("behaviours", {}).items():
@@ -102,6 +109,7 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "behaviours": {name: dict(counter) for name, counter in sorted(behaviours.items())},
         "drift": {kind: dict(counter) for kind, counter in sorted(drift.items())},
         "failures": failures,
+        "call_failures": call_failures,
         "requests_sent": sum(int(part.get("requests_sent", 0)) for part in parts),
     }
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import time
 from typing import Any, Iterator
 
-import requests
 from hypothesis import currently_in_test_context, reject
 
 from . import checks
-from .client import GATEWAY_STATUSES, ConferenceClient, RoomRegistry
+from .client import ConferenceClient, RoomRegistry
 from .strategies import CODES_IN_USE, fresh_access_codes
 
 CREATE = "POST /meeting_rooms"
@@ -50,7 +48,7 @@ class RoomFactory:
             drawn = body if body is not None else {"access_codes": fresh_access_codes(3),
                                                    "properties": {"conference_start_wait": "360"}}
             sent = {"name": self.name(label), **drawn}
-            response = self._post(owner, sent)
+            response = owner.create_room(sent)  # gateway errors: the client finds the room by its name
             if response.status_code not in (400, 409, 422) or not sent.get("access_codes"):
                 break
             holders = checks.conflict_explained(owner, None, None, "POST", sent, response)
@@ -61,21 +59,6 @@ class RoomFactory:
                     reject()  # proven: another room holds a drawn code; the example says nothing
                 raise ProvenConflict(f"room not created: codes held by {holders}")
         return checks.room_answer("status.documented_codes", response, CREATE, "creating a room for the test")
-
-    def _post(self, owner: ConferenceClient, body: dict[str, Any]) -> requests.Response:
-        """POST with recovery from gateway errors: a room created behind one is found by its name."""
-        response = owner.create_room(body)
-        for attempt in range(1, owner.politeness.error_retries + 1):
-            if response.status_code not in GATEWAY_STATUSES:
-                break
-            time.sleep(owner.politeness.gateway_backoff * attempt)
-            created = [room for room in owner.list_all("/meeting_rooms") if room.get("name") == body["name"]]
-            if created:
-                sid = created[0]["meeting_room_sid"]
-                owner.registry.record_created(sid, owner)
-                return owner.get_room(sid)
-            response = owner.create_room(body)
-        return response
 
     @contextlib.contextmanager
     def fresh(self, body: dict[str, Any] | None = None, *, client: ConferenceClient | None = None,

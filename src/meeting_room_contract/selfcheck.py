@@ -1,8 +1,10 @@
 """Run the contract suite against the mock with one fault or variant: the fault-detection matrix.
 
 Each entry is a real `pytest contracts` run in a subprocess, over HTTP to the embedded mock
-started with that behaviour. Faults must make the suite fail; variants (allowed behaviours,
-slow and rate-limited servers) and the correct mock must let it pass.
+started with that behaviour. A fault must make a test fail with a violation of the rule the
+fault declares (a failure under another rule, or a fixture error, does not count); the run
+stops there (`--stop-on-rule`). Variants (allowed behaviours, slow, rate-limited and flaky
+servers) and the correct mock must let the suite pass.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .mock import FAULTS, VARIANTS
+from .rules import RULES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,9 +36,13 @@ class MatrixEntry:
     def must_fail(self) -> bool:
         return self.kind == "fault"
 
-    def pytest_args(self) -> list[str]:
+    @property
+    def declared_rule(self) -> str | None:
+        return FAULTS[self.name].rule if self.kind == "fault" else None
+
+    def pytest_args(self, stop_on_rule: bool = True) -> list[str]:
         if self.kind == "fault":
-            return ["--mock-fault", self.name]
+            return ["--mock-fault", self.name] + (["--stop-on-rule", FAULTS[self.name].rule] if stop_on_rule else [])
         if self.kind == "variant":
             return ["--mock-variant", self.name]
         return []
@@ -49,19 +56,34 @@ class MatrixResult:
     seconds: float = 0.0
     requests: int = 0
     output_tail: str = ""
+    call_failures: list[dict] = field(default_factory=list)
 
     @property
     def suite_failed(self) -> bool:
         return self.exit_code == 1 and bool(self.failed_tests)
 
     @property
+    def rules_failed(self) -> list[str]:
+        """Rules that tests (their calls, not fixtures) failed with, in the order they failed."""
+        seen: list[str] = []
+        for failure in self.call_failures:
+            seen += [rule for rule in failure["rules"] if rule not in seen]
+        return seen
+
+    @property
+    def caught_by_rule(self) -> bool:
+        return self.suite_failed and self.entry.declared_rule in self.rules_failed
+
+    @property
     def as_expected(self) -> bool:
-        return self.suite_failed if self.entry.must_fail else self.exit_code == 0
+        return self.caught_by_rule if self.entry.must_fail else self.exit_code == 0
 
     @property
     def verdict(self) -> str:
         if self.entry.must_fail:
-            return "caught" if self.as_expected else "MISSED"
+            if self.caught_by_rule:
+                return "caught"
+            return "WRONG RULE" if self.suite_failed else "MISSED"
         return "passed" if self.as_expected else "FALSE ALARM"
 
 
@@ -80,9 +102,8 @@ def run_entry(entry: MatrixEntry, *, profile: str = "gate", stop_at_first_failur
         report_dir = Path(tmp)
         command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts"), "-q", "-p", "no:cacheprovider",
                    "-p", "no:randomly", "--hypothesis-profile", profile, "--report-dir", str(report_dir),
-                   "--junitxml", str(report_dir / "junit.xml"), *entry.pytest_args()]
-        if stop_at_first_failure and entry.must_fail:
-            command.append("-x")
+                   "--junitxml", str(report_dir / "junit.xml"), *entry.pytest_args(stop_at_first_failure)]
+
         env = {key: value for key, value in os.environ.items() if not key.startswith("CONFERENCE_")}
         env["PYTHONHASHSEED"] = "0"
         started = time.monotonic()
@@ -92,8 +113,10 @@ def run_entry(entry: MatrixEntry, *, profile: str = "gate", stop_at_first_failur
         except subprocess.TimeoutExpired as expired:
             exit_code, output = -1, f"timed out after {timeout} s\n{expired.stdout or ''}"
         seconds = time.monotonic() - started
+        summary = _summary(report_dir / "contract-summary.json")
         return MatrixResult(entry, exit_code, _failed_tests(report_dir / "junit.xml"), seconds,
-                            _requests(report_dir / "contract-summary.json"), "\n".join(output.splitlines()[-60:]))
+                            int(summary.get("requests_sent", 0)), "\n".join(output.splitlines()[-60:]),
+                            list(summary.get("call_failures", [])))
 
 
 def run_matrix(entries: list[MatrixEntry], *, workers: int = 2, **kwargs: object) -> list[MatrixResult]:
@@ -111,7 +134,12 @@ def _failed_tests(junit: Path) -> list[str]:
     return failed
 
 
-def _requests(summary: Path) -> int:
-    if not summary.exists():
-        return 0
-    return int(json.loads(summary.read_text(encoding="utf-8")).get("requests_sent", 0))
+def _summary(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def undeclared_rules() -> list[str]:
+    """Faults whose declared rule is not in the registry (a bug in the mock's catalogue)."""
+    return [name for name, fault in FAULTS.items() if fault.rule not in RULES]

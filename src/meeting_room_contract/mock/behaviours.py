@@ -156,7 +156,7 @@ VARIANTS: dict[str, Behaviour] = {
         Behaviour("other_tester_rooms", "uniqueness.conflict_explained",
                   "The account has rooms the suite did not create, holding codes; more such rooms appear during the run."),
         Behaviour("flaky_gateway", "server.never_5xx",
-                  "Some requests are answered 503/502 by a proxy HTML page, some of them after the change was applied."),
+                  "Every 47th request is answered 503 by a proxy's HTML page; every 37th change is applied, then answered 502."),
         Behaviour("slow", "resilience",
                   "Every answer is delayed 15 ms, and every 40th by 600 ms."),
         Behaviour("rate_limited", "resilience",

@@ -556,10 +556,10 @@ class MeetingRoomMock:
             return throttled
         count = self.requests_served
         flaky = "flaky_gateway" in self.variants
-        if flaky and count % 17 == 0:
+        if flaky and count % 47 == 0:
             return 503, GATEWAY_PAGE % 503, {"Content-Type": "text/html"}  # the request never reached the API
         answer = self._answer(method, raw_path, headers, raw)
-        if flaky and method in ("POST", "PATCH", "PUT", "DELETE") and count % 13 == 0:
+        if flaky and method in ("POST", "PATCH", "PUT", "DELETE") and count % 37 == 0:
             return 502, GATEWAY_PAGE % 502, {"Content-Type": "text/html"}  # applied, but the answer got lost
         return answer
 
