@@ -5,7 +5,7 @@ from openapi_spec_validator import validate
 
 from meeting_room_contract import model, spec
 
-DOCS_SAMPLE = {  # ../shared/seed/update-meeting-room.txt, sample response
+DOCS_SAMPLE = {  # the sample response of the vendor's "Update Meeting Room" page (MR-UPDATE)
     "access_codes": [
         {"access_code": "890671", "role": "host"},
         {"access_code": "265423", "role": "listener"},

@@ -25,6 +25,8 @@ from .redaction import redact
 from .rules import UpdateOutcome
 
 GATEWAY_STATUSES = frozenset({502, 503, 504})
+ANSWER_RULE = {"PATCH": "patch.response_is_updated_object", "PUT": "put.response_is_updated_object"}
+REJECTED_RULE = {"PATCH": "patch.rejected_changes_nothing", "PUT": "put.rejected_changes_nothing"}
 
 
 class ContractViolation(AssertionError):
@@ -271,7 +273,7 @@ def put_full_replacement(before: Mapping[str, Any], body: Mapping[str, Any], aft
 def response_is_updated_object(method: str, answered: Mapping[str, Any], after: Mapping[str, Any],
                                response: requests.Response) -> None:
     """The answer of an accepted update is the full updated object, the state a GET reads back."""
-    state_matches(f"{method.lower()}.response_is_updated_object", after, answered, response, room_path_label(method),
+    state_matches(ANSWER_RULE[method], after, answered, response, room_path_label(method),
                   f"the {method} answer differs from the room read back")
 
 
@@ -342,7 +344,7 @@ def put_fields_required(body: Mapping[str, Any], response: requests.Response) ->
 def rejected_changes_nothing(client: ConferenceClient, sid: str, before: Mapping[str, Any], method: str,
                              response: requests.Response) -> None:
     """After a 4xx the room is exactly as before."""
-    rule_id = f"{method.lower()}.rejected_changes_nothing"
+    rule_id = REJECTED_RULE[method]
     after = current_room(client, sid, rule_id, f"rejected {method}")
     state_matches(rule_id, before, after, response, room_path_label(method),
                   f"{method} was refused with {response.status_code} but the room changed")

@@ -1,6 +1,6 @@
 """The contract model: what PATCH and PUT do, and which behaviours the contract allows.
 
-Shapes come from the spec; this module holds the semantics of `contract-notes.md`. The mock
+Shapes come from the spec; this module holds the semantics of `CONTRACT.md`. The mock
 applies updates with these functions and the checks predict expected states with the same
 ones, so the merge rule is written exactly once.
 """

@@ -1,6 +1,6 @@
 """An in-memory Conference v2 meeting-room server on a loopback port, with fault injection.
 
-It implements every rule of `contract-notes.md` through `meeting_room_contract.model`; each
+It implements every rule of `CONTRACT.md` through `meeting_room_contract.model`; each
 named fault (see `behaviours.py`) swaps one rule for the bug a real backend could have.
 """
 
@@ -264,7 +264,10 @@ class MeetingRoomStore:
     # -- operations ------------------------------------------------------------------------
     def list_rooms(self, account: Account, query: dict[str, list[str]]) -> dict[str, Any]:
         items = [self.render(room) for room in self.rooms.values() if room["account_sid"] == account.account_sid]
-        return envelope(items, query)
+        listed = envelope(items, query)
+        if self.fault("list_envelope_without_total"):
+            del listed["total"], listed["has_more"]
+        return listed
 
     def list_did_groups(self, account: Account, query: dict[str, list[str]]) -> dict[str, Any]:
         return envelope(copy.deepcopy(account.did_groups), query)
@@ -376,7 +379,7 @@ class MeetingRoomStore:
         self.check_conflicts(account, new, exclude_sid=None if self.fault("put_conflicts_with_own_codes") else sid)
         self._save(sid, new)
         self.after_update(new)
-        return self.render(new)
+        return self.render(room if self.fault("put_response_stale") else new)
 
     def _with_read_only_faults(self, new: dict[str, Any], body: dict[str, Any], *, method: str) -> dict[str, Any]:
         if self.fault("unknown_field_stored"):
