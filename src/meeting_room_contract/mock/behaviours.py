@@ -155,6 +155,8 @@ VARIANTS: dict[str, Behaviour] = {
                   "401 answers come from an edge gateway as an HTML page (default: JSON)."),
         Behaviour("delete_200", "lifecycle.delete_then_404",
                   "DELETE answers 200 with the deleted object (default: 204, empty)."),
+        Behaviour("code_in_use_422", "uniqueness.across_rooms",
+                  "A code another room of the account holds is refused 422 (default: 409)."),
         Behaviour("codes_unique_per_account", "uniqueness.across_rooms",
                   "A code may be held by one room of the account only, whatever the DID group (default: per DID group)."),
         Behaviour("other_tester_rooms", "uniqueness.conflict_explained",

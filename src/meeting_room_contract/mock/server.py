@@ -259,7 +259,7 @@ class MeetingRoomStore:
                 continue
             clash = codes & {entry["access_code"] for entry in other["access_codes"]}
             if clash:
-                raise ApiError(self.conflict_status(), f"Access code(s) already used in this DID group: {', '.join(sorted(clash))}", "access_codes")
+                raise ApiError(422 if self.variant("code_in_use_422") else self.conflict_status(), f"Access code(s) already used in this DID group: {', '.join(sorted(clash))}", "access_codes")
 
     # -- operations ------------------------------------------------------------------------
     def list_rooms(self, account: Account, query: dict[str, list[str]]) -> dict[str, Any]:
