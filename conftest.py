@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -143,6 +144,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     runs shrink fully. Hypothesis has no setting for this, so the engine's limit is set here.
     """
     from hypothesis.internal.conjecture import engine
+
+    RECORDER.started = time.monotonic()
 
     if settings._current_profile == "gate" and hasattr(engine, "MAX_SHRINKING_SECONDS"):
         engine.MAX_SHRINKING_SECONDS = GATE_SHRINK_SECONDS

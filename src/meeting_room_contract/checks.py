@@ -414,6 +414,12 @@ def _observe_code_sharing(holders: list[dict[str, Any]], candidate: Mapping[str,
 
 # -- the judge of one PATCH/PUT answer -------------------------------------------------------------
 
+def _only_read_only_at_fault(method: str, body: Any, before: Mapping[str, Any]) -> bool:
+    """The body's only problem is a different read-only value (so a refusal is about it)."""
+    return (isinstance(body, dict) and bool(model.read_only_changes(body, before)) and not model.invalid_value_reasons(body)
+            and not model.unknown_fields(body) and not (method == "PUT" and model.missing_put_fields(body)))
+
+
 def judge_update(client: ConferenceClient, sid: str, before: Mapping[str, Any], method: str, body: Any,
                  response: requests.Response, tracker: PropertiesModeTracker, *,
                  state_rule: str | None = None) -> UpdateOutcome:
@@ -439,7 +445,7 @@ def judge_update(client: ConferenceClient, sid: str, before: Mapping[str, Any], 
         if holders:
             _observe_code_sharing(holders, candidate_state(before, method, body), operation, response)
             return UpdateOutcome.CONFLICT
-        if isinstance(body, dict) and model.read_only_changes(body, before) and response.status_code in (400, 403, 422):
+        if _only_read_only_at_fault(method, body, before) and response.status_code in (400, 403, 422):
             observe("read_only_values", "rejected", operation, response)
         return UpdateOutcome.REJECTED
     status_is("status.documented_codes", response, frozenset({200}), operation, f"accepted {method}")
