@@ -15,6 +15,7 @@ from typing import Any, Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
+from schemathesis.pytest.plugin import SchemathesisFunction
 
 from meeting_room_contract import preflight
 from meeting_room_contract import target as target_module
@@ -312,3 +313,19 @@ def room(rooms: RoomFactory) -> Iterator[dict[str, Any]]:
     """A fresh room for one test, deleted afterwards."""
     with rooms.fresh() as created:
         yield created
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, the longest tests first: `--dist load` then deals them out round robin."""
+    if _is_worker(config):
+        items.sort(key=_expected_cost)
+
+
+def _expected_cost(item: pytest.Item) -> int:
+    """0: state machines, 1: schemathesis, 2: other hypothesis tests, 3: the rest (longest first)."""
+    if isinstance(getattr(item.cls, "settings", None), settings):
+        return 0
+    if isinstance(item, SchemathesisFunction):
+        return 1
+    return 2 if item.get_closest_marker("hypothesis") else 3
