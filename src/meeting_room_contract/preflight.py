@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NameResolutionError, NewConnectionError
+from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 BUDGET_S = 6.0  # all preflight requests together
@@ -113,7 +113,7 @@ def describe_error(error: requests.RequestException, base_url: str, timeout: flo
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return (f"could not connect to {host}:{port} within {CONNECT_TIMEOUT_S:g} s: check --base-url's host and "
                 "port, VPN or firewall")
-    if isinstance(error, requests.exceptions.Timeout):
+    if isinstance(error, requests.exceptions.Timeout) or isinstance(reason, (ReadTimeoutError, TimeoutError)):
         return (f"{host}:{port} accepted the connection but sent no answer within {timeout:g} s: "
                 "is it the API? check --base-url, or raise --request-timeout")
     if isinstance(error, requests.exceptions.ProxyError):
