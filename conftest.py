@@ -15,6 +15,7 @@ from typing import Any, Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import InvalidArgument
 from schemathesis.pytest.plugin import SchemathesisFunction
 
 from meeting_room_contract import preflight
@@ -36,7 +37,7 @@ settings.register_profile("gate", max_examples=25, derandomize=True, database=No
 settings.register_profile("nightly", max_examples=300, stateful_step_count=25,
                           database=DirectoryBasedExampleDatabase(str(ROOT / ".hypothesis" / "examples")), **_COMMON)
 settings.register_profile("dev", max_examples=10, derandomize=True, database=None, stateful_step_count=5, **_COMMON)
-settings.load_profile(os.environ.get("CONFERENCE_HYPOTHESIS_PROFILE", "gate"))
+ENV_PROFILE = os.environ.get("CONFERENCE_HYPOTHESIS_PROFILE", "gate")  # loaded once checked (_check_options)
 
 ENV = {
     "base_url": "CONFERENCE_BASE_URL",
@@ -119,6 +120,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def _check_options(config: pytest.Config) -> None:
     """Bad options are usage errors (one line, exit code 4), found before anything starts."""
     profile = config.getoption("hypothesis_profile", None)
+    if not _known_profile(ENV_PROFILE):
+        raise pytest.UsageError(f"unknown hypothesis profile {ENV_PROFILE!r} in CONFERENCE_HYPOTHESIS_PROFILE: "
+                                "use gate, nightly or dev")
+    settings.load_profile(ENV_PROFILE)
     try:
         preflight.check_options(
             base_url=_option(config, "base_url"), username=_option(config, "username"),
@@ -134,7 +139,7 @@ def _check_options(config: pytest.Config) -> None:
 def _known_profile(name: str) -> bool:
     try:
         settings.get_profile(name)
-    except Exception:  # hypothesis raises InvalidArgument
+    except InvalidArgument:
         return False
     return True
 
@@ -168,7 +173,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                           target.settings.politeness.timeout)
         except preflight.PreflightError as error:
             raise pytest.UsageError(str(error)) from None
-    if config.getoption("delete_leftovers"):
+    if config.getoption("delete_leftovers") and not target.settings.uses_mock:
         primary = target.client("primary")
         assert primary is not None
         delete_leftover_rooms(primary, target.registry)
