@@ -128,14 +128,14 @@ def describe_error(error: requests.RequestException, base_url: str, timeout: flo
 
 def _root_cause(error: BaseException) -> BaseException:
     """The innermost exception (requests wraps urllib3's, which wraps the socket's)."""
-    seen = error
-    while True:
-        inner = getattr(seen, "reason", None) or seen.__cause__ or seen.__context__
-        if inner is None and seen.args and isinstance(seen.args[0], BaseException):
-            inner = seen.args[0]
-        if not isinstance(inner, BaseException) or inner is seen:
-            return seen
-        seen = inner
+    for _ in range(10):
+        inner = getattr(error, "reason", None) or error.__cause__ or error.__context__
+        if inner is None and error.args and isinstance(error.args[0], BaseException):
+            inner = error.args[0]
+        if not isinstance(inner, BaseException) or inner is error:
+            break
+        error = inner
+    return error
 
 
 def _short(error: BaseException) -> str:
