@@ -245,7 +245,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         failed_rules = RECORDER.call_failed(item.nodeid)
         stop_rule = item.config.getoption("stop_on_rule")
         if stop_rule and stop_rule in failed_rules:
-            item.session.shouldstop = f"a violation of {stop_rule} was found"
+            item.session.shouldfail = f"a violation of {stop_rule} was found"
     return report
 
 

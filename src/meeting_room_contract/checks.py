@@ -225,29 +225,29 @@ class PropertiesModeTracker:
 
 def patch_partial_update(before: Mapping[str, Any], body: Mapping[str, Any], after: Mapping[str, Any],
                          response: requests.Response, rule_id: str = "patch.partial_update") -> None:
-    """Sent fields are set, every other field keeps its value (`properties` judged on its own if sent)."""
+    """Sent fields are set (every sent `properties` key has the sent value, merge or replace),
+    every other field keeps its value."""
     expected = model.apply_patch(before, body, PropertiesMode.REPLACE)
-    fields = tuple(f for f in model.DOCUMENTED_FIELDS if not (f == "properties" and "properties" in body))
-    state_matches(rule_id, expected, after, response, room_path_label("PATCH"),
-                  "accepted PATCH, room read back", fields=fields)
+    sent_properties = "properties" in body and isinstance(body["properties"], dict)
+    fields = tuple(f for f in model.DOCUMENTED_FIELDS if not (f == "properties" and sent_properties))
+    with rule(rule_id, room_path_label("PATCH")):
+        diffs = model.differences(expected, after, fields)
+        if sent_properties:
+            observed = after.get("properties") if isinstance(after.get("properties"), dict) else {}
+            diffs += [f"properties.{key}: expected {value!r}, observed {observed.get(key, '(absent)')!r}"
+                      for key, value in body["properties"].items() if observed.get(key) != value]
+        if diffs:
+            raise ContractViolation(rule_id, "accepted PATCH, room read back: " + "; ".join(diffs), response=response,
+                                    expected=model.comparable(expected), observed=model.comparable(after))
 
 
 def patch_properties(before: Mapping[str, Any], body: Mapping[str, Any], after: Mapping[str, Any],
-                     response: requests.Response, tracker: PropertiesModeTracker,
-                     values_rule: str = "patch.properties_merge_or_replace") -> None:
-    """Sent `properties` were merged or replaced: the mode pinned, else the one seen all run.
-
-    Under `values_rule` (round trip), sent values must first come back exactly as sent."""
+                     response: requests.Response, tracker: PropertiesModeTracker) -> None:
+    """The old keys that were not sent are all kept (merge) or all gone (replace): the mode
+    pinned, else the one seen all run. (The sent keys are `patch_partial_update`'s.)"""
     operation = room_path_label("PATCH")
     candidates = {mode: model.apply_patch(before, body, mode)["properties"] for mode in PropertiesMode}
     allowed = tracker.allowed()
-    observed = after.get("properties") if isinstance(after.get("properties"), dict) else {}
-    if values_rule != "patch.properties_merge_or_replace":
-        with rule(values_rule, operation):
-            altered = {k: observed.get(k) for k, v in body["properties"].items() if observed.get(k) != v}
-            if altered:
-                raise ContractViolation(values_rule, "accepted property values did not come back as sent", response=response,
-                                        expected={k: body["properties"][k] for k in altered}, observed=altered)
     with rule("patch.properties_merge_or_replace", operation):
         matching = [mode for mode in PropertiesMode if candidates[mode] == after.get("properties")]
         if not any(mode in allowed for mode in matching):
@@ -460,7 +460,7 @@ def judge_update(client: ConferenceClient, sid: str, before: Mapping[str, Any], 
     if method == "PATCH":
         patch_partial_update(before, body, after, response, state_rule or "patch.partial_update")
         if "properties" in body:
-            patch_properties(before, body, after, response, tracker, state_rule or "patch.properties_merge_or_replace")
+            patch_properties(before, body, after, response, tracker)
     else:
         put_full_replacement(before, body, after, response, state_rule or "put.full_replacement")
     response_is_updated_object(method, answered, after, response)

@@ -179,7 +179,8 @@ class MeetingRoomStore:
                 name = name.encode("latin-1", errors="replace").decode("latin-1")
             room["name"] = name
         if self.fault("access_code_leading_zeros_dropped"):
-            room["access_codes"] = [{**entry, "access_code": str(int(entry["access_code"]))} for entry in room["access_codes"]]
+            room["access_codes"] = [{**entry, "access_code": str(int(entry["access_code"]))} if entry["access_code"].isdigit()
+                                    else entry for entry in room["access_codes"]]
         return room
 
     # -- validation ------------------------------------------------------------------------
@@ -374,6 +375,8 @@ class MeetingRoomStore:
         if self.fault("rejected_put_partially_applied") and isinstance(body, dict) and isinstance(body.get("properties"), dict):
             room["properties"] = copy.deepcopy(body["properties"])
         self.validate(account, body, method="PUT", room=room)
+        if self.fault("put_unchanged_body_rejected") and all(body.get(f) == room.get(f) for f in model.MODIFIABLE_FIELDS):
+            raise ApiError(422, "Nothing to update")
         if self.fault("put_missing_field_accepted"):
             body = {**{f: room[f] for f in model.MODIFIABLE_FIELDS}, **body}
         new = model.apply_put(room, body)
