@@ -21,11 +21,12 @@ from schemathesis.pytest.plugin import SchemathesisFunction
 
 from meeting_room_contract import preflight, rules
 from meeting_room_contract import target as target_module
-from meeting_room_contract.checks import ContractViolation, PropertiesModeTracker
+from meeting_room_contract.checks import KNOWN_DID_GROUPS, ContractViolation, PropertiesModeTracker
 from meeting_room_contract.client import ConferenceClient, Politeness
 from meeting_room_contract.mock.behaviours import check_names
 from meeting_room_contract.observations import RECORDER, merge, write_summary
 from meeting_room_contract.puts import PutStyle, probe_put_style
+from meeting_room_contract.redaction import redact
 from meeting_room_contract.rooms import RoomFactory, delete_leftover_rooms, load_codes_in_use
 from meeting_room_contract.target import Target, TargetSettings
 
@@ -187,9 +188,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         except preflight.PreflightError as error:
             raise pytest.UsageError(str(error)) from None
     if config.getoption("delete_leftovers") and not target.settings.uses_mock:
-        primary = target.client("primary")
-        assert primary is not None
-        delete_leftover_rooms(primary, target.registry)
+        for which in ("primary", "second"):
+            login = target.client(which)
+            if login is not None:
+                delete_leftover_rooms(login, target.registry)
 
 
 def _raise_keyboard_interrupt(*_: Any) -> None:
@@ -241,6 +243,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """--stop-on-rule: end the run once a test's call (not a fixture) failed with that rule."""
     report = yield
+    if report.failed and report.longrepr is not None:
+        report.longrepr = redact(str(report.longrepr))  # no password (nor its Basic token) in any failure text
     if report.failed and report.when == "call":
         failed_rules = RECORDER.call_failed(item.nodeid)
         stop_rule = item.config.getoption("stop_on_rule")
@@ -253,7 +257,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Delete every room the run created (also after failures and Ctrl-C), then write the summary."""
     config = session.config
     target = config.stash.get(TARGET_KEY, None)
-    remaining = target.close() if target is not None else []
+    remaining = target.close(sweep=not _is_worker(config) and _is_contract_run(config)) if target is not None else []
     if remaining:
         session.config.get_terminal_writer().line(f"WARNING: could not delete rooms {remaining}", red=True)
     report_dir = config.stash.get(REPORT_DIR_KEY, None)
@@ -323,7 +327,9 @@ def anonymous_client(target: Target) -> ConferenceClient:
 @pytest.fixture(scope="session")
 def did_groups(client: ConferenceClient) -> list[str]:
     """Valid `did_group_sid` values: the primary account's DID groups, read from the target."""
-    return client.did_group_sids()
+    groups = client.did_group_sids()
+    KNOWN_DID_GROUPS.update(groups)  # an accepted did_group_sid outside these is a violation
+    return groups
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,8 @@ def _duplicate_codes() -> dict:
 CONTEXT_CASES = {
     "duplicate access code in one body": (_duplicate_codes, "status_duplicate_code"),
     "unknown DID group": (lambda: {"did_group_sid": "00000000-0000-4000-8000-000000000000"}, "status_unknown_did_group"),
+    "empty DID group sid": (lambda: {"did_group_sid": ""}, "status_unknown_did_group"),
+    "DID group sid that is no sid": (lambda: {"did_group_sid": "not-a-sid"}, "status_unknown_did_group"),
     "access_codes not an array": (lambda: {"access_codes": {"access_code": "123456", "role": "host"}}, "status_invalid_value"),
     "role outside host/listener/participant": (
         lambda: {"access_codes": [{"access_code": strategies.fresh_access_codes(1)[0]["access_code"], "role": "moderator"}]},

@@ -37,9 +37,10 @@ def test_read_only_values_are_rejected_or_ignored_never_applied(data, client, ro
         _, response, outcome = checks.send_update(client, sid, method, body, properties_tracker)
         if outcome is UpdateOutcome.CONFLICT:
             reject()  # proven: another room of the account holds a drawn code (uniqueness.conflict_explained)
-        if outcome is UpdateOutcome.REJECTED:
-            checks.rejection_status("status_read_only_value", response, checks.room_path_label(method),
-                                    f"{method} with a different read-only value")
+        if outcome is UpdateOutcome.REJECTED:  # the rest of the body is plain valid input: the refusal is about read-only values
+            operation = checks.room_path_label(method)
+            checks.rejection_status("status_read_only_value", response, operation, f"{method} with a different read-only value")
+            checks.observe("read_only_values", "rejected", operation, response)
 
 
 def test_current_read_only_values_are_accepted(client, room, properties_tracker):

@@ -8,34 +8,36 @@ from hypothesis import strategies as st
 from meeting_room_contract import checks, strategies
 from meeting_room_contract.rules import UpdateOutcome
 
-OP = "PATCH /meeting_rooms/{sid}"
-
-
-@given(name=strategies.edge_names(),
+@given(method=st.sampled_from(["PATCH", "PUT"]),
+       name=strategies.edge_names(),
        properties=strategies.properties(edge=True),
        codes=strategies.access_codes(edge=True))
-@example(name="  padded name  ", properties={"conference_start_wait": "360"}, codes=[])
-@example(name="Zoë's 会議室 🎉 ☎", properties={"conference_mute_policy": "hplx", "conference_start_wait": ""},
+@example(method="PATCH", name="  padded name  ", properties={"conference_start_wait": "360"}, codes=[])
+@example(method="PUT", name="  padded by PUT\t", properties={"conference_start_wait": "007"}, codes=[])
+@example(method="PATCH", name="Zoë's 会議室 🎉 ☎", properties={"conference_mute_policy": "hplx", "conference_start_wait": ""},
          codes=[{"access_code": "0071", "role": "host"}, {"access_code": "*6#1", "role": "listener"}])
-@example(name="x" * 120 + " long", properties={"conference_stop_wait": "٣٦٠", "call_mute_dtmf_binding": "-1"},
+@example(method="PUT", name="x" * 120 + " long", properties={"conference_stop_wait": "٣٦٠", "call_mute_dtmf_binding": "-1"},
          codes=[{"access_code": "0000123456789", "role": "participant"}])
-def test_accepted_values_come_back_exactly(name, properties, codes, client, rooms, properties_tracker):
+def test_accepted_values_come_back_exactly(method, name, properties, codes, client, rooms, properties_tracker):
     """Unicode, surrounding whitespace, long strings, undocumented property value forms and codes of
-    other lengths or with `*`/`#`: refused with 400/422 and nothing changed, or stored and
-    returned exactly (answer and GET; access codes compared as a set)."""
+    other lengths or with `*`/`#`, by PATCH and by PUT: refused with 400/422 and nothing changed,
+    or stored and returned exactly (answer and GET; access codes compared as a set)."""
     body = {"name": name, "properties": properties, "access_codes": codes}
+    if method == "PUT":
+        body["did_group_sid"] = None
+    operation = checks.room_path_label(method)
     with rooms.fresh(label="round-trip") as created:
         sid = created["meeting_room_sid"]
-        _, response, outcome = checks.send_update(client, sid, "PATCH", body, properties_tracker,
+        _, response, outcome = checks.send_update(client, sid, method, body, properties_tracker,
                                                   state_rule="round_trip.exact_values")
         if outcome is UpdateOutcome.CONFLICT:
             reject()  # proven: another room of the account holds a drawn code (uniqueness.conflict_explained)
         if outcome is UpdateOutcome.REJECTED:
-            checks.rejection_status("status_invalid_value", response, OP, "PATCH with unusual but valid values")
+            checks.rejection_status("status_invalid_value", response, operation, f"{method} with unusual but valid values")
         verdict = "accepted" if outcome is UpdateOutcome.APPLIED else "refused"
         if any(not strategies.is_plain_code(entry["access_code"]) for entry in codes):
-            checks.observe("edge_access_codes", verdict, OP, response)
-        checks.observe("edge_values", verdict, OP, response)
+            checks.observe("edge_access_codes", verdict, operation, response)
+        checks.observe("edge_values", verdict, operation, response)
 
 
 @given(data=st.data())

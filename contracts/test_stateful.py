@@ -88,3 +88,16 @@ def test_deleted_room_is_gone(client, rooms):
         after = client.request(method, client.room_path(sid), json_body=body)
         checks.status_is("lifecycle.delete_then_404", after, frozenset({404}), checks.room_path_label(method),
                          f"{method} of a deleted room")
+
+
+def test_an_empty_body_creates_a_room(client):
+    """`{}` is a valid POST body (D): 200 with a Meeting Room object, and a GET reads the same room."""
+    response = client.create_room({})  # recorded for cleanup at once
+    created = checks.room_answer("status.documented_codes", response, "POST /meeting_rooms", "POST of {}")
+    sid = created["meeting_room_sid"]
+    try:
+        after = checks.current_room(client, sid, "status.documented_codes", "room created from {}")
+        checks.state_matches("status.documented_codes", created, after, response, "POST /meeting_rooms",
+                             "the room created from {} differs from what a GET reads")
+    finally:
+        client.delete_room(sid)

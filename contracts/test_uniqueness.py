@@ -42,6 +42,13 @@ def test_creating_a_room_with_a_code_in_use_is_refused(group, client, rooms, did
         checks.conflict_explained(client, None, None, "POST", body, response)
         checks.rejection_status("status_code_in_use", response, "POST /meeting_rooms", f"POST with a code in use ({group})")
         checks.error_body_is_json_object(response, "POST /meeting_rooms")
+        created = [room for room in client.list_all("/meeting_rooms") if room.get("name") == body["name"]]
+        for room in created:
+            client.registry.record_created(room["meeting_room_sid"], client)  # deleted at the end of the run
+        with rule("uniqueness.across_rooms", "POST /meeting_rooms"):
+            if created:
+                raise ContractViolation("uniqueness.across_rooms", f"POST was refused with {response.status_code}, but the "
+                                        "room was created all the same", response=response, observed=created[0])
         _holder_unchanged(client, holder, response, "POST /meeting_rooms")
 
 

@@ -333,6 +333,21 @@ def invalid_input_refused(method: str, body: Any, response: requests.Response) -
                                     response=response)
 
 
+KNOWN_DID_GROUPS: set[str] = set()  # the account's DID groups, read from the target (`did_groups` fixture)
+
+
+def did_group_is_known(method: str, body: Any, response: requests.Response) -> None:
+    """An accepted `did_group_sid` names a DID group of the account (judged when one was sent and
+    the account's groups were read)."""
+    sent = body.get("did_group_sid") if isinstance(body, dict) else None
+    if not isinstance(sent, str) or not KNOWN_DID_GROUPS:
+        return
+    with rule("bad_input.rejected", room_path_label(method)):
+        if sent not in KNOWN_DID_GROUPS:
+            raise ContractViolation("bad_input.rejected", f"{method} with `did_group_sid` {sent!r}, which names no DID group "
+                                    "of the account, was accepted", response=response)
+
+
 def put_fields_required(body: Mapping[str, Any], response: requests.Response) -> None:
     """An accepted PUT carried every modifiable field (only judged when one was missing)."""
     missing = model.missing_put_fields(body)
@@ -414,12 +429,6 @@ def _observe_code_sharing(holders: list[dict[str, Any]], candidate: Mapping[str,
 
 # -- the judge of one PATCH/PUT answer -------------------------------------------------------------
 
-def _only_read_only_at_fault(method: str, body: Any, before: Mapping[str, Any]) -> bool:
-    """The body's only problem is a different read-only value (so a refusal is about it)."""
-    return (isinstance(body, dict) and bool(model.read_only_changes(body, before)) and not model.invalid_value_reasons(body)
-            and not model.unknown_fields(body) and not (method == "PUT" and model.missing_put_fields(body)))
-
-
 def judge_update(client: ConferenceClient, sid: str, before: Mapping[str, Any], method: str, body: Any,
                  response: requests.Response, tracker: PropertiesModeTracker, *,
                  state_rule: str | None = None) -> UpdateOutcome:
@@ -445,11 +454,10 @@ def judge_update(client: ConferenceClient, sid: str, before: Mapping[str, Any], 
         if holders:
             _observe_code_sharing(holders, candidate_state(before, method, body), operation, response)
             return UpdateOutcome.CONFLICT
-        if _only_read_only_at_fault(method, body, before) and response.status_code in (400, 403, 422):
-            observe("read_only_values", "rejected", operation, response)
         return UpdateOutcome.REJECTED
     status_is("status.documented_codes", response, frozenset({200}), operation, f"accepted {method}")
     invalid_input_refused(method, body, response)
+    did_group_is_known(method, body, response)
     if method == "PUT":
         put_fields_required(body, response)
     answered = room_schema(response, operation, f"{method} answer")

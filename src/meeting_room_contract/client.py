@@ -277,10 +277,6 @@ class ConferenceClient:
     def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | str | None = None,
                 headers: dict[str, str] | None = None, auth: Any = None) -> requests.Response:
         method = method.upper()
-        if method in ("PATCH", "PUT", "DELETE") and path.startswith("/meeting_rooms/"):
-            sid = path.split("/", 2)[2]
-            if not self.registry.may_change(sid):
-                raise UnsafeTargetError(f"refusing {method} {path}: this run did not create that room")
         kwargs: dict[str, Any] = {"headers": dict(headers or {})}
         if json_body is not None:
             kwargs["data"] = json.dumps(json_body)
@@ -303,6 +299,7 @@ class ConferenceClient:
         are. The last answer carries `gateway_attempts`.
         """
         method = method.upper()
+        self.refuse_unsafe(method, path)
         url = url or self.url(path)
         response = self.session.request(method, url, **kwargs)
         attempts = 1
@@ -319,6 +316,21 @@ class ConferenceClient:
         if method == "DELETE" and response.status_code in (200, 204):
             self.registry.record_deleted(path.split("/", 2)[2])
         return response
+
+    def refuse_unsafe(self, method: str, path: str) -> None:
+        """Changes go only to POST /meeting_rooms and to rooms this run created (or fresh unknown
+        sids): anything else raises UnsafeTargetError before a byte is sent."""
+        if method in SAFE_METHODS:
+            return
+        bare = path.split("?")[0]
+        if method == "POST" and bare == "/meeting_rooms":
+            return
+        if method in ("PATCH", "PUT", "DELETE") and bare.startswith("/meeting_rooms/"):
+            sid = bare.split("/", 2)[2]
+            if self.registry.may_change(sid):
+                return
+            raise UnsafeTargetError(f"refusing {method} {bare}: this run did not create that room")
+        raise UnsafeTargetError(f"refusing {method} {bare}: the suite changes nothing but its own rooms")
 
     def _our_room_name(self, kwargs: dict[str, Any]) -> str | None:
         try:
@@ -375,17 +387,20 @@ class ConferenceClient:
             if isinstance(sid, str):
                 self.registry.record_created(sid, self)
 
-    def list_all(self, path: str, page_size: int = 100, max_pages: int = 50) -> list[dict[str, Any]]:
-        """Every item of a list endpoint, following offsets (bounded)."""
+    def list_all(self, path: str, page_size: int = 100, max_items: int = 20000) -> list[dict[str, Any]]:
+        """Every item of a list endpoint, the offset advancing by what each page returned (a server
+        may cap the page size). More than `max_items` raises: the suite never works on a partial list."""
         items: list[dict[str, Any]] = []
-        for page in range(max_pages):
-            response = self.request("GET", f"{path}?limit={page_size}&offset={page * page_size}")
+        while True:
+            response = self.request("GET", f"{path}?limit={page_size}&offset={len(items)}")
             response.raise_for_status()
             data = response.json()
-            items.extend(data.get("items") or [])
-            if not data.get("has_more"):
-                break
-        return items
+            page = data.get("items") or []
+            items.extend(page)
+            if not page or not data.get("has_more"):
+                return items
+            if len(items) >= max_items:
+                raise RuntimeError(f"GET {path} lists more than {max_items} items: too many to read in a contract run")
 
     def did_group_sids(self) -> list[str]:
         return [group["did_group_sid"] for group in self.list_all("/did_groups") if group.get("did_group_sid")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import time
 from typing import Any, Iterator
 
 from hypothesis import currently_in_test_context, reject
@@ -72,14 +73,45 @@ class RoomFactory:
             owner.delete_room(room["meeting_room_sid"])
 
 
-def delete_leftover_rooms(client: ConferenceClient, registry: RoomRegistry) -> list[str]:
-    """Delete rooms whose names carry the suite's prefix but another run's id (opt-in)."""
+LEFTOVER_AGE_HOURS = 6.0
+
+
+def run_started(run_id: str) -> float | None:
+    """When a run started, from its id (`YYYYmmddHHMMSS-hex`, local time); None if not one of ours."""
+    try:
+        return time.mktime(time.strptime(run_id.split("-", 1)[0], "%Y%m%d%H%M%S"))
+    except ValueError:
+        return None
+
+
+def delete_leftover_rooms(client: ConferenceClient, registry: RoomRegistry,
+                          older_than_hours: float = LEFTOVER_AGE_HOURS) -> list[str]:
+    """Delete rooms named by an earlier run of the suite (opt-in), started more than
+    `older_than_hours` ago: a run still going (another pipeline, another worker) keeps its rooms."""
     prefix = f"{registry.name_prefix}-"
     deleted = []
     for room in client.list_all("/meeting_rooms"):
         name, sid = room.get("name") or "", room.get("meeting_room_sid")
-        if sid and name.startswith(prefix) and not name.startswith(registry.room_name_prefix + " "):
-            registry.record_created(sid, client)  # adopted: it is ours from an earlier run
-            if client.delete_room(sid).status_code in (200, 204, 404):
-                deleted.append(sid)
+        if not sid or not name.startswith(prefix) or name.startswith(registry.room_name_prefix + " "):
+            continue
+        started = run_started(name[len(prefix):].split(" ", 1)[0])
+        if started is None or time.time() - started < older_than_hours * 3600:
+            continue
+        registry.record_created(sid, client)  # adopted: it is ours from an earlier run
+        if client.delete_room(sid).status_code in (200, 204, 404):
+            deleted.append(sid)
     return deleted
+
+
+def sweep_run_rooms(clients: list[ConferenceClient], registry: RoomRegistry) -> list[str]:
+    """At the end of a run: delete every listed room named with this run's prefix that is still
+    there (created behind a refusal or a lost answer); returns the sids that could not be deleted."""
+    remaining = []
+    for client in clients:
+        for room in client.list_all("/meeting_rooms"):
+            sid, name = room.get("meeting_room_sid"), room.get("name") or ""
+            if sid and name.startswith(registry.room_name_prefix + " "):
+                registry.record_created(sid, client)
+                if client.delete_room(sid).status_code not in (200, 204, 404):
+                    remaining.append(sid)
+    return remaining

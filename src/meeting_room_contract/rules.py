@@ -2,7 +2,7 @@
 
 `CONTRACT.md` explains each rule in words; this module is what the checks, the summary, the
 failure messages and the fault-detection self-test read. A rule id used anywhere must be
-registered here (`rule()` raises otherwise), and `tests/test_rules.py` compares the ids with
+registered here (`rule()` raises otherwise), and `tests/test_contract_doc.py` compares the ids with
 `CONTRACT.md`.
 
 * A **rule** is D (stated in the vendor docs) or A (the docs are silent; several behaviours

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+import requests
+
 from .client import (ConferenceClient, Credentials, Politeness, RateLimiter, RequestCounter, RoomRegistry,
                      UnsafeTargetError, delete_rooms, new_run_id)
 from .mock import MeetingRoomMock
@@ -105,8 +107,18 @@ class Target:
         """Delete every room this run created and has not deleted; returns sids that remain."""
         return delete_rooms(self.registry.live_rooms())
 
-    def close(self) -> list[str]:
+    def close(self, sweep: bool = False) -> list[str]:
+        """Delete the run's rooms; with `sweep` (once per run, after every worker), also any listed
+        room named with the run's prefix (one created behind a refusal or a lost answer)."""
         remaining = self.cleanup() if (self.mock is not None or not self.settings.uses_mock) else []
+        if sweep and not self.settings.uses_mock:
+            from .rooms import sweep_run_rooms
+
+            logins = [c for c in (self.client("primary"), self.client("second")) if c is not None]
+            try:
+                remaining = sorted(set(remaining) | set(sweep_run_rooms(logins, self.registry)))
+            except requests.RequestException:
+                pass  # the target is gone: the rooms it may hold are reported by the cleanup above
         if self.mock is not None:
             self.mock.stop()
         return remaining

@@ -62,6 +62,8 @@ FAULTS: dict[str, Behaviour] = {
                   "Responses leave `did_group_sid` out when it is null (value-specific)."),
         Behaviour("list_envelope_without_total", "shape.response_conformance",
                   "GET /meeting_rooms answers a list envelope without `total` and `has_more`."),
+        Behaviour("create_requires_name", "status.documented_codes",
+                  "POST /meeting_rooms without a `name` is refused 422, though `{}` is a documented valid body."),
         Behaviour("create_returns_201", "status.documented_codes",
                   "POST /meeting_rooms answers 201 instead of the documented 200."),
         Behaviour("error_body_not_json", "status.error_body_is_json",

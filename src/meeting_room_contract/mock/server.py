@@ -280,6 +280,8 @@ class MeetingRoomStore:
 
     def create(self, account: Account, body: Any) -> tuple[int, dict[str, Any]]:
         self.validate(account, body, method="POST", room=None)
+        if self.fault("create_requires_name") and "name" not in body:
+            raise ApiError(422, "name is required", "name")
         if "properties" in body:
             properties = dict(body["properties"])
         elif self.fault("shared_default_properties"):
