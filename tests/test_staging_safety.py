@@ -6,6 +6,7 @@ The suite runs in a subprocess against a mock started here (as it would against 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -68,7 +69,8 @@ def test_passing_run_leaves_no_room_writes_reports_and_no_password(tmp_path):
     assert any(row["rule"] == "patch.partial_update" and row["passed"] > 0 for row in summary["checks"])
     assert summary["behaviours"]["properties_on_patch"]
     for text in [output] + [path.read_text(errors="replace") for path in tmp_path.rglob("*") if path.is_file()]:
-        assert PASSWORD not in text and SECOND_PASSWORD not in text
+        for secret in _secrets():
+            assert secret not in text
 
 
 def test_failing_run_leaves_no_room_and_links_reproductions(tmp_path):
@@ -85,6 +87,27 @@ def test_failing_run_leaves_no_room_and_links_reproductions(tmp_path):
     assert "patch.response_is_updated_object" in summary and "curl -X PATCH" in summary
     for text in [output] + [path.read_text(errors="replace") for path in tmp_path.rglob("*") if path.is_file()]:
         assert PASSWORD not in text
+
+
+def _secrets() -> list[str]:
+    """Every form a password could leak in: plain, `user:password`, and the Basic token."""
+    forms = []
+    for user, password in ((USER, PASSWORD), (SECOND_USER, SECOND_PASSWORD)):
+        forms += [password, f"{user}:{password}", base64.b64encode(f"{user}:{password}".encode()).decode()]
+    return forms
+
+
+def test_failing_generated_case_prints_no_credentials(tmp_path):
+    """A schemathesis case that fails (its repr is printed) carries no credentials in any form."""
+    with MeetingRoomMock(faults=("list_envelope_without_total",)) as mock:
+        completed = subprocess.run(_suite(mock, tmp_path, "-k", "test_other_answers"), cwd=PROJECT_ROOT, env=_env(True),
+                                   capture_output=True, text=True, timeout=600)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 1, output[-4000:]
+    assert "shape.response_conformance" in output
+    for text in [output] + [path.read_text(errors="replace") for path in tmp_path.rglob("*") if path.is_file()]:
+        for secret in _secrets():
+            assert secret not in text
 
 
 def test_interrupted_run_leaves_no_room(tmp_path):
@@ -107,9 +130,11 @@ def test_delete_leftovers_removes_only_prefixed_rooms_of_earlier_runs(tmp_path):
         bystander = _bystander(mock)
         leftover = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
                                  json={"name": "contract-test-20200101000000-abcdef room 1"}).json()
+        running = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,  # a run still going
+                                json={"name": f"contract-test-{time.strftime('%Y%m%d%H%M%S')}-fedcba room 1"}).json()
         completed = subprocess.run(_suite(mock, tmp_path, "--delete-leftovers", "-k", "empty_patch"), cwd=PROJECT_ROOT,
                                    env=_env(True), capture_output=True, text=True, timeout=300)
         assert completed.returncode == 0, (completed.stdout + completed.stderr)[-3000:]
         rooms = _rooms(mock)
     assert leftover["meeting_room_sid"] not in rooms
-    assert rooms == {bystander["meeting_room_sid"]: bystander}
+    assert rooms == {bystander["meeting_room_sid"]: bystander, running["meeting_room_sid"]: running}
