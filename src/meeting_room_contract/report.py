@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from . import rules
+from . import rules, spec
 from .redaction import redact
 
 REPORT_NAME = "contract-report.html"
@@ -26,10 +26,10 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bott
 .ok{background:#dafbe1;color:#116329}.bad{background:#ffebe9;color:#a40e26}
 dl.run{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:8px 0}dl.run dt{color:#57606a}dl.run dd{margin:0}
 table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;text-align:left}
-th{background:#f6f8fa;font-weight:600}th.op{font-size:12px;text-align:center;min-width:70px}
+th{background:#f6f8fa;font-weight:600}table.matrix{table-layout:fixed;width:100%}table.matrix th:first-child{width:360px}th.op{font-size:13px;text-align:center}th.op .sum{font-size:11px;overflow-wrap:anywhere}
 td.c{text-align:center;white-space:nowrap;font-weight:600}
 td.passed{background:#dafbe1;color:#116329}td.failed{background:#ff8182;color:#5c0011}td.none{background:#f6f8fa;color:#8c959f;font-weight:400}
-.rid{font-family:ui-monospace,Menlo,Consolas,monospace;font-weight:600}.sum{color:#57606a;font-size:12px}
+.rid{font-family:ui-monospace,Menlo,Consolas,monospace;font-weight:600;font-size:13px}.sum{color:#57606a;font-size:12px}
 .kind{display:inline-block;border-radius:3px;padding:0 5px;font-size:12px;font-weight:700;background:#ddf4ff;color:#0550ae}
 .kind.A{background:#fff8c5;color:#7d4e00}
 .alt{display:inline-block;border:1px solid #d0d7de;border-radius:10px;padding:0 8px;margin:1px 2px;font-size:12px;color:#8c959f}
@@ -123,32 +123,57 @@ def _failures(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _operation_key(operation: str) -> tuple[str, int, str]:
+OTHER_METHODS = "other methods"
+_METHOD_ORDER = ["PATCH", "PUT", "GET", "DELETE", "POST"]
+_PATH_ORDER = ["/meeting_rooms/{sid}", "/meeting_rooms", "/did_groups"]
+
+
+def _column(operation: str) -> str:
+    """The matrix column of an operation: a documented one (sids spelled `{sid}`), or 'other methods'."""
     method, _, path = operation.partition(" ")
-    order = ["POST", "GET", "PATCH", "PUT", "DELETE"]
-    return (path, order.index(method) if method in order else len(order), method)
+    path = path.replace("{meeting_room_sid}", "{sid}")
+    documented = {(m.upper(), p.replace("{meeting_room_sid}", "{sid}"))
+                  for p, item in spec.load_spec()["paths"].items() for m in item if m != "parameters"}
+    return f"{method} {path}" if (method, path) in documented else OTHER_METHODS
+
+
+def _column_key(column: str) -> tuple[int, int]:
+    method, _, path = column.partition(" ")
+    return (_PATH_ORDER.index(path) if path in _PATH_ORDER else len(_PATH_ORDER),
+            _METHOD_ORDER.index(method) if method in _METHOD_ORDER else len(_METHOD_ORDER))
 
 
 def _matrix(doc: dict[str, Any]) -> str:
-    cells = {(row["rule"], row["operation"]): row for row in doc.get("checks", [])}
-    operations = sorted({op for _, op in cells}, key=_operation_key)
-    head = "".join(f'<th class="op">{escape(op.partition(" ")[0])}<br>{escape(op.partition(" ")[2])}</th>' for op in operations)
+    cells: dict[tuple[str, str], dict[str, int]] = {}
+    others: set[str] = set()
+    for row in doc.get("checks", []):
+        column = _column(row["operation"])
+        if column == OTHER_METHODS:
+            others.add(row["operation"])
+        cell = cells.setdefault((row["rule"], column), {"run": 0, "passed": 0, "failed": 0})
+        for key in cell:
+            cell[key] += int(row.get(key, 0))
+    columns = sorted({c for _, c in cells}, key=_column_key)
+    head = "".join(f'<th class="op" title="{escape(", ".join(sorted(others)) if c == OTHER_METHODS else c)}">'
+                   + (f"{escape(c)}<br><span class=\"sum\">{len(others)} undocumented</span>" if c == OTHER_METHODS else
+                      f"{escape(c.partition(' ')[0])}<br><span class=\"sum\">{escape(c.partition(' ')[2]).replace('/{', '<wbr>/{')}</span>") + "</th>"
+                   for c in columns)
     rows = []
     for rule_id in [*rules.RULES, *sorted({r for r, _ in cells} - set(rules.RULES))]:
         tds = []
-        for op in operations:
-            row = cells.get((rule_id, op))
-            if row is None or not row.get("run"):
+        for column in columns:
+            cell = cells.get((rule_id, column))
+            if cell is None or not cell["run"]:
                 tds.append('<td class="c none" title="not checked">–</td>')
-            elif row.get("failed"):
-                tds.append(f'<td class="c failed" title="failed {row["failed"]} of {row["run"]}">✗ {row["failed"]}/{row["run"]}</td>')
+            elif cell["failed"]:
+                tds.append(f'<td class="c failed" title="failed {cell["failed"]} of {cell["run"]}">✗ {cell["failed"]}/{cell["run"]}</td>')
             else:
-                tds.append(f'<td class="c passed" title="passed {row["passed"]} of {row["run"]}">✓ {row["run"]}</td>')
-        rows.append(f"<tr><td>{_rule_label(rule_id)}</td>{''.join(tds)}</tr>")
-    legend = ('<p class="legend sum"><span>✓ n: passed n checks</span><span>✗ f/n: failed f of n checks</span>'
+                tds.append(f'<td class="c passed" title="passed {cell["run"]} of {cell["run"]}">✓ {cell["run"]}</td>')
+        rows.append(f'<tr><td class="rule">{_rule_label(rule_id)}</td>{"".join(tds)}</tr>')
+    legend = ('<p class="legend sum"><span>✓ n: n checks, all passed</span><span>✗ f/n: f of n checks failed</span>'
               '<span>–: not checked on this operation</span><span><span class="kind">D</span> documented</span>'
               '<span><span class="kind A">A</span> the docs are silent: several behaviours allowed</span></p>')
-    return f"{legend}<table><tr><th>rule</th>{head}</tr>{''.join(rows)}</table>"
+    return f'{legend}<table class="matrix"><tr><th>rule</th>{head}</tr>{"".join(rows)}</table>'
 
 
 def _behaviours(doc: dict[str, Any]) -> str:
