@@ -100,6 +100,14 @@ def test_hypothesis_notes_keep_the_example_and_blob_without_fixture_reprs():
         error.add_note(note)
     assert hypothesis_notes(error) == ["Failing test case: test_patch()", "Draw 1 (PATCH body): {}",
                                        "You can reproduce this test case by temporarily adding @reproduce_failure('6.170.15', b'AA==')"]
+    steps = _violation("x")
+    steps.add_note("state = MeetingRoomLifecycle()\nA_0 = state.RANDOM__POST_meeting_rooms(input=initial())\n"
+                   "state.POST_rooms_Patch(input=StepInput(case=,\n transition=Transition(id='POST /meeting_rooms -> [200] "
+                   "PatchCreatedRoom -> PATCH /meeting_rooms/{meeting_room_sid}',\n  parent_id='x',\n  request_body=None),\n"
+                   " applied_parameters=[]))\nstate.teardown()")
+    assert hypothesis_notes(steps) == ["state = MeetingRoomLifecycle()", "A_0 = state.RANDOM__POST_meeting_rooms(input=initial())",
+                                       "state.POST_rooms_Patch(...)  # POST /meeting_rooms -> [200] PatchCreatedRoom -> "
+                                       "PATCH /meeting_rooms/{meeting_room_sid}", "state.teardown()"]
     group = ExceptionGroup("Hypothesis found 2 distinct failures.", [_violation("one"), _violation("two")])
     text = violation_text(group)
     assert text.startswith("Hypothesis found 2 distinct failures.") and "--- 2 of 2 ---" in text

@@ -65,18 +65,29 @@ def violations(error: BaseException) -> list[ContractViolation] | None:
     return None
 
 
+_STEP = re.compile(r"^(?P<call>(?:\w+ = )?state\.\w+)\(input=StepInput\(")  # a schemathesis state-machine step
+_TRANSITION = re.compile(r"Transition\(id='(?P<id>[^']*)'")
+
+
 def hypothesis_notes(error: BaseException) -> list[str]:
-    """hypothesis's notes on an error, without blank fixture arguments and the 'Explanation' of covered lines."""
+    """hypothesis's notes on an error, without blank fixture arguments, the 'Explanation' of covered
+    lines, and with each state-machine step on one line (its transition instead of object reprs)."""
     lines: list[str] = []
-    explaining = False
+    explaining = stepping = False
     for line in "\n".join(map(str, getattr(error, "__notes__", []))).splitlines():
         explaining = line == "Explanation:" or (explaining and line.startswith(" "))
-        if explaining or _BLANK_ARGUMENT.match(line):
+        stepping = stepping and line.startswith(" ")
+        if stepping and (transition := _TRANSITION.search(line)):
+            lines[-1] += f"  # {transition['id']}"
+        if explaining or stepping or _BLANK_ARGUMENT.match(line):
             continue
-        if line == ")" and lines and lines[-1].endswith("("):
+        if step := _STEP.match(line):
+            lines.append(f"{step['call']}(...)")
+            stepping = True
+        elif line == ")" and lines and lines[-1].endswith("("):
             lines[-1] += ")"  # `test(` + `)` once the fixtures are gone
-            continue
-        lines.append(line)
+        else:
+            lines.append(line)
     return lines
 
 
