@@ -65,7 +65,8 @@ def test_markdown_says_what_is_capped(tmp_path):
     groups = [{"rule": "server.never_5xx", "operation": "GET /x", "situation": f"situation {i}", "count": 2,
                "tests": [f"t{j}" for j in range(5)], "example": {"summary": "s", "reproduction": "curl -X GET x"}}
               for i in range(observations.MD_GROUPS_SHOWN + 10)]
-    doc = {"checks": [], "behaviours": {}, "drift": {}, "failures": [{}] * 200, "failure_groups": groups, "failures_total": 240}
+    doc = {"checks": [], "behaviours": {}, "drift": {}, "failures": [{}] * 200, "failure_groups": groups, "failures_total": 240,
+           "call_failures": [{"test": "contracts/test_x.py::test_fixture_broke", "rules": []}]}
     _, md_path = write_summary(doc, tmp_path, {"target": "http://example.test", "run_id": "r", "profile": "gate"})
     md = md_path.read_text()
     assert "240 failed check(s) in 60 group(s)" in md
@@ -73,6 +74,7 @@ def test_markdown_says_what_is_capped(tmp_path):
     assert "10 more group(s) not shown here" in md
     assert "tests (5): `t0`, `t1`, `t2` and 2 more" in md
     assert md.count("```sh") == observations.MD_GROUPS_SHOWN  # one example curl per group shown
+    assert "- `contracts/test_x.py::test_fixture_broke`" in md  # a failure no rule explains is not lost
     assert json.loads((tmp_path / "contract-summary.json").read_text())["failures_total"] == 240
     assert (tmp_path / report.REPORT_NAME).is_file()
 

@@ -207,8 +207,12 @@ MD_TESTS_SHOWN = 3
 def _failure_lines(doc: dict[str, Any]) -> list[str]:
     """Each group once: count, situation, tests, one example and its curl; caps said out loud."""
     groups = doc.get("failure_groups", [])
+    others = [f"- `{f['test']}`" for f in doc.get("call_failures", []) if not f.get("rules")]
+    if others:
+        others = ["", "Tests that failed without a recorded contract violation (a fixture, the target unreachable, "
+                  "or a bug of the suite; see report.html):", *others]
     if not groups:
-        return ["(none)"]
+        return ["(none)", *others]
     total = doc.get("failures_total", sum(g["count"] for g in groups))
     lines = [f"{total} failed check(s) in {len(groups)} group(s). A situation is the violation summary with sids, "
              "numbers, quoted values, lists and objects normalised; each group shows one example."]
@@ -228,4 +232,4 @@ def _failure_lines(doc: dict[str, Any]) -> list[str]:
     if len(groups) > MD_GROUPS_SHOWN:
         lines += ["", f"{len(groups) - MD_GROUPS_SHOWN} more group(s) not shown here: see `failure_groups` in "
                   "contract-summary.json or contract-report.html."]
-    return lines
+    return lines + others
