@@ -31,6 +31,7 @@ from meeting_room_contract.rooms import RoomFactory, delete_leftover_rooms, load
 from meeting_room_contract.target import Target, TargetSettings
 
 ROOT = Path(__file__).resolve().parent
+pytest_plugins = ["meeting_room_contract.reporting"]  # failure output, report.html summary, --contract-traceback
 
 # -- hypothesis profiles ----------------------------------------------------------------------------
 _COMMON: dict[str, Any] = dict(deadline=None, print_blob=True,
@@ -40,6 +41,25 @@ settings.register_profile("nightly", max_examples=300, stateful_step_count=25,
                           database=DirectoryBasedExampleDatabase(str(ROOT / ".hypothesis" / "examples")), **_COMMON)
 settings.register_profile("dev", max_examples=10, derandomize=True, database=None, stateful_step_count=5, **_COMMON)
 ENV_PROFILE = os.environ.get("CONFERENCE_HYPOTHESIS_PROFILE", "gate")  # loaded once checked (_check_options)
+
+
+def _no_local_constants() -> None:
+    """Generated data never contains string (or number) constants mined from the project's source.
+
+    Hypothesis (since 6.131) collects the literals of every "local" module (here src/ and the
+    conftests: mock faults, messages, env var names) and draws them now and then for text,
+    integers and floats. 6.170 has no setting for it (none of `settings`' options; a custom
+    `backend` would switch off engine features meant for the built-in one), so, as with the
+    shrink limit below, the engine's collector is set to return an empty pool for all profiles.
+    """
+    from hypothesis.internal.conjecture import providers
+
+    empty = providers.Constants()
+    if hasattr(providers, "_get_local_constants"):
+        providers._get_local_constants = lambda: empty
+
+
+_no_local_constants()
 
 ENV = {
     "base_url": "CONFERENCE_BASE_URL",
@@ -274,7 +294,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     header = {"target": target.description, "run_id": target.registry.run_id,
               "profile": settings._current_profile, "outcome": "passed" if exitstatus == 0 else f"failed (exit {exitstatus})",
               "rooms_created": sum(int(p.get("rooms_created", 0)) for p in parts),
-              "rooms_left_behind": sorted({sid for p in parts for sid in p.get("rooms_left_behind", [])})}
+              "rooms_left_behind": sorted({sid for p in parts for sid in p.get("rooms_left_behind", [])}),
+              "duration_seconds": _duration(config), "pins": dict(rules.PINS)}
     write_summary(summary, Path(report_dir), header)
 
 
@@ -289,6 +310,12 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     part = getattr(node, "workeroutput", {}).get(OBSERVATIONS)
     if part is not None:
         node.config.stash.setdefault(WORKER_PARTS_KEY, []).append(part)
+
+
+def _duration(config: pytest.Config) -> float | None:
+    from meeting_room_contract.reporting import duration  # loaded as a plugin (pytest_plugins) before this runs
+
+    return duration(config)
 
 
 # -- fixtures -------------------------------------------------------------------------------------

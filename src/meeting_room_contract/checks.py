@@ -37,24 +37,44 @@ class ContractViolation(AssertionError):
         registered = rules.rule(rule_id)
         self.rule, self.summary = rule_id, summary
         self.reproduction = curl_command(response.request) if response is not None else None
+        self.answer = f"HTTP {response.status_code} {response.text[:800]}" if response is not None else None
         lines = [f"CONTRACT VIOLATION [{rule_id}] ({registered.kind.value}): {summary}",
                  f"Rule: {registered.summary}"]
         if self.reproduction:
             lines += ["Request (reproduce with):", f"  {self.reproduction}"]
-        if response is not None:
-            lines.append(f"Answer: HTTP {response.status_code} {response.text[:800]}")
-        if expected is not None:
-            lines += ["Expected:", _pretty(expected)]
-        if observed is not None:
-            lines += ["Observed:", _pretty(observed)]
+        if self.answer:
+            lines.append(f"Answer: {self.answer}")
+        if isinstance(expected, Mapping) and isinstance(observed, Mapping) and not set(expected) & set(observed):
+            lines += [f"Expected: {_compact(expected)}", f"Observed: {_compact(observed)}"]  # not comparable field by field
+        elif expected is not None and observed is not None:
+            lines += ["Expected vs observed (- expected, + observed; only what differs):", *field_diff(expected, observed)]
+        elif expected is not None or observed is not None:
+            lines.append(f"{'Expected' if observed is None else 'Observed'}: {_compact(observed if expected is None else expected)}")
         super().__init__(redact("\n".join(lines)))
 
 
-def _pretty(value: Any) -> str:
+def field_diff(expected: Any, observed: Any, path: str = "") -> list[str]:
+    """`- field: expected` / `+ field: observed` lines for the fields that differ (nested dicts by key)."""
+    if isinstance(expected, Mapping) and isinstance(observed, Mapping) and (set(expected) & set(observed) or not path):
+        lines: list[str] = []
+        for key in [*expected, *(k for k in observed if k not in expected)]:
+            if expected.get(key, _MISSING) != observed.get(key, _MISSING):
+                lines += field_diff(expected.get(key, _MISSING), observed.get(key, _MISSING), f"{path}{key}.")
+        return lines
+    label = path.rstrip(".") or "(value)"
+    return [f"  - {label}: {_compact(expected)}", f"  + {label}: {_compact(observed)}"]
+
+
+_MISSING = object()  # a key one side does not have
+
+
+def _compact(value: Any) -> str:
+    if value is _MISSING:
+        return "(absent)"
     try:
-        return "  " + json.dumps(value, indent=2, ensure_ascii=False, default=str).replace("\n", "\n  ")
-    except TypeError:
-        return f"  {value!r}"
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 @contextlib.contextmanager

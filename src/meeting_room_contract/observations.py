@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import Counter, defaultdict
@@ -11,6 +12,7 @@ from typing import Any
 
 from . import spec
 from .redaction import redact
+from .report import write_report
 
 
 class Recorder:
@@ -24,6 +26,8 @@ class Recorder:
         self.failed_rules_by_test: dict[str, set[str]] = defaultdict(set)
         self.call_failures: list[dict[str, Any]] = []
         self.started = time.monotonic()  # reset when the session starts: call failures say when they happened
+        self.failure_groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.failures_total = 0
 
     def call_failed(self, test: str) -> list[str]:
         """A test's call (not a fixture) failed: remember the rules it found broken, in order."""
@@ -39,6 +43,9 @@ class Recorder:
             counter["passed" if passed else "failed"] += 1
             if not passed and self.current_test:
                 self.failed_rules_by_test[self.current_test].add(rule)
+            if not passed:
+                self.failures_total += 1
+                _add_to_group(self.failure_groups, failure_group(rule, operation, self.current_test, violation))
             if not passed and len(self.failures) < 200:
                 entry = {"rule": rule, "operation": operation, "test": self.current_test,
                          "summary": getattr(violation, "summary", str(violation))[:500],
@@ -62,10 +69,49 @@ class Recorder:
                 "drift": {kind: dict(counter) for kind, counter in sorted(self.drift.items())},
                 "failures": list(self.failures),
                 "call_failures": list(self.call_failures),
+                "failure_groups": [dict(group) for group in self.failure_groups.values()],
+                "failures_total": self.failures_total,
             }
 
 
 RECORDER = Recorder()
+
+# -- failures grouped by rule and situation ---------------------------------------------------------
+
+_VOLATILE = [
+    (re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"), "<sid>"),
+    (re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""), "'…'"),
+    (re.compile(r"(?<![\w.<])(?![1-5]\d\d\b)\d+(?:\.\d+)?"), "<n>"),  # 3-digit statuses stay
+    (re.compile(r"\[[^\[\]]+\]"), "[…]"),  # non-empty lists and dicts, whatever their length
+    (re.compile(r"\{[^{}]+\}"), "{…}"),
+]
+
+
+def situation(summary: str) -> str:
+    """A violation summary with its volatile parts (sids, quoted values, numbers) normalised."""
+    for pattern, replacement in _VOLATILE:
+        summary = pattern.sub(replacement, summary)
+    return summary[:300]
+
+
+def failure_group(rule: str, operation: str, test: str | None, violation: Any) -> dict[str, Any]:
+    """A one-failure group: its key fields, a count of 1 and the failure as the group's example."""
+    summary = getattr(violation, "summary", str(violation))
+    return {"rule": rule, "operation": operation, "situation": situation(summary), "count": 1,
+            "tests": [test] if test else [],
+            "example": {"test": test, "summary": summary[:500], "reproduction": getattr(violation, "reproduction", None),
+                        "answer": getattr(violation, "answer", None), "text": str(violation)[:4000]}}
+
+
+def _add_to_group(groups: dict[tuple[str, str, str], dict[str, Any]], new: dict[str, Any]) -> None:
+    """Merge group `new` into `groups` (same rule, operation and situation: counts add up)."""
+    key = (new["rule"], new["operation"], new["situation"])
+    group = groups.get(key)
+    if group is None:
+        groups[key] = {**new, "tests": list(new["tests"])}
+        return
+    group["count"] += new["count"]
+    group["tests"] += [test for test in new["tests"] if test not in group["tests"]]
 
 
 def observe_response(method: str, path: str, response: Any) -> None:
@@ -96,8 +142,11 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     drift: dict[str, Counter] = defaultdict(Counter)
     failures: list[dict[str, Any]] = []
     call_failures: list[dict[str, Any]] = []
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
     for part in parts:
         call_failures.extend(part.get("call_failures", []))
+        for group in part.get("failure_groups", []):
+            _add_to_group(groups, group)
         for row in part.get("checks", []):
             checks[(row["rule"], row["operation"])].update({k: v for k, v in row.items() if k not in ("rule", "operation")})
         for name, values in part.get("behaviours", {}).items():
@@ -112,6 +161,8 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "drift": {kind: dict(counter) for kind, counter in sorted(drift.items())},
         "failures": failures,
         "call_failures": call_failures,
+        "failure_groups": sorted(groups.values(), key=lambda g: (g["rule"], g["operation"], -g["count"])),
+        "failures_total": sum(int(part.get("failures_total", len(part.get("failures", [])))) for part in parts),
         "requests_sent": sum(int(part.get("requests_sent", 0)) for part in parts),
     }
 
@@ -124,12 +175,13 @@ def write_summary(summary: dict[str, Any], directory: Path, header: dict[str, An
     json_path.write_text(redact(json.dumps(document, indent=2, ensure_ascii=False)), encoding="utf-8")
     md_path = directory / "contract-summary.md"
     md_path.write_text(redact(_markdown(document)), encoding="utf-8")
+    write_report(document, directory)  # contract-report.html, from the same document
     return json_path, md_path
 
 
 def _markdown(doc: dict[str, Any]) -> str:
     lines = ["# Contract summary", ""]
-    for key in ("target", "run_id", "profile", "outcome"):
+    for key in ("target", "run_id", "profile", "outcome", "duration_seconds", "requests_sent", "pins"):
         if key in doc:
             lines.append(f"- **{key}**: {doc[key]}")
     lines += ["", "## Checks by rule and operation", "", "| rule | operation | run | passed | failed |",
@@ -146,13 +198,40 @@ def _markdown(doc: dict[str, Any]) -> str:
         lines.append("(none)")
     for kind, values in doc["drift"].items():
         lines.append(f"- **{kind}**: " + ", ".join(f"`{value}` ×{count}" for value, count in values.items()))
-    lines += ["", "## Failures", ""]
-    if not doc["failures"]:
-        lines.append("(none)")
-    for index, failure in enumerate(doc["failures"], start=1):
-        lines += [f"### {index}. {failure['rule']} — {failure['operation']}", "",
-                  f"- test: `{failure.get('test')}`", f"- {failure['summary']}"]
-        if failure.get("reproduction"):
-            lines += ["", "```sh", failure["reproduction"], "```"]
-        lines.append("")
+    lines += ["", "## Failures, grouped by rule and situation", ""] + _failure_lines(doc)
     return "\n".join(lines) + "\n"
+
+
+MD_GROUPS_SHOWN = 50  # groups listed in the Markdown (all are in the JSON)
+MD_TESTS_SHOWN = 3
+
+
+def _failure_lines(doc: dict[str, Any]) -> list[str]:
+    """Each group once: count, situation, tests, one example and its curl; caps said out loud."""
+    groups = doc.get("failure_groups", [])
+    others = [f"- `{f['test']}`" for f in doc.get("call_failures", []) if not f.get("rules")]
+    if others:
+        others = ["", "Tests that failed without a recorded contract violation (a fixture, the target unreachable, "
+                  "or a bug of the suite; see report.html):", *others]
+    if not groups:
+        return ["(none)", *others]
+    total = doc.get("failures_total", sum(g["count"] for g in groups))
+    lines = [f"{total} failed check(s) in {len(groups)} group(s). A situation is the violation summary with sids, "
+             "numbers, quoted values, lists and objects normalised; each group shows one example."]
+    kept = len(doc.get("failures", []))
+    if kept < total:
+        lines.append(f"The JSON's `failures` list keeps the first {kept} of {total} failures individually; "
+                     "`failure_groups` counts every one.")
+    for index, group in enumerate(groups[:MD_GROUPS_SHOWN], start=1):
+        example, tests = group["example"], group["tests"]
+        shown = ", ".join(f"`{test}`" for test in tests[:MD_TESTS_SHOWN])
+        more = f" and {len(tests) - MD_TESTS_SHOWN} more" if len(tests) > MD_TESTS_SHOWN else ""
+        lines += ["", f"### {index}. {group['rule']} — {group['operation']} — ×{group['count']}", "",
+                  f"- situation: {group['situation']}", f"- tests ({len(tests)}): {shown}{more}",
+                  f"- example: {example['summary']}"]
+        if example.get("reproduction"):
+            lines += ["", "```sh", example["reproduction"], "```"]
+    if len(groups) > MD_GROUPS_SHOWN:
+        lines += ["", f"{len(groups) - MD_GROUPS_SHOWN} more group(s) not shown here: see `failure_groups` in "
+                  "contract-summary.json or contract-report.html."]
+    return lines + others

@@ -1,0 +1,203 @@
+"""`contract-report.html`: one self-contained page (no scripts) of a run's contract summary.
+
+Rendered from the same document `observations.write_summary` writes as JSON: the target and
+run, the failures grouped by rule and situation, the rule × operation matrix, the allowed
+behaviours observed (with their alternatives and pins) and drift. Secrets are redacted.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from . import rules, spec
+from .redaction import redact
+
+REPORT_NAME = "contract-report.html"
+LAST_DOCUMENT: dict[str, Any] | None = None  # the document last written by this process (for pytest-html)
+LAST_PATH: Path | None = None
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1d232a;max-width:1400px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
+.banner{padding:10px 14px;border-radius:6px;font-size:16px;font-weight:600;margin:12px 0}
+.ok{background:#dafbe1;color:#116329}.bad{background:#ffebe9;color:#a40e26}
+dl.run{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:8px 0}dl.run dt{color:#57606a}dl.run dd{margin:0}
+table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;text-align:left}
+th{background:#f6f8fa;font-weight:600}table.matrix{table-layout:fixed;width:100%}table.matrix th:first-child{width:360px}th.op{font-size:13px;text-align:center}th.op .sum{font-size:11px;overflow-wrap:anywhere}
+td.c{text-align:center;white-space:nowrap;font-weight:600}
+td.passed{background:#dafbe1;color:#116329}td.failed{background:#ff8182;color:#5c0011}td.none{background:#f6f8fa;color:#8c959f;font-weight:400}
+.rid{font-family:ui-monospace,Menlo,Consolas,monospace;font-weight:600;font-size:13px}.sum{color:#57606a;font-size:12px}
+.kind{display:inline-block;border-radius:3px;padding:0 5px;font-size:12px;font-weight:700;background:#ddf4ff;color:#0550ae}
+.kind.A{background:#fff8c5;color:#7d4e00}
+.alt{display:inline-block;border:1px solid #d0d7de;border-radius:10px;padding:0 8px;margin:1px 2px;font-size:12px;color:#8c959f}
+.alt.seen{border-color:#1a7f37;color:#116329;background:#dafbe1;font-weight:600}.alt.pin{outline:2px solid #0969da}
+.group{border:1px solid #ff8182;border-left:6px solid #cf222e;border-radius:6px;padding:8px 12px;margin:12px 0}
+.group h3{margin:0 0 4px;font-size:15px}
+pre{background:#f6f8fa;border:1px solid #d0d7de;border-radius:4px;padding:8px;white-space:pre-wrap;word-break:break-all;
+font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;margin:6px 0}
+.muted{color:#57606a}.legend span{margin-right:12px}
+"""
+
+
+def render(doc: dict[str, Any]) -> str:
+    """The whole page for one summary document (header keys plus `observations.merge` output)."""
+    failed = doc.get("failures_total", 0) or any(row.get("failed") for row in doc.get("checks", []))
+    outcome = str(doc.get("outcome", "unknown"))
+    banner_class = "bad" if failed or not outcome.startswith("passed") else "ok"
+    banner = (f"{doc.get('failures_total', 0)} failed check(s) in {len(doc.get('failure_groups', []))} group(s) — "
+              f"run {outcome}" if failed else f"No contract violation — run {outcome}")
+    body = [f"<h1>Contract report — CarrierX Conference v2 meeting rooms</h1>",
+            f'<div class="banner {banner_class}">{escape(banner)}</div>', _run_facts(doc),
+            '<p class="muted">Rule ids are the headings of CONTRACT.md. Also written: '
+            '<a href="contract-summary.md">contract-summary.md</a>, <a href="contract-summary.json">contract-summary.json</a>, '
+            '<a href="report.html">report.html</a> (every test), <a href="junit.xml">junit.xml</a>.</p>',
+            "<h2>Failures</h2>", _failures(doc), "<h2>Rules × operations</h2>", _matrix(doc),
+            "<h2>Allowed behaviours observed</h2>", _behaviours(doc),
+            "<h2>Drift (undocumented fields or status codes in live responses)</h2>", _drift(doc)]
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Contract report {escape(str(doc.get("run_id", "")))}'
+            f"</title><style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def write_report(doc: dict[str, Any], directory: Path) -> Path:
+    """Write `contract-report.html` into `directory` (secrets redacted) and remember the document."""
+    global LAST_DOCUMENT, LAST_PATH
+    path = directory / REPORT_NAME
+    path.write_text(redact(render(doc)), encoding="utf-8")
+    LAST_DOCUMENT, LAST_PATH = doc, path
+    return path
+
+
+def public_target(doc: dict[str, Any]) -> str:
+    """The target without any user:password@ a URL may carry."""
+    target = str(doc.get("target", "?"))
+    parts = urlsplit(target)
+    if parts.scheme and parts.hostname and "@" in parts.netloc:
+        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return target
+
+
+def _run_facts(doc: dict[str, Any]) -> str:
+    duration = doc.get("duration_seconds")
+    pins = doc.get("pins") or {}
+    facts = [("Target", public_target(doc)), ("Hypothesis profile", doc.get("profile", "?")),
+             ("Run id", doc.get("run_id", "?")),
+             ("Duration", f"{duration:.1f} s" if isinstance(duration, (int, float)) else "?"),
+             ("Requests sent", doc.get("requests_sent", "?")), ("Rooms created", doc.get("rooms_created", "?")),
+             ("Rooms left behind", ", ".join(doc.get("rooms_left_behind") or []) or "none"),
+             ("Pins", ", ".join(f"{name}={value}" for name, value in pins.items()) or "none")]
+    return '<dl class="run">' + "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts) + "</dl>"
+
+
+def _rule_label(rule_id: str) -> str:
+    rule = rules.RULES.get(rule_id)
+    if rule is None:
+        return f'<span class="rid">{escape(rule_id)}</span>'
+    return (f'<span class="kind {rule.kind.value}" title="{"documented" if rule.kind.value == "D" else "allowed: the docs are silent"}">'
+            f'{rule.kind.value}</span> <span class="rid">{escape(rule_id)}</span><div class="sum">{escape(rule.summary)}</div>')
+
+
+def _failures(doc: dict[str, Any]) -> str:
+    groups = doc.get("failure_groups", [])
+    out = [] if groups else ['<p class="ok banner">No failed check.</p>']
+    for group in groups:
+        example, tests = group["example"], group["tests"]
+        test_list = ", ".join(f"<code>{escape(t)}</code>" for t in tests[:5])
+        if len(tests) > 5:
+            test_list += f" and {len(tests) - 5} more"
+        out.append(f'<div class="group"><h3>{_rule_label(group["rule"])}</h3>'
+                   f'<div><b>×{group["count"]}</b> on <code>{escape(group["operation"])}</code> — '
+                   f'{escape(group["situation"])}</div><div class="sum">tests ({len(tests)}): {test_list or "?"}</div>'
+                   f'<pre>{escape(example.get("text") or example.get("summary", ""))}</pre>')
+        if example.get("reproduction") and example["reproduction"] not in (example.get("text") or ""):
+            out.append(f'<div class="sum">reproduce with:</div><pre>{escape(example["reproduction"])}</pre>')
+        out.append("</div>")
+    others = [f for f in doc.get("call_failures", []) if not f.get("rules")]
+    if others:
+        out.append("<p>Tests that failed without a recorded contract violation (a fixture, the target being unreachable, "
+                   "or a bug of the suite; see report.html):</p><ul>"
+                   + "".join(f"<li><code>{escape(f['test'])}</code></li>" for f in others) + "</ul>")
+    return "\n".join(out)
+
+
+OTHER_METHODS = "other methods"
+_METHOD_ORDER = ["PATCH", "PUT", "GET", "DELETE", "POST"]
+_PATH_ORDER = ["/meeting_rooms/{sid}", "/meeting_rooms", "/did_groups"]
+
+
+def _column(operation: str) -> str:
+    """The matrix column of an operation: a documented one (sids spelled `{sid}`), or 'other methods'."""
+    method, _, path = operation.partition(" ")
+    path = path.replace("{meeting_room_sid}", "{sid}")
+    documented = {(m.upper(), p.replace("{meeting_room_sid}", "{sid}"))
+                  for p, item in spec.load_spec()["paths"].items() for m in item if m != "parameters"}
+    return f"{method} {path}" if (method, path) in documented else OTHER_METHODS
+
+
+def _column_key(column: str) -> tuple[int, int]:
+    method, _, path = column.partition(" ")
+    return (_PATH_ORDER.index(path) if path in _PATH_ORDER else len(_PATH_ORDER),
+            _METHOD_ORDER.index(method) if method in _METHOD_ORDER else len(_METHOD_ORDER))
+
+
+def _matrix(doc: dict[str, Any]) -> str:
+    cells: dict[tuple[str, str], dict[str, int]] = {}
+    others: set[str] = set()
+    for row in doc.get("checks", []):
+        column = _column(row["operation"])
+        if column == OTHER_METHODS:
+            others.add(row["operation"])
+        cell = cells.setdefault((row["rule"], column), {"run": 0, "passed": 0, "failed": 0})
+        for key in cell:
+            cell[key] += int(row.get(key, 0))
+    columns = sorted({c for _, c in cells}, key=_column_key)
+    head = "".join(f'<th class="op" title="{escape(", ".join(sorted(others)) if c == OTHER_METHODS else c)}">'
+                   + (f"{escape(c)}<br><span class=\"sum\">{len(others)} undocumented</span>" if c == OTHER_METHODS else
+                      f"{escape(c.partition(' ')[0])}<br><span class=\"sum\">{escape(c.partition(' ')[2]).replace('/{', '<wbr>/{')}</span>") + "</th>"
+                   for c in columns)
+    rows = []
+    for rule_id in [*rules.RULES, *sorted({r for r, _ in cells} - set(rules.RULES))]:
+        tds = []
+        for column in columns:
+            cell = cells.get((rule_id, column))
+            if cell is None or not cell["run"]:
+                tds.append('<td class="c none" title="not checked">–</td>')
+            elif cell["failed"]:
+                tds.append(f'<td class="c failed" title="failed {cell["failed"]} of {cell["run"]}">✗ {cell["failed"]}/{cell["run"]}</td>')
+            else:
+                tds.append(f'<td class="c passed" title="passed {cell["run"]} of {cell["run"]}">✓ {cell["run"]}</td>')
+        rows.append(f'<tr><td class="rule">{_rule_label(rule_id)}</td>{"".join(tds)}</tr>')
+    legend = ('<p class="legend sum"><span>✓ n: n checks, all passed</span><span>✗ f/n: f of n checks failed</span>'
+              '<span>–: not checked on this operation</span><span><span class="kind">D</span> documented</span>'
+              '<span><span class="kind A">A</span> the docs are silent: several behaviours allowed</span></p>')
+    return f'{legend}<table class="matrix"><tr><th>rule</th>{head}</tr>{"".join(rows)}</table>'
+
+
+def _behaviours(doc: dict[str, Any]) -> str:
+    observed = doc.get("behaviours", {})
+    pins = doc.get("pins") or {}
+    rows = []
+    for name, behaviour in rules.BEHAVIOURS.items():
+        seen = observed.get(name, {})
+        alternatives = []
+        for alternative in dict.fromkeys([*behaviour.alternatives, *seen]):
+            classes = "alt" + (" seen" if alternative in seen else "") + (" pin" if pins.get(name) == alternative else "")
+            count = f" ×{seen[alternative]}" if alternative in seen else ""
+            pinned = " (pinned)" if pins.get(name) == alternative else ""
+            alternatives.append(f'<span class="{classes}">{escape(alternative)}{count}{pinned}</span>')
+        state = "" if seen else ' <span class="sum">not observed</span>'
+        rows.append(f'<tr><td class="rid">{escape(name)}</td><td>{"".join(alternatives)}{state}</td>'
+                    f'<td class="sum">{escape(behaviour.summary)}<br>rule <code>{escape(behaviour.rule)}</code></td></tr>')
+    return ('<p class="sum">Green: alternatives the target was seen to pick (× how often); blue outline: pinned with --pin.</p>'
+            f"<table><tr><th>behaviour</th><th>alternatives</th><th>what</th></tr>{''.join(rows)}</table>")
+
+
+def _drift(doc: dict[str, Any]) -> str:
+    drift = {kind: values for kind, values in doc.get("drift", {}).items() if values}
+    if not drift:
+        return "<p>None.</p>"
+    return "<ul>" + "".join(f"<li><b>{escape(kind)}</b>: " + ", ".join(f"<code>{escape(v)}</code> ×{c}" for v, c in values.items())
+                            + "</li>" for kind, values in drift.items()) + "</ul>"

@@ -1,0 +1,141 @@
+"""Pytest hooks that put the contract first: failure output and pytest-html's page.
+
+* A test that failed with `ContractViolation`s (also wrapped by hypothesis in an exception
+  group) is reported with the violation text only: rule, summary, curl, answer, the fields
+  that differ, then hypothesis's falsifying example and `@reproduce_failure` line. No test
+  source, no fixture reprs. `--contract-traceback` brings pytest's traceback back.
+* pytest-html's `report.html` gets the run facts, the rule counts and the failure groups in
+  its summary, with a link to `contract-report.html`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _pytest._code.code import ReprFileLocation, TerminalRepr
+
+from . import report as contract_report
+from .checks import ContractViolation
+
+_BLANK_ARGUMENT = re.compile(r"^\s+\w+=,$")  # hypothesis prints fixtures as `client=,`
+_STARTED = pytest.StashKey[float]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conference", "CarrierX Conference v2 contract target")
+    group.addoption("--contract-traceback", action="store_true",
+                    help="show pytest's usual traceback (test source, fixture values) for contract violations too")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_STARTED] = time.monotonic()
+
+
+def duration(config: pytest.Config) -> float | None:
+    """Seconds since the session started (None before)."""
+    started = config.stash.get(_STARTED, None)
+    return None if started is None else round(time.monotonic() - started, 1)
+
+
+class ViolationRepr(TerminalRepr):
+    """A failure's text, printed as is; `reprcrash` gives the one-line reason pytest's summary shows."""
+
+    def __init__(self, text: str, message: str, path: str, lineno: int):
+        self.text = text
+        self.reprcrash = ReprFileLocation(path, lineno, message)
+
+    def toterminal(self, tw: Any) -> None:
+        for line in self.text.splitlines():
+            tw.line(line, red=line.startswith("CONTRACT VIOLATION"), bold=line.startswith("CONTRACT VIOLATION"))
+
+
+def violations(error: BaseException) -> list[ContractViolation] | None:
+    """The violations an error consists of, or None if anything else is in it."""
+    if isinstance(error, ContractViolation):
+        return [error]
+    if isinstance(error, BaseExceptionGroup):
+        found = [violations(inner) for inner in error.exceptions]
+        return None if any(v is None for v in found) else [v for group in found for v in group]
+    return None
+
+
+_STEP = re.compile(r"^(?P<call>(?:\w+ = )?state\.\w+)\(input=StepInput\(")  # a schemathesis state-machine step
+_TRANSITION = re.compile(r"Transition\(id='(?P<id>[^']*)'")
+
+
+def hypothesis_notes(error: BaseException) -> list[str]:
+    """hypothesis's notes on an error, without blank fixture arguments, the 'Explanation' of covered
+    lines, and with each state-machine step on one line (its transition instead of object reprs)."""
+    lines: list[str] = []
+    explaining = stepping = False
+    for line in "\n".join(map(str, getattr(error, "__notes__", []))).splitlines():
+        explaining = line == "Explanation:" or (explaining and line.startswith(" "))
+        stepping = stepping and line.startswith(" ")
+        if stepping and (transition := _TRANSITION.search(line)):
+            lines[-1] += f"  # {transition['id']}"
+        if explaining or stepping or _BLANK_ARGUMENT.match(line):
+            continue
+        if step := _STEP.match(line):
+            lines.append(f"{step['call']}(...)")
+            stepping = True
+        elif line == ")" and lines and lines[-1].endswith("("):
+            lines[-1] += ")"  # `test(` + `)` once the fixtures are gone
+        else:
+            lines.append(line)
+    return lines
+
+
+def violation_text(error: BaseException) -> str:
+    """The failure as the reader needs it: each violation, then what hypothesis says to reproduce it."""
+    if isinstance(error, ContractViolation):
+        return "\n".join([str(error), *hypothesis_notes(error)])
+    parts = [str(error).splitlines()[0] if str(error) else type(error).__name__]  # e.g. "Hypothesis found 2 distinct failures."
+    for index, inner in enumerate(error.exceptions, start=1):  # type: ignore[attr-defined]
+        parts += ["", f"--- {index} of {len(error.exceptions)} ---", violation_text(inner)]  # type: ignore[attr-defined]
+    return "\n".join(parts + hypothesis_notes(error))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Replace the traceback of a contract failure with the violation (unless --contract-traceback)."""
+    report = yield
+    if not (report.failed and call.excinfo is not None) or item.config.getoption("contract_traceback"):
+        return report
+    found = violations(call.excinfo.value)
+    if found:
+        path, lineno, _ = item.location
+        message = str(found[0]).splitlines()[0] + (f" (+{len(found) - 1} more)" if len(found) > 1 else "")
+        report.longrepr = ViolationRepr(violation_text(call.excinfo.value), message, path, (lineno or 0) + 1)
+    return report
+
+
+def pytest_html_report_title(report: Any) -> None:
+    report.title = "Contract run — CarrierX Conference v2 meeting rooms"
+
+
+def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session) -> None:
+    """The contract at the top of report.html: run facts, rule counts, failure groups, the link."""
+    doc = contract_report.LAST_DOCUMENT
+    if doc is None or contract_report.LAST_PATH is None:
+        return
+    html_path = Path(session.config.option.htmlpath).resolve()
+    link = os.path.relpath(contract_report.LAST_PATH.resolve(), html_path.parent)
+    rows = doc.get("checks", [])
+    failed_rules = {row["rule"] for row in rows if row.get("failed")}
+    checked_rules = {row["rule"] for row in rows if row.get("run")}
+    facts = (f"target {contract_report.public_target(doc)}, hypothesis profile {doc.get('profile')}, run id {doc.get('run_id')}, "
+             f"{doc.get('requests_sent', '?')} requests")
+    items = "".join(f"<li><b>{escape(g['rule'])}</b> ×{g['count']} on <code>{escape(g['operation'])}</code>: "
+                    f"{escape(g['situation'])}</li>" for g in doc.get("failure_groups", [])[:10])
+    prefix.append(f'<p><b>Contract report: <a href="{escape(link)}">{escape(link)}</a></b> '
+                  "(rule × operation matrix, behaviours, drift, every failure with its curl)</p>"
+                  f"<p>{escape(facts)}.<br>Rules: {len(checked_rules - failed_rules)} passed, {len(failed_rules)} failed, "
+                  f"{len(set(contract_report.rules.RULES) - checked_rules)} not checked; "
+                  f"{doc.get('failures_total', 0)} failed check(s) in {len(doc.get('failure_groups', []))} group(s).</p>"
+                  + (f"<ul>{items}</ul>" if items else ""))

@@ -1,0 +1,100 @@
+"""Failure output, contract-report.html and the summary, from one real failing run.
+
+The contract suite runs once (module fixture) in a subprocess, with `-x`, against a mock with
+the `patch_response_stale` fault started here and given as `--base-url` with the password on
+the command line: the output and every report must lead with the violation and never show it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from meeting_room_contract import rules
+from meeting_room_contract.mock import MeetingRoomMock
+from meeting_room_contract.selfcheck import PROJECT_ROOT
+
+USER, PASSWORD = "conference_user_123", "qwerty123"
+SCREENSHOT = PROJECT_ROOT / "reports" / "contract-report-failing-run.png"
+
+
+@pytest.fixture(scope="module")
+def failing_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """(terminal output, report dir) of `pytest contracts -x` against a stale-PATCH-answer mock."""
+    report_dir = tmp_path_factory.mktemp("reports")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CONFERENCE_")}
+    with MeetingRoomMock(faults=("patch_response_stale",)) as mock:
+        completed = subprocess.run(
+            [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts"), "-x", "-p", "no:cacheprovider",
+             "-k", "test_patch_changes_exactly_the_sent_fields", "--base-url", mock.base_url,
+             "--username", USER, "--password", PASSWORD, "--report-dir", str(report_dir)],
+            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 1, output[-3000:]
+    return output, report_dir
+
+
+def test_failure_output_leads_with_the_violation(failing_run):
+    output, _ = failing_run
+    failure = output.split(" FAILURES ")[1]
+    first_line = next(line for line in failure.splitlines()[2:] if line.strip())
+    assert first_line.startswith("CONTRACT VIOLATION [patch.response_is_updated_object] (D):")
+    assert re.search(r"^  curl -X PATCH http://127\.0\.0\.1:\d+/", failure, re.MULTILINE)
+    assert '"$CONFERENCE_USERNAME:$CONFERENCE_PASSWORD"' in failure
+    assert "Expected vs observed (- expected, + observed; only what differs):" in failure
+    assert "@reproduce_failure(" in failure  # hypothesis's way back to the example stays
+    # no test source, traceback frames, fixture reprs or covered-lines explanation
+    for noise in ("@given", "def test_", "checks.send_update(", "ConferenceClient(", "RoomFactory object", "client=,",
+                  "E   ", "These lines were always and only run"):
+        assert noise not in failure, noise
+    assert len(output.splitlines()) < 60, output
+
+
+def test_contract_traceback_switch_is_an_option():
+    completed = subprocess.run([sys.executable, "-m", "pytest", "--help"], cwd=PROJECT_ROOT, capture_output=True,
+                               text=True, timeout=120)
+    assert "--contract-traceback" in completed.stdout
+
+
+def test_reports_name_the_failure_and_never_the_password(failing_run):
+    output, report_dir = failing_run
+    html = (report_dir / "contract-report.html").read_text(encoding="utf-8")
+    assert "127.0.0.1" in html and "Hypothesis profile" in html and "Requests sent" in html
+    for rule_id in rules.RULES:  # the matrix has a row per rule, with its kind and summary
+        assert f'<span class="rid">{rule_id}</span>' in html
+    assert 'class="c failed"' in html and 'class="c passed"' in html and 'title="not checked"' in html
+    for name in rules.BEHAVIOURS:
+        assert f">{name}</td>" in html
+    assert "CONTRACT VIOLATION [patch.response_is_updated_object]" in html and "curl -X PATCH" in html
+    pytest_html = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert 'href="contract-report.html"' in pytest_html and "patch.response_is_updated_object" in pytest_html
+    for path in report_dir.rglob("*"):
+        if path.is_file():
+            assert PASSWORD not in path.read_text(errors="replace"), path
+    assert PASSWORD not in output
+
+
+def test_report_renders_in_a_headless_browser(failing_run):
+    """A real browser draws the failing run's report; the screenshot is kept in reports/ to look at."""
+    browser = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None)
+    if browser is None:
+        pytest.skip("no chromium binary: install it with `apt-get install -y chromium` (Debian) to check the report in a browser")
+    _, report_dir = failing_run
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.unlink(missing_ok=True)
+    completed = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                f"--screenshot={SCREENSHOT}", "--window-size=1280,2000",
+                                (report_dir / "contract-report.html").as_uri()],
+                               capture_output=True, text=True, timeout=120)
+    assert SCREENSHOT.is_file(), completed.stderr[-2000:]
+    header = SCREENSHOT.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", header[16:24]) == (1280, 2000)
+    assert SCREENSHOT.stat().st_size > 50_000  # a drawn page, not a blank one
