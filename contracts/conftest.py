@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from meeting_room_contract import puts
+from meeting_room_contract import puts, strategies
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _put_style_probed(put_style: puts.PutStyle) -> None:
     """Every PUT the suite sends carries the read-only fields if (and only if) the target requires them."""
     puts.CURRENT = put_style
+
+
+@pytest.fixture(autouse=True)
+def _codes_in_use_snapshot() -> None:
+    """Generators avoid the codes known to be in use before the test (stable within a test)."""
+    strategies.refresh_avoided_codes()
 
 
 # The most specific checks first, so that a failing gate's first failure names the broken rule

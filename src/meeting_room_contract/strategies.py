@@ -24,6 +24,14 @@ from hypothesis import strategies as st
 from . import model, spec
 
 CODES_IN_USE: set[str] = set()
+# What generators avoid during one test: a snapshot of CODES_IN_USE taken before each test, so
+# that a code learnt in the middle of a test does not change how hypothesis replays an example.
+_AVOIDED: frozenset[str] = frozenset()
+
+
+def refresh_avoided_codes() -> None:
+    global _AVOIDED
+    _AVOIDED = frozenset(CODES_IN_USE)
 
 _PLAIN_TEXT = string.ascii_letters + string.digits + " -_."
 _UNICODE = st.characters(codec="utf-8", categories=("L", "M", "N", "P", "S", "Zs"))
@@ -86,7 +94,7 @@ def properties(*, edge: bool = False, min_size: int = 0, max_size: int = 4) -> s
 # -- access codes ------------------------------------------------------------------------------------
 
 def _not_in_use(code: str) -> bool:
-    return code not in CODES_IN_USE
+    return code not in _AVOIDED
 
 
 def access_code_values() -> st.SearchStrategy[str]:
