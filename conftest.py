@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-from meeting_room_contract import rules
+from meeting_room_contract import rules, spec
 from meeting_room_contract import target as target_module
 from meeting_room_contract.checks import ContractViolation, PropertiesModeTracker
 from meeting_room_contract.client import ConferenceClient, Politeness
@@ -54,6 +54,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--password", help="password (env CONFERENCE_PASSWORD); never printed or written")
     group.addoption("--second-username", help="login of a second account, for isolation checks (env CONFERENCE_SECOND_USERNAME)")
     group.addoption("--second-password", help="its password (env CONFERENCE_SECOND_PASSWORD)")
+    group.addoption("--spec", help="the OpenAPI spec the suite, the embedded mock and the report use (env CONFERENCE_SPEC; "
+                                   "default openapi/conference-v2-meeting-rooms.yaml): test a candidate spec before merging it")
     group.addoption("--mock-fault", action="append", default=[], metavar="NAME",
                     help="embedded mock only: inject a contract violation (repeatable)")
     group.addoption("--mock-variant", action="append", default=[], metavar="NAME",
@@ -86,6 +88,10 @@ def _is_contract_run(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    try:  # first: everything after this reads the chosen spec
+        spec.set_spec_path(config.getoption("spec") or os.environ.get(spec.SPEC_ENV) or None)
+    except ValueError as error:
+        raise pytest.UsageError(f"--spec: {error}") from None
     try:
         pins = rules.parse_pins([os.environ.get("CONFERENCE_PINS", ""), *config.getoption("pin")])
     except ValueError as error:
@@ -150,7 +156,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     target = config.stash[TARGET_KEY]
-    return f"contract target: {target.description} (hypothesis profile: {settings._current_profile})"
+    return [f"contract target: {target.description} (hypothesis profile: {settings._current_profile})",
+            f"contract spec: {spec.describe()}"]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -204,7 +211,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             parts.append(json.loads(part.read_text(encoding="utf-8")))
             part.unlink()
         parts_dir.rmdir()
-    header = {"target": target.description, "run_id": target.registry.run_id,
+    header = {"target": target.description, "spec": spec.describe(), "run_id": target.registry.run_id,
               "profile": settings._current_profile, "outcome": "passed" if exitstatus == 0 else f"failed (exit {exitstatus})",
               "rooms_created": target.registry.created_count(), "rooms_left_behind": remaining}
     write_summary(merge(parts), Path(report_dir), header)

@@ -225,9 +225,10 @@ class PropertiesModeTracker:
 
 def patch_partial_update(before: Mapping[str, Any], body: Mapping[str, Any], after: Mapping[str, Any],
                          response: requests.Response, rule_id: str = "patch.partial_update") -> None:
-    """Sent fields are set, every other field keeps its value (`properties` judged on its own if sent)."""
+    """Sent fields are set, every other field keeps its value (a sent `x-patch: merge-or-replace`
+    object is judged on its own)."""
     expected = model.apply_patch(before, body, PropertiesMode.REPLACE)
-    fields = tuple(f for f in model.DOCUMENTED_FIELDS if not (f == "properties" and "properties" in body))
+    fields = tuple(f for f in model.DOCUMENTED_FIELDS if not (f in model.MERGE_OR_REPLACE_FIELDS and f in body))
     state_matches(rule_id, expected, after, response, room_path_label("PATCH"),
                   "accepted PATCH, room read back", fields=fields)
 
@@ -235,30 +236,38 @@ def patch_partial_update(before: Mapping[str, Any], body: Mapping[str, Any], aft
 def patch_properties(before: Mapping[str, Any], body: Mapping[str, Any], after: Mapping[str, Any],
                      response: requests.Response, tracker: PropertiesModeTracker,
                      values_rule: str = "patch.properties_merge_or_replace") -> None:
-    """Sent `properties` were merged or replaced: the mode pinned, else the one seen all run.
+    """Each sent `x-patch: merge-or-replace` object was merged or replaced: the mode pinned, else
+    the one seen all run.
 
     Under `values_rule` (round trip), sent values must first come back exactly as sent."""
+    for field in model.MERGE_OR_REPLACE_FIELDS:
+        if field in body and isinstance(body[field], dict):
+            _nested_patch(field, before, body, after, response, tracker, values_rule)
+
+
+def _nested_patch(field: str, before: Mapping[str, Any], body: Mapping[str, Any], after: Mapping[str, Any],
+                  response: requests.Response, tracker: PropertiesModeTracker, values_rule: str) -> None:
     operation = room_path_label("PATCH")
-    candidates = {mode: model.apply_patch(before, body, mode)["properties"] for mode in PropertiesMode}
+    candidates = {mode: model.apply_patch(before, body, mode)[field] for mode in PropertiesMode}
     allowed = tracker.allowed()
-    observed = after.get("properties") if isinstance(after.get("properties"), dict) else {}
+    observed = after.get(field) if isinstance(after.get(field), dict) else {}
     if values_rule != "patch.properties_merge_or_replace":
         with rule(values_rule, operation):
-            altered = {k: observed.get(k) for k, v in body["properties"].items() if observed.get(k) != v}
+            altered = {k: observed.get(k) for k, v in body[field].items() if observed.get(k) != v}
             if altered:
-                raise ContractViolation(values_rule, "accepted property values did not come back as sent", response=response,
-                                        expected={k: body["properties"][k] for k in altered}, observed=altered)
+                raise ContractViolation(values_rule, f"accepted `{field}` values did not come back as sent", response=response,
+                                        expected={k: body[field][k] for k in altered}, observed=altered)
     with rule("patch.properties_merge_or_replace", operation):
-        matching = [mode for mode in PropertiesMode if candidates[mode] == after.get("properties")]
+        matching = [mode for mode in PropertiesMode if candidates[mode] == after.get(field)]
         if not any(mode in allowed for mode in matching):
             if matching:
-                detail = (f"PATCH {matching[0].value}d `properties`, but {allowed[0].value} is "
+                detail = (f"PATCH {matching[0].value}d `{field}`, but {allowed[0].value} is "
                           + ("pinned" if tracker.pinned else f"what the target did earlier in the run ({tracker.evidence})"))
             else:
-                detail = "`properties` is neither the merge nor the replacement of the old and the sent objects"
+                detail = f"`{field}` is neither the merge nor the replacement of the old and the sent objects"
             raise ContractViolation("patch.properties_merge_or_replace", detail, response=response,
                                     expected={mode.value: candidates[mode] for mode in allowed},
-                                    observed=after.get("properties"))
+                                    observed=after.get(field))
     if len(matching) == 1:  # merge and replace predict different states: this answer tells them apart
         tracker.settle(matching[0], response, operation)
 
@@ -322,7 +331,7 @@ def unknown_fields_not_stored(method: str, body: Mapping[str, Any], rooms_seen: 
 def invalid_input_refused(method: str, body: Any, response: requests.Response) -> None:
     """An accepted body must satisfy the value rules (only judged when it does not)."""
     reasons = model.invalid_value_reasons(body) if isinstance(body, dict) else ["the body is not a JSON object"]
-    duplicates = model.duplicate_codes(body.get("access_codes")) if isinstance(body, dict) else set()
+    duplicates = model.body_duplicates(body)
     if duplicates and not reasons:
         with rule("uniqueness.within_room", room_path_label(method)):
             raise ContractViolation("uniqueness.within_room", f"{method} repeating access code(s) {sorted(duplicates)} "
@@ -353,19 +362,21 @@ def rejected_changes_nothing(client: ConferenceClient, sid: str, before: Mapping
 # -- conflicts (409) -------------------------------------------------------------------------------
 
 def conflicting_rooms(client: ConferenceClient, candidate: Mapping[str, Any], exclude_sid: str | None) -> list[dict[str, Any]]:
-    """Rooms of the account, other than `exclude_sid`, holding a code of `candidate` (any DID group)."""
-    entries = candidate.get("access_codes") if isinstance(candidate.get("access_codes"), list) else []
-    codes = {entry.get("access_code") for entry in entries if isinstance(entry, dict) and isinstance(entry.get("access_code"), str)}
-    if not codes:
-        return []
+    """Rooms of the account, other than `exclude_sid`, holding an `x-unique` value (a code) of
+    `candidate`, in any scope (e.g. any DID group)."""
     holders = []
-    for room in client.list_all("/meeting_rooms"):
-        if room.get("meeting_room_sid") == exclude_sid:
+    for unique in model.UNIQUE:
+        codes = model.unique_values(candidate, unique)
+        if not codes:
             continue
-        shared = codes & {entry.get("access_code") for entry in room.get("access_codes") or [] if isinstance(entry, dict)}
-        if shared:
-            holders.append({"meeting_room_sid": room.get("meeting_room_sid"), "did_group_sid": room.get("did_group_sid"),
-                            "codes": sorted(shared)})
+        for room in client.list_all("/meeting_rooms"):
+            if room.get("meeting_room_sid") == exclude_sid:
+                continue
+            shared = codes & model.unique_values(room, unique)
+            if shared:
+                holders.append({"meeting_room_sid": room.get("meeting_room_sid"), "scope": model.scope_of(room, unique),
+                                "same_scope": model.scope_of(room, unique) == model.scope_of(candidate, unique),
+                                "codes": sorted(shared, key=repr)})
     return holders
 
 
@@ -374,7 +385,7 @@ def candidate_state(before: Mapping[str, Any] | None, method: str, body: Any) ->
     if not isinstance(body, dict):
         return None
     if before is None or method.upper() == "POST":
-        return {"access_codes": body.get("access_codes") or [], "did_group_sid": body.get("did_group_sid")}
+        return model.candidate(body)
     if method.upper() == "PUT" and not model.missing_put_fields(body):
         return model.apply_put(before, body)
     return model.apply_patch(before, body, PropertiesMode.REPLACE)
@@ -391,7 +402,7 @@ def conflict_explained(client: ConferenceClient, sid: str | None, before: Mappin
 
     operation = room_path_label(method) if sid else f"{method.upper()} /meeting_rooms"
     candidate = candidate_state(before, method, body)
-    in_body = model.duplicate_codes(candidate["access_codes"]) if candidate else set()
+    in_body = model.body_duplicates(candidate) if candidate else set()
     holders = conflicting_rooms(client, candidate, sid) if candidate else []
     for holder in holders:
         CODES_IN_USE.update(holder["codes"])
@@ -401,14 +412,15 @@ def conflict_explained(client: ConferenceClient, sid: str | None, before: Mappin
         if not holders and not in_body:
             raise ContractViolation("uniqueness.conflict_explained", f"{method} answered 409 (conflict), but no room of the "
                                     "account holds any of its access codes and none repeats in the body: a valid request "
-                                    "was refused", response=response, observed={"access_codes": (candidate or {}).get("access_codes")})
+                                    "was refused", response=response,
+                                    observed={rule_.array_field: (candidate or {}).get(rule_.array_field) for rule_ in model.UNIQUE})
     return holders or [{"meeting_room_sid": sid, "codes": sorted(in_body), "in_body": True}]
 
 
 def _observe_code_sharing(holders: list[dict[str, Any]], candidate: Mapping[str, Any] | None, operation: str,
                           response: requests.Response) -> None:
     others = [h for h in holders if not h.get("in_body")]
-    if candidate and others and all(h.get("did_group_sid") != candidate.get("did_group_sid") for h in others):
+    if candidate and others and not any(h.get("same_scope") for h in others):
         observe("codes_across_did_groups", "refused", operation, response)
 
 
@@ -453,7 +465,7 @@ def judge_update(client: ConferenceClient, sid: str, before: Mapping[str, Any], 
         after = current_room(client, sid, "status.documented_codes", f"accepted {method}")
     if method == "PATCH":
         patch_partial_update(before, body, after, response, state_rule or "patch.partial_update")
-        if "properties" in body:
+        if any(field in body for field in model.MERGE_OR_REPLACE_FIELDS):
             patch_properties(before, body, after, response, tracker, state_rule or "patch.properties_merge_or_replace")
     else:
         put_full_replacement(before, body, after, response, state_rule or "put.full_replacement")
