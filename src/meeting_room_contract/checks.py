@@ -292,7 +292,7 @@ def read_only_never_applied(client: ConferenceClient, sid: str, before: Mapping[
     in its read-only fields (answer and GET). A room the server re-keyed is adopted for cleanup."""
     operation = room_path_label(method)
     attempted = model.read_only_changes(body, before)
-    moved_to = (answered or {}).get("meeting_room_sid")
+    moved_to = (answered or {}).get(model.ID_FIELD)
     if isinstance(moved_to, str) and moved_to != sid:
         client.registry.record_created(moved_to, client)  # the server re-keyed our room: still ours to delete
     read_back = client.get_room(sid)
@@ -370,11 +370,11 @@ def conflicting_rooms(client: ConferenceClient, candidate: Mapping[str, Any], ex
         if not codes:
             continue
         for room in client.list_all("/meeting_rooms"):
-            if room.get("meeting_room_sid") == exclude_sid:
+            if room.get(model.ID_FIELD) == exclude_sid:
                 continue
             shared = codes & model.unique_values(room, unique)
             if shared:
-                holders.append({"meeting_room_sid": room.get("meeting_room_sid"), "scope": model.scope_of(room, unique),
+                holders.append({"room": room.get(model.ID_FIELD), "scope": model.scope_of(room, unique),
                                 "same_scope": model.scope_of(room, unique) == model.scope_of(candidate, unique),
                                 "codes": sorted(shared, key=repr)})
     return holders
@@ -414,7 +414,7 @@ def conflict_explained(client: ConferenceClient, sid: str | None, before: Mappin
                                     "account holds any of its access codes and none repeats in the body: a valid request "
                                     "was refused", response=response,
                                     observed={rule_.array_field: (candidate or {}).get(rule_.array_field) for rule_ in model.UNIQUE})
-    return holders or [{"meeting_room_sid": sid, "codes": sorted(in_body), "in_body": True}]
+    return holders or [{"room": sid, "codes": sorted(in_body), "in_body": True}]
 
 
 def _observe_code_sharing(holders: list[dict[str, Any]], candidate: Mapping[str, Any] | None, operation: str,

@@ -59,6 +59,7 @@ class Model:
         self.READ_ONLY_FIELDS: tuple[str, ...] = spec.read_only_fields()
         self.MODIFIABLE_FIELDS: tuple[str, ...] = spec.modifiable_fields()
         self.DOCUMENTED_FIELDS: tuple[str, ...] = spec.room_fields()
+        self.ID_FIELD: str = spec.id_field()
         self.PUT_REQUIRED_FIELDS: tuple[str, ...] = spec.put_required_fields()
         patch_modes = {f: v for f, v in spec.fields_with("x-patch").items() if f in self.MODIFIABLE_FIELDS}
         # Nested objects whose PATCH may merge or replace (one rule all run, contract A)
@@ -74,6 +75,10 @@ class Model:
             {"type": "object", "properties": {f: s for f, s in body.get("properties", {}).items()
                                               if f in self.MODIFIABLE_FIELDS}})
         self._room_validator = jsonschema.Draft202012Validator(spec.resolved(spec_module.ROOM_SCHEMA))
+        create = spec.resolved(spec_module.CREATE_SCHEMA)
+        self.CREATABLE_FIELDS: tuple[str, ...] = tuple(create.get("properties", {}))
+        self._create_validator = jsonschema.Draft202012Validator(
+            {"type": "object", "properties": create.get("properties", {})})
 
     # -- PATCH and PUT -----------------------------------------------------------------------
     def apply_patch(self, room: Mapping[str, Any], body: Mapping[str, Any], properties_mode: PropertiesMode) -> dict[str, Any]:
@@ -120,11 +125,12 @@ class Model:
             return schema.get("minimum", 0)
         return {"array": [], "object": {}, "string": "", "boolean": False}.get(kind)
 
-    def new_room(self, body: Mapping[str, Any], read_only: Mapping[str, Any]) -> dict[str, Any]:
-        """The room a valid creation body makes: sent fields, defaults for the others."""
+    def new_room(self, body: Mapping[str, Any], system: Mapping[str, Any]) -> dict[str, Any]:
+        """The room a valid creation body makes: the fields the system sets (`system`: the ids),
+        the sent fields, defaults for the others."""
         room = {field: copy.deepcopy(body[field]) if field in body else self.default_value(field)
-                for field in self.MODIFIABLE_FIELDS}
-        return {**room, **read_only}
+                for field in self.DOCUMENTED_FIELDS if field not in system}
+        return {**room, **system}
 
     def missing_put_fields(self, body: Mapping[str, Any]) -> list[str]:
         return [field for field in self.PUT_REQUIRED_FIELDS if field not in body]
@@ -217,6 +223,14 @@ class Model:
         subset = {field: body[field] for field in self.MODIFIABLE_FIELDS if field in body}
         errors = sorted(self._body_validator.iter_errors(subset), key=lambda error: list(error.path))
         return [f"{'.'.join(map(str, error.path)) or '(body)'}: {_short(error.message)}" for error in errors]
+
+    def invalid_create_reasons(self, body: Mapping[str, Any]) -> list[str]:
+        """Why the creatable values in `body` break the spec's creation schema (modifiable fields
+        by the body schema too)."""
+        subset = {field: body[field] for field in self.CREATABLE_FIELDS if field in body}
+        errors = sorted(self._create_validator.iter_errors(subset), key=lambda error: list(error.path))
+        reasons = [f"{'.'.join(map(str, error.path)) or '(body)'}: {_short(error.message)}" for error in errors]
+        return reasons + [reason for reason in self.invalid_value_reasons(body) if reason not in reasons]
 
     def room_errors(self, room: Any) -> list[str]:
         return [error.message for error in self._room_validator.iter_errors(room)]

@@ -54,7 +54,7 @@ class RoomFactory:
         owner = client or self.client
         for _ in range(3):
             drawn = body if body is not None else strategies.sample_values(fresh_codes=3)
-            sent = {NAME_KEY: self.name(label), **drawn} if NAME_KEY in _creatable() else dict(drawn)
+            sent = {**drawn, NAME_KEY: self.name(label)} if NAME_KEY in _creatable() else dict(drawn)
             response = owner.create_room(sent)  # gateway errors: the client finds the room by its name
             if response.status_code not in (400, 409, 422) or not model.unique_values(sent):
                 break

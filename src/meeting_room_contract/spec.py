@@ -83,6 +83,14 @@ class Spec:
             node = node[part.replace("~1", "/").replace("~0", "~")]
         return node
 
+    def id_field(self) -> str:
+        """The field that identifies a room: the path parameter of the room's path."""
+        for parameter in self.document["paths"][ROOM_PATH].get("parameters", []):
+            parameter = self.pointer(parameter["$ref"]) if "$ref" in parameter else parameter
+            if parameter.get("in") == "path":
+                return parameter["name"]
+        raise ValueError(f"{ROOM_PATH} has no path parameter")
+
     def room_fields(self) -> tuple[str, ...]:
         return tuple(self.resolved(ROOM_SCHEMA)["properties"])
 

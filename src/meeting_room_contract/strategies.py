@@ -220,14 +220,8 @@ def put_bodies(valid_did_groups: Sequence[str], *, edge: bool = False,
 def initial_rooms(valid_did_groups: Sequence[str], *, exclude_codes: frozenset[str] = frozenset()
                   ) -> st.SearchStrategy[dict[str, Any]]:
     """Creation bodies (any subset of fields, plain values): the state an update starts from.
-    The room factory names the room (when the creation schema has `name`, it is left out here)."""
-    ctx = _context(valid_did_groups, False, exclude_codes)
-    schema = _body_schema(spec.CREATE_SCHEMA)
-    properties = {name: sub for name, sub in schema.get("properties", {}).items() if name not in NAMED_BY_FACTORY}
-    return _object({**schema, "properties": properties}, ctx)
-
-
-NAMED_BY_FACTORY = ("name",)  # rooms.RoomFactory's own key for recognisable room names (infrastructure)
+    (The room factory gives every room its recognisable name.)"""
+    return _object(_body_schema(spec.CREATE_SCHEMA), _context(valid_did_groups, False, exclude_codes))
 
 
 def edge_field_values(valid_did_groups: Sequence[str]) -> st.SearchStrategy[dict[str, Any]]:

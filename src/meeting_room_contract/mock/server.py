@@ -204,7 +204,8 @@ class MeetingRoomStore:
             for entry in body.get("access_codes") or []:
                 if isinstance(entry, dict):
                     roles[entry.get("role")]  # KeyError -> 500, the injected bug
-        reasons = self.model.invalid_value_reasons(body) + self._strict_value_reasons(body)
+        reasons = ((self.model.invalid_create_reasons(body) if method == "POST" else self.model.invalid_value_reasons(body))
+                   + self._strict_value_reasons(body))
         if reasons:
             raise ApiError(status, "; ".join(reasons), reasons[0].split(":", 1)[0].split(" ", 1)[0])
         for reference in self.model.REFERENCES:  # `x-references`: a resource of the account
