@@ -7,20 +7,23 @@ embedded mock is started on a loopback port.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import InvalidArgument
+from schemathesis.pytest.plugin import SchemathesisFunction
 
-from meeting_room_contract import rules, spec
+from meeting_room_contract import preflight, rules, spec
 from meeting_room_contract import target as target_module
 from meeting_room_contract.checks import ContractViolation, PropertiesModeTracker
 from meeting_room_contract.client import ConferenceClient, Politeness
+from meeting_room_contract.mock.behaviours import check_names
 from meeting_room_contract.observations import RECORDER, merge, write_summary
 from meeting_room_contract.puts import PutStyle, probe_put_style
 from meeting_room_contract.rooms import RoomFactory, delete_leftover_rooms, load_codes_in_use
@@ -35,7 +38,7 @@ settings.register_profile("gate", max_examples=25, derandomize=True, database=No
 settings.register_profile("nightly", max_examples=300, stateful_step_count=25,
                           database=DirectoryBasedExampleDatabase(str(ROOT / ".hypothesis" / "examples")), **_COMMON)
 settings.register_profile("dev", max_examples=10, derandomize=True, database=None, stateful_step_count=5, **_COMMON)
-settings.load_profile(os.environ.get("CONFERENCE_HYPOTHESIS_PROFILE", "gate"))
+ENV_PROFILE = os.environ.get("CONFERENCE_HYPOTHESIS_PROFILE", "gate")  # loaded once checked (_check_options)
 
 ENV = {
     "base_url": "CONFERENCE_BASE_URL",
@@ -92,6 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
         spec.set_spec_path(config.getoption("spec") or os.environ.get(spec.SPEC_ENV) or None)
     except ValueError as error:
         raise pytest.UsageError(f"--spec: {error}") from None
+    _check_options(config)
     try:
         pins = rules.parse_pins([os.environ.get("CONFERENCE_PINS", ""), *config.getoption("pin")])
     except ValueError as error:
@@ -112,7 +116,7 @@ def pytest_configure(config: pytest.Config) -> None:
         name_prefix=config.getoption("room_prefix"),
     )
     try:
-        target = Target(target_settings, run_id=os.environ.get("CONFERENCE_RUN_ID"))
+        target = Target(target_settings, run_id=_run_id(config))
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[TARGET_KEY] = target
@@ -130,6 +134,70 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
 
+def _check_options(config: pytest.Config) -> None:
+    """Bad options are usage errors (one line, exit code 4), found before anything starts."""
+    profile = config.getoption("hypothesis_profile", None)
+    if not _known_profile(ENV_PROFILE):
+        raise pytest.UsageError(f"unknown hypothesis profile {ENV_PROFILE!r} in CONFERENCE_HYPOTHESIS_PROFILE: "
+                                "use gate, nightly or dev")
+    settings.load_profile(ENV_PROFILE)
+    try:
+        preflight.check_options(
+            base_url=_option(config, "base_url"), username=_option(config, "username"),
+            password=_option(config, "password"), second_username=_option(config, "second_username"),
+            second_password=_option(config, "second_password"), mock_faults=config.getoption("mock_fault"),
+            mock_variants=config.getoption("mock_variant"), request_timeout=config.getoption("request_timeout"),
+            rate_limit=config.getoption("rate_limit"), room_prefix=config.getoption("room_prefix"),
+            profile=profile, known_profile=_known_profile, check_mock_names=check_names)
+    except preflight.PreflightError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def _known_profile(name: str) -> bool:
+    try:
+        settings.get_profile(name)
+    except InvalidArgument:
+        return False
+    return True
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _run_id(config: pytest.Config) -> str | None:
+    """xdist workers share the controller's run id (room names, leftovers, cleanup)."""
+    return getattr(config, "workerinput", {}).get("conference_run_id") or os.environ.get("CONFERENCE_RUN_ID")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    node.workerinput["conference_run_id"] = node.config.stash[TARGET_KEY].registry.run_id
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Once per run (the controller under xdist), before any test: preflight, then leftovers."""
+    RECORDER.started = time.monotonic()
+    _bound_gate_shrinking()
+    config = session.config
+    if _is_worker(config) or not _is_contract_run(config) or config.option.collectonly:
+        return
+    target = config.stash[TARGET_KEY]
+    if not target.settings.uses_mock:  # the embedded mock's faults are for the tests to find
+        logins = [preflight.Login(c.username, c.password, "--password" if which == "primary" else "--second-password",
+                                  c.password_env)
+                  for which in ("primary", "second") if (c := target.credentials(which)) is not None]
+        try:
+            preflight.run(target.base_url, logins, f"{target.registry.room_name_prefix} preflight",
+                          target.settings.politeness.timeout)
+        except preflight.PreflightError as error:
+            raise pytest.UsageError(str(error)) from None
+    if config.getoption("delete_leftovers") and not target.settings.uses_mock:
+        primary = target.client("primary")
+        assert primary is not None
+        delete_leftover_rooms(primary, target.registry)
+
+
 def _raise_keyboard_interrupt(*_: Any) -> None:
     raise KeyboardInterrupt("SIGTERM")
 
@@ -141,7 +209,7 @@ REPORT_DIR_KEY = pytest.StashKey["str | None"]()
 GATE_SHRINK_SECONDS = 10
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
+def _bound_gate_shrinking() -> None:
     """Bounded shrinking in the gate profile: a failing gate says what is wrong within a minute.
 
     Hypothesis shrinks a failure for up to 5 minutes; the gate allows 10 s (the failure is still
@@ -162,7 +230,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """Show the allowed behaviours the target was seen to pick, and any drift."""
-    summary = RECORDER.to_dict()
+    summary = config.stash.get(SUMMARY_KEY, None) or RECORDER.to_dict()
     if not (summary["behaviours"] or summary["drift"]):
         return
     terminalreporter.section("contract observations")
@@ -184,7 +252,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         failed_rules = RECORDER.call_failed(item.nodeid)
         stop_rule = item.config.getoption("stop_on_rule")
         if stop_rule and stop_rule in failed_rules:
-            item.session.shouldstop = f"a violation of {stop_rule} was found"
+            item.session.shouldfail = f"a violation of {stop_rule} was found"
     return report
 
 
@@ -198,23 +266,32 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     report_dir = config.stash.get(REPORT_DIR_KEY, None)
     if not report_dir or target is None:
         return
-    parts_dir = Path(report_dir) / ".parts"
-    worker = getattr(config, "workerinput", {}).get("workerid")  # this process is an xdist worker
-    if worker:
-        parts_dir.mkdir(parents=True, exist_ok=True)
-        part = {**RECORDER.to_dict(), "requests_sent": target.counter.value}
-        (parts_dir / f"{worker}.json").write_text(json.dumps(part), encoding="utf-8")
+    part = {**RECORDER.to_dict(), "requests_sent": target.counter.value,
+            "rooms_created": target.registry.created_count(), "rooms_left_behind": remaining}
+    if _is_worker(config):  # xdist sends it to the controller (pytest_testnodedown)
+        config.workeroutput[OBSERVATIONS] = part  # type: ignore[attr-defined]
         return
-    parts = [{**RECORDER.to_dict(), "requests_sent": target.counter.value}]
-    if parts_dir.is_dir():
-        for part in sorted(parts_dir.glob("*.json")):
-            parts.append(json.loads(part.read_text(encoding="utf-8")))
-            part.unlink()
-        parts_dir.rmdir()
+    parts = [part, *config.stash.get(WORKER_PARTS_KEY, [])]
+    summary = merge(parts)
+    config.stash[SUMMARY_KEY] = summary
     header = {"target": target.description, "spec": spec.describe(), "run_id": target.registry.run_id,
               "profile": settings._current_profile, "outcome": "passed" if exitstatus == 0 else f"failed (exit {exitstatus})",
-              "rooms_created": target.registry.created_count(), "rooms_left_behind": remaining}
-    write_summary(merge(parts), Path(report_dir), header)
+              "rooms_created": sum(int(p.get("rooms_created", 0)) for p in parts),
+              "rooms_left_behind": sorted({sid for p in parts for sid in p.get("rooms_left_behind", [])})}
+    write_summary(summary, Path(report_dir), header)
+
+
+OBSERVATIONS = "conference_observations"
+WORKER_PARTS_KEY = pytest.StashKey[list]()
+SUMMARY_KEY = pytest.StashKey[dict]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """Collect a finished xdist worker's observations (sent through xdist's own channel)."""
+    part = getattr(node, "workeroutput", {}).get(OBSERVATIONS)
+    if part is not None:
+        node.config.stash.setdefault(WORKER_PARTS_KEY, []).append(part)
 
 
 # -- fixtures -------------------------------------------------------------------------------------
@@ -229,8 +306,6 @@ def client(target: Target, pytestconfig: pytest.Config) -> ConferenceClient:
     """The primary login's client."""
     primary = target.client("primary")
     assert primary is not None
-    if pytestconfig.getoption("delete_leftovers"):
-        delete_leftover_rooms(primary, target.registry)
     load_codes_in_use(primary)  # generated access codes avoid the codes the account's rooms hold
     return primary
 
@@ -305,3 +380,19 @@ def room(rooms: RoomFactory) -> Iterator[dict[str, Any]]:
     """A fresh room for one test, deleted afterwards."""
     with rooms.fresh() as created:
         yield created
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, the longest tests first: `--dist load` then deals them out round robin."""
+    if _is_worker(config):
+        items.sort(key=_expected_cost)
+
+
+def _expected_cost(item: pytest.Item) -> int:
+    """0: state machines, 1: schemathesis, 2: other hypothesis tests, 3: the rest (longest first)."""
+    if isinstance(getattr(item.cls, "settings", None), settings):
+        return 0
+    if isinstance(item, SchemathesisFunction):
+        return 1
+    return 2 if item.get_closest_marker("hypothesis") else 3

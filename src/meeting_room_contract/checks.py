@@ -225,38 +225,37 @@ class PropertiesModeTracker:
 
 def patch_partial_update(before: Mapping[str, Any], body: Mapping[str, Any], after: Mapping[str, Any],
                          response: requests.Response, rule_id: str = "patch.partial_update") -> None:
-    """Sent fields are set, every other field keeps its value (a sent `x-patch: merge-or-replace`
-    object is judged on its own)."""
+    """Sent fields are set (every sent key of an `x-patch: merge-or-replace` object has the sent
+    value, merge or replace), every other field keeps its value."""
     expected = model.apply_patch(before, body, PropertiesMode.REPLACE)
-    fields = tuple(f for f in model.DOCUMENTED_FIELDS if not (f in model.MERGE_OR_REPLACE_FIELDS and f in body))
-    state_matches(rule_id, expected, after, response, room_path_label("PATCH"),
-                  "accepted PATCH, room read back", fields=fields)
+    nested = [f for f in model.MERGE_OR_REPLACE_FIELDS if f in body and isinstance(body[f], dict)]
+    fields = tuple(f for f in model.DOCUMENTED_FIELDS if f not in nested)
+    with rule(rule_id, room_path_label("PATCH")):
+        diffs = model.differences(expected, after, fields)
+        for field in nested:
+            observed = after.get(field) if isinstance(after.get(field), dict) else {}
+            diffs += [f"{field}.{key}: expected {value!r}, observed {observed.get(key, '(absent)')!r}"
+                      for key, value in body[field].items() if observed.get(key) != value]
+        if diffs:
+            raise ContractViolation(rule_id, "accepted PATCH, room read back: " + "; ".join(diffs), response=response,
+                                    expected=model.comparable(expected), observed=model.comparable(after))
 
 
 def patch_properties(before: Mapping[str, Any], body: Mapping[str, Any], after: Mapping[str, Any],
-                     response: requests.Response, tracker: PropertiesModeTracker,
-                     values_rule: str = "patch.properties_merge_or_replace") -> None:
-    """Each sent `x-patch: merge-or-replace` object was merged or replaced: the mode pinned, else
-    the one seen all run.
-
-    Under `values_rule` (round trip), sent values must first come back exactly as sent."""
+                     response: requests.Response, tracker: PropertiesModeTracker) -> None:
+    """In each sent `x-patch: merge-or-replace` object, the old keys that were not sent are all
+    kept (merge) or all gone (replace): the mode pinned, else the one seen all run. (The sent
+    keys are `patch_partial_update`'s.)"""
     for field in model.MERGE_OR_REPLACE_FIELDS:
         if field in body and isinstance(body[field], dict):
-            _nested_patch(field, before, body, after, response, tracker, values_rule)
+            _merge_or_replace(field, before, body, after, response, tracker)
 
 
-def _nested_patch(field: str, before: Mapping[str, Any], body: Mapping[str, Any], after: Mapping[str, Any],
-                  response: requests.Response, tracker: PropertiesModeTracker, values_rule: str) -> None:
+def _merge_or_replace(field: str, before: Mapping[str, Any], body: Mapping[str, Any], after: Mapping[str, Any],
+                      response: requests.Response, tracker: PropertiesModeTracker) -> None:
     operation = room_path_label("PATCH")
     candidates = {mode: model.apply_patch(before, body, mode)[field] for mode in PropertiesMode}
     allowed = tracker.allowed()
-    observed = after.get(field) if isinstance(after.get(field), dict) else {}
-    if values_rule != "patch.properties_merge_or_replace":
-        with rule(values_rule, operation):
-            altered = {k: observed.get(k) for k, v in body[field].items() if observed.get(k) != v}
-            if altered:
-                raise ContractViolation(values_rule, f"accepted `{field}` values did not come back as sent", response=response,
-                                        expected={k: body[field][k] for k in altered}, observed=altered)
     with rule("patch.properties_merge_or_replace", operation):
         matching = [mode for mode in PropertiesMode if candidates[mode] == after.get(field)]
         if not any(mode in allowed for mode in matching):
@@ -426,6 +425,12 @@ def _observe_code_sharing(holders: list[dict[str, Any]], candidate: Mapping[str,
 
 # -- the judge of one PATCH/PUT answer -------------------------------------------------------------
 
+def _only_read_only_at_fault(method: str, body: Any, before: Mapping[str, Any]) -> bool:
+    """The body's only problem is a different read-only value (so a refusal is about it)."""
+    return (isinstance(body, dict) and bool(model.read_only_changes(body, before)) and not model.invalid_value_reasons(body)
+            and not model.unknown_fields(body) and not (method == "PUT" and model.missing_put_fields(body)))
+
+
 def judge_update(client: ConferenceClient, sid: str, before: Mapping[str, Any], method: str, body: Any,
                  response: requests.Response, tracker: PropertiesModeTracker, *,
                  state_rule: str | None = None) -> UpdateOutcome:
@@ -451,7 +456,7 @@ def judge_update(client: ConferenceClient, sid: str, before: Mapping[str, Any], 
         if holders:
             _observe_code_sharing(holders, candidate_state(before, method, body), operation, response)
             return UpdateOutcome.CONFLICT
-        if isinstance(body, dict) and model.read_only_changes(body, before) and response.status_code in (400, 403, 422):
+        if _only_read_only_at_fault(method, body, before) and response.status_code in (400, 403, 422):
             observe("read_only_values", "rejected", operation, response)
         return UpdateOutcome.REJECTED
     status_is("status.documented_codes", response, frozenset({200}), operation, f"accepted {method}")
@@ -466,7 +471,7 @@ def judge_update(client: ConferenceClient, sid: str, before: Mapping[str, Any], 
     if method == "PATCH":
         patch_partial_update(before, body, after, response, state_rule or "patch.partial_update")
         if any(field in body for field in model.MERGE_OR_REPLACE_FIELDS):
-            patch_properties(before, body, after, response, tracker, state_rule or "patch.properties_merge_or_replace")
+            patch_properties(before, body, after, response, tracker)
     else:
         put_full_replacement(before, body, after, response, state_rule or "put.full_replacement")
     response_is_updated_object(method, answered, after, response)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,13 @@ class Recorder:
         self.failures: list[dict[str, Any]] = []
         self.failed_rules_by_test: dict[str, set[str]] = defaultdict(set)
         self.call_failures: list[dict[str, Any]] = []
+        self.started = time.monotonic()  # reset when the session starts: call failures say when they happened
 
     def call_failed(self, test: str) -> list[str]:
         """A test's call (not a fixture) failed: remember the rules it found broken, in order."""
         with self._lock:
             rules = sorted(self.failed_rules_by_test.get(test, ()))
-            self.call_failures.append({"test": test, "rules": rules})
+            self.call_failures.append({"test": test, "rules": rules, "at": round(time.monotonic() - self.started, 2)})
             return rules
 
     def checked(self, rule: str, operation: str, passed: bool, violation: Any = None) -> None:

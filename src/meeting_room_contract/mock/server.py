@@ -10,6 +10,7 @@ import base64
 import binascii
 import copy
 import json
+import math
 import re
 import threading
 import time
@@ -25,6 +26,10 @@ from .behaviours import check_names
 
 API_PREFIX = "/conference/v2"
 ROOM_PATH = re.compile(r"^/meeting_rooms/([^/]+)$")
+MAX_BODY_BYTES = 1 << 20  # a larger body is answered 413
+MAX_DRAIN_BYTES = 16 << 20  # an oversized body up to this size is read and dropped, so the client sees the 413
+MAX_JSON_DEPTH = 64  # nested arrays/objects
+MAX_NUMBER_CHARS = 1000  # digits of a JSON number
 
 
 @dataclass
@@ -179,7 +184,8 @@ class MeetingRoomStore:
                 name = name.encode("latin-1", errors="replace").decode("latin-1")
             room["name"] = name
         if self.fault("access_code_leading_zeros_dropped"):
-            room["access_codes"] = [{**entry, "access_code": str(int(entry["access_code"]))} for entry in room["access_codes"]]
+            room["access_codes"] = [{**entry, "access_code": str(int(entry["access_code"]))} if entry["access_code"].isdigit()
+                                    else entry for entry in room["access_codes"]]
         return room
 
     # -- validation ------------------------------------------------------------------------
@@ -376,6 +382,8 @@ class MeetingRoomStore:
         if self.fault("rejected_put_partially_applied") and isinstance(body, dict) and isinstance(body.get("properties"), dict):
             room["properties"] = copy.deepcopy(body["properties"])
         self.validate(account, body, method="PUT", room=room)
+        if self.fault("put_unchanged_body_rejected") and all(body.get(f) == room.get(f) for f in self.model.MODIFIABLE_FIELDS):
+            raise ApiError(422, "Nothing to update")
         if self.fault("put_missing_field_accepted"):
             body = {**{f: room[f] for f in self.model.MODIFIABLE_FIELDS}, **body}
         new = self.model.apply_put(room, body)
@@ -451,8 +459,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         mock = self.server.mock
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""  # always drain the body (keep-alive)
+        try:
+            raw = self._read_body()  # always drain the body (keep-alive)
+        except ApiError as error:  # the body's framing is broken or too large: answer, then close if lost
+            self._send(error.status, error_payload(error), dict(error.headers))
+            return
         try:
             status, payload, headers = mock.handle(self.command, self.path, self.headers, raw)
         except Exception as exc:  # an injected 500 fault, or a mock bug: answer, never hang
@@ -477,6 +488,59 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = _dispatch
+
+    def _read_body(self) -> bytes:
+        """The request body, by Content-Length or chunked; ApiError (400/413) when it cannot be read."""
+        encoding = self.headers.get("Transfer-Encoding")
+        if encoding is not None:
+            if encoding.strip().lower() != "chunked":
+                raise self._lost(400, f"Unsupported Transfer-Encoding {encoding!r}: send chunked or a Content-Length")
+            return self._read_chunked()
+        value = (self.headers.get("Content-Length") or "0").strip()
+        if not value.isdecimal() or not value.isascii():
+            raise self._lost(400, "Content-Length must be a non-negative integer")
+        length = int(value)
+        if length > MAX_BODY_BYTES:
+            if length > MAX_DRAIN_BYTES:
+                raise self._lost(413, f"Request body too large: at most {MAX_BODY_BYTES} bytes")
+            while length > 0:  # drop it in pieces, then answer on a clean connection
+                piece = self.rfile.read(min(length, 1 << 16))
+                if not piece:
+                    break
+                length -= len(piece)
+            raise ApiError(413, f"Request body too large: at most {MAX_BODY_BYTES} bytes")
+        return self.rfile.read(length) if length else b""
+
+    def _read_chunked(self) -> bytes:
+        """A `Transfer-Encoding: chunked` body (RFC 9112 7.1), trailers dropped."""
+        body = bytearray()
+        while True:
+            size_text = self.rfile.readline(1024).split(b";", 1)[0].strip()
+            if not size_text or not re.fullmatch(rb"[0-9A-Fa-f]{1,8}", size_text):
+                raise self._lost(400, "Malformed chunked body: bad chunk size")
+            size = int(size_text, 16)
+            if size == 0:
+                break
+            if len(body) + size > MAX_BODY_BYTES:
+                raise self._lost(413, f"Request body too large: at most {MAX_BODY_BYTES} bytes")
+            chunk = self.rfile.read(size)
+            if len(chunk) != size or self.rfile.readline(3).strip():
+                raise self._lost(400, "Malformed chunked body: chunk shorter than its size")
+            body += chunk
+        for _ in range(100):  # trailer fields, up to the blank line
+            if not self.rfile.readline(65537).strip():
+                return bytes(body)
+        raise self._lost(400, "Malformed chunked body: too many trailer fields")
+
+    def _lost(self, status: int, message: str) -> ApiError:
+        """An error after which the connection's framing is unknown: answer, then close it."""
+        self.close_connection = True
+        return ApiError(status, message, headers={"Connection": "close"})
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors of the HTTP layer itself (bad request line, headers) as JSON too."""
+        self.close_connection = True
+        self._send(code, error_payload(ApiError(code, message or "Bad request")), {"Connection": "close"})
 
     def handle_one_request(self) -> None:
         # Methods without a do_ handler (QUERY, CONNECT, ...) get a JSON 405 too.
@@ -594,6 +658,8 @@ class MeetingRoomMock:
             allowed = ROUTES[route]
             if method not in allowed:
                 raise ApiError(405, f"Method {method} not allowed", headers={"Allow": ", ".join(allowed)})
+            if not (headers.get("Authorization") or "").isascii():  # http.server decodes headers as latin-1
+                raise ApiError(401, "Bad credentials", headers={"WWW-Authenticate": 'Basic realm="conference"'})
             with store.lock:
                 account = store.authenticate(headers.get("Authorization"), method, path)
                 body = self._body(method, headers, raw) if method in ("POST", "PATCH", "PUT") else None
@@ -623,11 +689,8 @@ class MeetingRoomMock:
                 return 401, b"<html><body><h1>401 Authorization Required</h1></body></html>", {
                     "Content-Type": "text/html", **error.headers}
             if store.variant("error_bodies_other_shape"):
-                payload: Any = {"error": {"status": error.status, "detail": error.message}}
-            else:
-                payload = {"message": error.message,
-                           "errors": [{"field": error.field_name, "message": error.message, "reference_sid": None}]}
-            return error.status, payload, dict(error.headers)
+                return error.status, {"error": {"status": error.status, "detail": error.message}}, dict(error.headers)
+            return error.status, error_payload(error), dict(error.headers)
 
     @staticmethod
     def _route(path: str) -> tuple[str, str | None]:
@@ -647,8 +710,49 @@ class MeetingRoomMock:
         if media_type != "application/json" and not self.store.fault("missing_content_type_accepted"):
             raise ApiError(415, "Unsupported media type: send Content-Type: application/json")
         try:
-            return json.loads(raw.decode("utf-8"))
+            body = json.loads(raw.decode("utf-8"), parse_int=_json_int, parse_float=_json_float,
+                              parse_constant=_json_constant)
         except (UnicodeDecodeError, json.JSONDecodeError):
             if self.store.fault("malformed_json_server_error"):
                 raise RuntimeError("unparsed body") from None
             raise ApiError(400, "No JSON object could be decoded") from None
+        except RecursionError:  # deeper than the parser goes
+            raise ApiError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+        if _too_deep(body):
+            raise ApiError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        return body
+
+
+def error_payload(error: ApiError) -> dict[str, Any]:
+    """The API's JSON error body."""
+    return {"message": error.message,
+            "errors": [{"field": error.field_name, "message": error.message, "reference_sid": None}]}
+
+
+def _json_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ApiError(400, f"JSON number longer than {MAX_NUMBER_CHARS} digits")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    value = float(text) if len(text) <= MAX_NUMBER_CHARS else math.inf
+    if not math.isfinite(value):
+        raise ApiError(400, f"JSON number out of range: {text[:40]}")
+    return value
+
+
+def _json_constant(name: str) -> Any:
+    raise ApiError(400, f"{name} is not JSON")
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether arrays/objects nest deeper than MAX_JSON_DEPTH (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False

@@ -1,0 +1,228 @@
+"""Before any contract test runs: are the options sane, does the target answer, do the logins work?
+
+Every problem becomes ONE line that says what is wrong and what to do (`PreflightError`); the
+suite's conftest turns it into a pytest usage error (exit code 4). Passwords are never printed.
+The network checks use short timeouts, no retries (one short wait on a 429) and a total budget,
+so a wrong URL or password is reported in seconds, not after thousands of failed requests.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.util.retry import Retry
+
+BUDGET_S = 6.0  # all preflight requests together
+CONNECT_TIMEOUT_S = 3.0
+READ_TIMEOUT_S = 5.0
+PREFIX_EXAMPLE = "https://api.carrierx.com/conference/v2"
+
+
+class PreflightError(Exception):
+    """One line: what is wrong with the options or the target, and what to do about it."""
+
+
+@dataclass(frozen=True)
+class Login:
+    """A login to check, with the options/variables a user would fix."""
+
+    username: str
+    password: str = field(repr=False)
+    password_option: str = "--password"
+    password_env: str = "CONFERENCE_PASSWORD"
+
+
+# -- options ---------------------------------------------------------------------------------------
+
+def check_options(*, base_url: str | None, username: str | None, password: str | None,
+                  second_username: str | None, second_password: str | None, mock_faults: Iterable[str],
+                  mock_variants: Iterable[str], request_timeout: float, rate_limit: float, room_prefix: str,
+                  profile: str | None, known_profile: Callable[[str], bool],
+                  check_mock_names: Callable[[list[str], list[str]], None]) -> None:
+    """Raise PreflightError for the first bad option (checked without any network traffic)."""
+    faults, variants = list(mock_faults), list(mock_variants)
+    if profile is not None and not known_profile(profile):
+        raise PreflightError(f"unknown hypothesis profile {profile!r}: use gate, nightly or dev")
+    if base_url and (faults or variants):
+        raise PreflightError("--mock-fault/--mock-variant apply only to the embedded mock: drop them or drop --base-url")
+    try:
+        check_mock_names(faults, variants)
+    except ValueError as error:
+        raise PreflightError(str(error)) from None
+    if base_url:
+        url = urlsplit(base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise PreflightError(f"--base-url {base_url!r} is not an http(s) URL: use e.g. {PREFIX_EXAMPLE}")
+        if not (username and password):
+            raise PreflightError("a --base-url needs --username and --password "
+                                 "(or CONFERENCE_USERNAME/CONFERENCE_PASSWORD)")
+    if bool(second_username) != bool(second_password):
+        raise PreflightError("--second-username and --second-password go together "
+                             "(or CONFERENCE_SECOND_USERNAME/CONFERENCE_SECOND_PASSWORD): give both or neither")
+    if not (math.isfinite(request_timeout) and request_timeout > 0):
+        raise PreflightError(f"--request-timeout must be a positive number of seconds, not {request_timeout:g}")
+    if not (math.isfinite(rate_limit) and rate_limit >= 0):
+        raise PreflightError(f"--rate-limit must be 0 (unlimited) or a positive number, not {rate_limit:g}")
+    if not room_prefix or any(char.isspace() for char in room_prefix):
+        raise PreflightError(f"--room-prefix {room_prefix!r} must be non-empty and without spaces")
+
+
+# -- network checks --------------------------------------------------------------------------------
+
+class Probe:
+    """A session for the preflight: no retries but one short 429 wait, timeouts within a budget."""
+
+    def __init__(self, base_url: str, request_timeout: float, budget: float = BUDGET_S):
+        self.base_url = base_url.rstrip("/")
+        self.read_timeout = min(request_timeout, READ_TIMEOUT_S)
+        self.deadline = time.monotonic() + budget
+        self.session = requests.Session()
+        retry = Retry(total=1, connect=0, read=0, redirect=0, other=0, status=1, status_forcelist=(429,),
+                      allowed_methods=None, respect_retry_after_header=True, retry_after_max=2, raise_on_status=False)
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+
+    def send(self, method: str, path: str, login: Login, json_body: Any = None) -> requests.Response:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0.2:
+            raise PreflightError(f"{self.base_url} answers too slowly (preflight over {BUDGET_S:g} s): "
+                                 "check the target's health, or try later")
+        timeout = (min(CONNECT_TIMEOUT_S, remaining), min(self.read_timeout, remaining))
+        try:
+            return self.session.request(method, self.base_url + path, json=json_body, timeout=timeout,
+                                        auth=(login.username, login.password), allow_redirects=False)
+        except requests.RequestException as error:
+            raise PreflightError(describe_error(error, self.base_url, timeout[1])) from None
+
+
+def describe_error(error: requests.RequestException, base_url: str, timeout: float) -> str:
+    """One line for a connection-level failure: refused, DNS, TLS, timeout."""
+    url = urlsplit(base_url)
+    host, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
+    reason = _root_cause(error)
+    if isinstance(error, requests.exceptions.SSLError):
+        return (f"TLS handshake with {host}:{port} failed ({_short(reason)}): check http vs https and the port "
+                "in --base-url, or the CA bundle (REQUESTS_CA_BUNDLE)")
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return (f"could not connect to {host}:{port} within {CONNECT_TIMEOUT_S:g} s: check --base-url's host and "
+                "port, VPN or firewall")
+    if isinstance(error, requests.exceptions.Timeout) or isinstance(reason, (ReadTimeoutError, TimeoutError)):
+        return (f"{host}:{port} accepted the connection but sent no answer within {timeout:g} s: "
+                "is it the API? check --base-url, or raise --request-timeout")
+    if isinstance(error, requests.exceptions.ProxyError):
+        return f"the HTTP proxy refused the connection to {host}:{port} ({_short(reason)}): check HTTPS_PROXY/NO_PROXY"
+    if isinstance(reason, NameResolutionError) or "Name or service not known" in str(reason):
+        return f"cannot resolve host {host!r} (DNS): check the spelling of --base-url"
+    if isinstance(reason, (ConnectionRefusedError, NewConnectionError)) and "refused" in str(reason).lower():
+        return (f"connection refused at {host}:{port}: nothing listens there; check --base-url's host and port, "
+                "and that the service is up")
+    return f"cannot talk to {host}:{port} ({_short(reason)}): check --base-url and the network"
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The innermost exception (requests wraps urllib3's, which wraps the socket's)."""
+    for _ in range(10):
+        inner = getattr(error, "reason", None) or error.__cause__ or error.__context__
+        if inner is None and error.args and isinstance(error.args[0], BaseException):
+            inner = error.args[0]
+        if not isinstance(inner, BaseException) or inner is error:
+            break
+        error = inner
+    return error
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:120]
+
+
+def status_problem(response: requests.Response, what: str, login: Login) -> str | None:
+    """One line for an answer that means the suite cannot run, or None if it can."""
+    status = response.status_code
+    url = response.request.url or ""
+    if 200 <= status < 300:
+        return None
+    if status == 401:
+        return (f"login {login.username!r} was refused (401) on {what}: check {login.password_option} "
+                f"(or {login.password_env}) and the username")
+    if status == 403:
+        return f"login {login.username!r} may not {what} (403 Forbidden): use an account with access to meeting rooms"
+    if status == 404:
+        return (f"{url.split('?')[0]} is 404 Not Found: --base-url must end with the API prefix, "
+                f"e.g. {PREFIX_EXAMPLE}")
+    if 300 <= status < 400:
+        location = response.headers.get("Location", "?")
+        return f"{url} redirects ({status}) to {location}: use the final URL as --base-url"
+    if status == 429:
+        return f"the target is rate limiting (429) already on {what}: try later, or pass --rate-limit"
+    if status >= 500:
+        return f"the target answered {status} to {what}: the service is failing or down; try later"
+    return f"the target answered {status} to {what}; the suite cannot run against it"
+
+
+def _require(response: requests.Response, what: str, login: Login) -> Any:
+    problem = status_problem(response, what, login)
+    if problem:
+        raise PreflightError(problem)
+    try:
+        return response.json()
+    except ValueError:
+        raise PreflightError(f"{what} answered {response.status_code} without JSON "
+                             f"({response.headers.get('Content-Type', 'no content type')}): "
+                             f"is --base-url the API prefix, e.g. {PREFIX_EXAMPLE}?") from None
+
+
+def check_login(probe: Probe, login: Login) -> None:
+    """The base URL answers and the login works: one GET of the room list."""
+    data = _require(probe.send("GET", "/meeting_rooms?limit=1", login), "GET /meeting_rooms", login)
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise PreflightError(f"GET {probe.base_url}/meeting_rooms is not a room list: "
+                             f"is --base-url the API prefix, e.g. {PREFIX_EXAMPLE}?")
+
+
+def check_did_groups(probe: Probe, login: Login) -> None:
+    """The DID group list (the source of valid `did_group_sid` values) is readable."""
+    data = _require(probe.send("GET", "/did_groups?limit=1", login), "GET /did_groups", login)
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise PreflightError(f"GET {probe.base_url}/did_groups is not a list: the suite needs it for valid did_group_sid values")
+
+
+def check_create_and_delete(probe: Probe, login: Login, room_name: str) -> None:
+    """One room can be created and deleted (only the room created here is deleted)."""
+    created = _require(probe.send("POST", "/meeting_rooms", login, json_body={"name": room_name}),
+                       "POST /meeting_rooms", login)
+    sid = created.get("meeting_room_sid") if isinstance(created, dict) else None
+    if not isinstance(sid, str) or not sid:
+        raise PreflightError("POST /meeting_rooms answered without a meeting_room_sid: the suite cannot track its rooms")
+    response = probe.send("DELETE", f"/meeting_rooms/{sid}", login)
+    if response.status_code not in (200, 204):
+        problem = status_problem(response, "DELETE /meeting_rooms/{sid}", login) or f"status {response.status_code}"
+        raise PreflightError(f"could not delete the preflight room {sid} ({room_name!r}): {problem}")
+
+
+def run(base_url: str, logins: list[Login], room_name: str, request_timeout: float) -> None:
+    """All network checks in order; raises PreflightError (passwords scrubbed) on the first problem."""
+    probe = Probe(base_url, request_timeout)
+    try:
+        for login in logins:
+            check_login(probe, login)
+        check_did_groups(probe, logins[0])
+        check_create_and_delete(probe, logins[0], room_name)
+    except PreflightError as error:
+        raise PreflightError(_scrub(f"preflight: {error}", logins)) from None
+    finally:
+        probe.session.close()
+
+
+def _scrub(text: str, logins: list[Login]) -> str:
+    for login in logins:
+        if login.password:
+            text = text.replace(login.password, f"${login.password_env}")
+    return " ".join(text.split())  # one line, whatever a server put in a reason

@@ -1,0 +1,58 @@
+"""`-n 2`: one run id for all workers, leftovers deleted once, observations and room counts merged."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import requests
+
+from meeting_room_contract.mock import MeetingRoomMock
+from meeting_room_contract.selfcheck import PROJECT_ROOT
+
+USER, PASSWORD = "conference_user_123", "qwerty123"
+
+
+def test_parallel_run_with_delete_leftovers(tmp_path):
+    with MeetingRoomMock() as mock:
+        created_names: list[str] = []
+        create = mock.store.create
+
+        def counting_create(account, body):
+            status, room = create(account, body)
+            created_names.append(room["name"])
+            return status, room
+
+        mock.store.create = counting_create  # count what the run creates, from the server's side
+        bystander = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
+                                  json={"name": "a colleague's room"}).json()
+        leftover = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
+                                 json={"name": "contract-test-20200101000000-abcdef room 1"}).json()
+        created_names.clear()
+        command = [sys.executable, "-m", "pytest", "contracts", "-n", "2", "-p", "no:cacheprovider",
+                   "--delete-leftovers", "-k", "auth or read_only", "--base-url", mock.base_url,
+                   "--username", USER, "--password", PASSWORD, "--report-dir", str(tmp_path)]
+        env = {key: value for key, value in os.environ.items() if not key.startswith("CONFERENCE_")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # cached bytecode: workers start in 2 s instead of 4 s
+        completed = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+        output = completed.stdout + completed.stderr
+        assert completed.returncode == 0, output[-4000:]
+        with mock.store.lock:
+            remaining = set(mock.store.rooms)
+    assert remaining == {bystander["meeting_room_sid"]}  # the leftover is gone, our rooms too, the bystander stays
+    assert leftover["meeting_room_sid"] not in remaining
+    run_ids = {re.match(r"contract-test-(\S+) ", name).group(1) for name in created_names}
+    assert len(run_ids) == 1, run_ids  # controller and both workers share one run id
+    assert "contract observations" in output and "read_only_on_patch" in output
+    summary = json.loads((tmp_path / "contract-summary.json").read_text())
+    assert summary["run_id"] in run_ids
+    preflight_rooms = [name for name in created_names if name.endswith(" preflight")]
+    assert len(preflight_rooms) == 1  # once, in the controller
+    # counted across workers: every room the tests created, plus the adopted (deleted) leftover
+    assert summary["rooms_created"] == len(created_names) - len(preflight_rooms) + 1
+    assert summary["rooms_left_behind"] == [] and summary["requests_sent"] > 0
+    assert any(row["rule"] == "auth.required" and row["passed"] > 0 for row in summary["checks"])
+    assert not list(tmp_path.glob(".parts"))
