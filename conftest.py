@@ -175,11 +175,23 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["conference_run_id"] = node.config.stash[TARGET_KEY].registry.run_id
 
 
+def _name_the_spec_in_the_html_report(config: pytest.Config) -> None:
+    """pytest-html shows pytest-metadata's table: the spec (path and short hash) goes there too."""
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:
+        return
+    metadata = config.stash.get(metadata_key, None)
+    if metadata is not None:
+        metadata["Contract spec"] = spec.describe()
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Once per run (the controller under xdist), before any test: preflight, then leftovers."""
     RECORDER.started = time.monotonic()
     _bound_gate_shrinking()
     config = session.config
+    _name_the_spec_in_the_html_report(config)
     if _is_worker(config) or not _is_contract_run(config) or config.option.collectonly:
         return
     target = config.stash[TARGET_KEY]
