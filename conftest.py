@@ -19,7 +19,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import InvalidArgument
 from schemathesis.pytest.plugin import SchemathesisFunction
 
-from meeting_room_contract import preflight, rules
+from meeting_room_contract import preflight, rules, spec
 from meeting_room_contract import target as target_module
 from meeting_room_contract.checks import KNOWN_DID_GROUPS, ContractViolation, PropertiesModeTracker
 from meeting_room_contract.client import ConferenceClient, Politeness
@@ -78,6 +78,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--password", help="password (env CONFERENCE_PASSWORD); never printed or written")
     group.addoption("--second-username", help="login of a second account, for isolation checks (env CONFERENCE_SECOND_USERNAME)")
     group.addoption("--second-password", help="its password (env CONFERENCE_SECOND_PASSWORD)")
+    group.addoption("--spec", help="the OpenAPI spec the suite, the embedded mock and the report use (env CONFERENCE_SPEC; "
+                                   "default openapi/conference-v2-meeting-rooms.yaml): test a candidate spec before merging it")
     group.addoption("--mock-fault", action="append", default=[], metavar="NAME",
                     help="embedded mock only: inject a contract violation (repeatable)")
     group.addoption("--mock-variant", action="append", default=[], metavar="NAME",
@@ -110,6 +112,10 @@ def _is_contract_run(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    try:  # first: everything after this reads the chosen spec
+        spec.set_spec_path(config.getoption("spec") or os.environ.get(spec.SPEC_ENV) or None)
+    except ValueError as error:
+        raise pytest.UsageError(f"--spec: {error}") from None
     _check_options(config)
     try:
         pins = rules.parse_pins([os.environ.get("CONFERENCE_PINS", ""), *config.getoption("pin")])
@@ -190,11 +196,23 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["conference_run_id"] = node.config.stash[TARGET_KEY].registry.run_id
 
 
+def _name_the_spec_in_the_html_report(config: pytest.Config) -> None:
+    """pytest-html shows pytest-metadata's table: the spec (path and short hash) goes there too."""
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:
+        return
+    metadata = config.stash.get(metadata_key, None)
+    if metadata is not None:
+        metadata["Contract spec"] = spec.describe()
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Once per run (the controller under xdist), before any test: preflight, then leftovers."""
     RECORDER.started = time.monotonic()
     _bound_gate_shrinking()
     config = session.config
+    _name_the_spec_in_the_html_report(config)
     if _is_worker(config) or not _is_contract_run(config) or config.option.collectonly:
         return
     target = config.stash[TARGET_KEY]
@@ -240,7 +258,8 @@ def _bound_gate_shrinking() -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     target = config.stash[TARGET_KEY]
-    return f"contract target: {target.description} (hypothesis profile: {settings._current_profile})"
+    return [f"contract target: {target.description} (hypothesis profile: {settings._current_profile})",
+            f"contract spec: {spec.describe()}"]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -291,7 +310,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     parts = [part, *config.stash.get(WORKER_PARTS_KEY, [])]
     summary = merge(parts)
     config.stash[SUMMARY_KEY] = summary
-    header = {"target": target.description, "run_id": target.registry.run_id,
+    header = {"target": target.description, "spec": spec.describe(), "run_id": target.registry.run_id,
               "profile": settings._current_profile, "outcome": "passed" if exitstatus == 0 else f"failed (exit {exitstatus})",
               "rooms_created": sum(int(p.get("rooms_created", 0)) for p in parts),
               "rooms_left_behind": sorted({sid for p in parts for sid in p.get("rooms_left_behind", [])}),

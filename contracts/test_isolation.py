@@ -6,12 +6,11 @@ import pytest
 from hypothesis import given, reject
 from hypothesis import strategies as st
 
-from meeting_room_contract import checks, strategies
+from meeting_room_contract import checks, model, strategies
 from meeting_room_contract.checks import ContractViolation, rule
 from meeting_room_contract.rules import UpdateOutcome
 
-FULL_BODY = {"access_codes": [], "properties": {"conference_start_wait": "7"}, "did_group_sid": None,
-             "name": "foreign change"}
+FULL_BODY = {**strategies.simplest_body(()), **strategies.sample_values()}
 
 
 @pytest.mark.needs_second_account
@@ -43,7 +42,8 @@ def test_other_accounts_did_group_is_rejected(client, second_client, room, prope
     foreign_groups = second_client.did_group_sids()
     if not foreign_groups:
         pytest.skip("the second account has no DID groups")
-    sid, body = room["meeting_room_sid"], {"did_group_sid": foreign_groups[0]}
+    sid = room["meeting_room_sid"]
+    body = {reference.field: foreign_groups[0] for reference in model.REFERENCES}
     before = checks.current_room(client, sid, "status.documented_codes", "room before the PATCH")
     response = client.patch_room(sid, body)
     operation = checks.room_path_label("PATCH")
@@ -71,7 +71,7 @@ def test_update_of_one_room_changes_no_other_room(data, client, rooms, did_group
 
 def test_update_of_minimal_room_changes_no_other_minimal_room(client, rooms, properties_tracker):
     """The same for two rooms created from the documented minimal body `{}` (defaults must not be shared)."""
-    body = {"properties": {"conference_mute_policy": "hl"}}
+    body = strategies.sample_values()
     _update_leaves_neighbour_alone(client, rooms, properties_tracker, {}, {}, "PATCH", body)
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meeting_room_contract import checks, strategies
+from meeting_room_contract import checks, model, strategies
 from meeting_room_contract.rules import UpdateOutcome
 
 
@@ -25,20 +25,37 @@ def test_invalid_values_are_rejected_and_change_nothing(data, client, rooms, did
 
 
 def _duplicate_codes() -> dict:
-    code = strategies.fresh_access_codes(1)[0]["access_code"]
-    return {"access_codes": [{"access_code": code, "role": "host"}, {"access_code": code, "role": "listener"}]}
+    """The first `x-unique` array with its unique value (a code) in two items."""
+    unique = model.UNIQUE[0]
+    items = strategies.fresh_access_codes(2)
+    items[1][unique.item_field] = items[0][unique.item_field]
+    return {unique.array_field: items}
+
+
+def _unknown_reference() -> dict:
+    return {reference.field: "00000000-0000-4000-8000-000000000000" for reference in model.REFERENCES}
+
+
+def _item_not_in_array() -> dict:
+    return {model.UNIQUE[0].array_field: strategies.fresh_access_codes(1)[0]}
+
+
+def _item_outside_enum() -> dict:
+    """An item whose enum fields (the role) hold a value outside the spec's enum."""
+    item = strategies.fresh_access_codes(1)[0]
+    schema = model.spec.field_schema(model.UNIQUE[0].array_field)["items"]["properties"]
+    return {model.UNIQUE[0].array_field: [{**item, **{name: "no-such-" + name for name in item if "enum" in schema[name]}}]}
 
 
 CONTEXT_CASES = {
     "duplicate access code in one body": (_duplicate_codes, "status_duplicate_code"),
-    "unknown DID group": (lambda: {"did_group_sid": "00000000-0000-4000-8000-000000000000"}, "status_unknown_did_group"),
-    "empty DID group sid": (lambda: {"did_group_sid": ""}, "status_unknown_did_group"),
-    "DID group sid that is no sid": (lambda: {"did_group_sid": "not-a-sid"}, "status_unknown_did_group"),
-    "access_codes not an array": (lambda: {"access_codes": {"access_code": "123456", "role": "host"}}, "status_invalid_value"),
-    "role outside host/listener/participant": (
-        lambda: {"access_codes": [{"access_code": strategies.fresh_access_codes(1)[0]["access_code"], "role": "moderator"}]},
-        "status_invalid_value"),
-    "body is an array": (lambda: [{"name": "x"}], "status_invalid_value"),
+    "unknown DID group": (_unknown_reference, "status_unknown_did_group"),
+    "empty DID group sid": (lambda: {reference.field: "" for reference in model.REFERENCES}, "status_unknown_did_group"),
+    "DID group sid that is no sid": (lambda: {reference.field: "not-a-sid" for reference in model.REFERENCES},
+                                     "status_unknown_did_group"),
+    "access_codes not an array": (_item_not_in_array, "status_invalid_value"),
+    "role outside its enum": (_item_outside_enum, "status_invalid_value"),
+    "body is an array": (lambda: [strategies.simplest_body(())], "status_invalid_value"),
 }
 
 
@@ -49,7 +66,7 @@ def test_context_invalid_bodies_are_rejected_and_change_nothing(case, method, cl
     make_body, status_behaviour = CONTEXT_CASES[case]
     body = make_body()
     if method == "PUT" and isinstance(body, dict):
-        body = {"access_codes": [], "properties": {}, "did_group_sid": None, "name": "bad put", **body}
+        body = {**strategies.simplest_body(()), **body}
     sid = room["meeting_room_sid"]
     _, response, outcome = checks.send_update(client, sid, method, body, properties_tracker)
     checks.update_refused(outcome, status_behaviour, method, response, f"{method} with {case}")
@@ -59,9 +76,9 @@ def test_context_invalid_bodies_are_rejected_and_change_nothing(case, method, cl
 def test_unknown_field_is_rejected_or_ignored_never_stored(method, client, room, properties_tracker):
     """An unknown field is refused (400/422) with nothing changed, or ignored: never stored or returned."""
     sid = room["meeting_room_sid"]
-    body = {"name": "with an unknown field", "conference_secret_flag": "on"}
+    body = {**strategies.simplest_body((), fields=model.MODIFIABLE_FIELDS[-1:]), "conference_secret_flag": "on"}
     if method == "PUT":
-        body.update({"access_codes": [], "properties": {}, "did_group_sid": None})
+        body = {**strategies.simplest_body(()), **body}
     _, response, outcome = checks.send_update(client, sid, method, body, properties_tracker)
     if outcome is UpdateOutcome.REJECTED:
         checks.rejection_status("status_unknown_field", response, checks.room_path_label(method), f"{method} with an unknown field")
@@ -95,7 +112,7 @@ def test_unparseable_bodies_are_rejected_and_change_nothing(case, method, client
 def test_unknown_sid_is_404_with_json_error(method, client):
     """A sid that names no room is 404 with a JSON error body (a room a faulty server creates is deleted)."""
     sid = client.registry.unknown_sid()
-    body = {"access_codes": [], "properties": {}, "did_group_sid": None, "name": "nobody"} if method in ("PATCH", "PUT") else None
+    body = strategies.simplest_body(()) if method in ("PATCH", "PUT") else None
     response = client.request(method, client.room_path(sid), json_body=body)
     if 200 <= response.status_code < 300 and method in ("PATCH", "PUT"):
         client.registry.record_created(sid, client)  # the server created it (an upsert): ours to delete

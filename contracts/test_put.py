@@ -35,13 +35,12 @@ def test_put_sets_every_modifiable_field_and_is_idempotent(data, client, rooms, 
         checks.state_matches("put.idempotent", after_first, after_second, again, OP, "the same PUT twice")
 
 
-@pytest.mark.parametrize("missing", model.MODIFIABLE_FIELDS)
+@pytest.mark.parametrize("missing", model.PUT_REQUIRED_FIELDS)
 def test_put_without_a_modifiable_field_is_rejected_and_changes_nothing(missing, client, room, did_groups,
                                                                          properties_tracker):
-    """All four modifiable fields must be present in a PUT: leaving one out is 400/422, no change."""
+    """Every field the spec's PUT body requires must be present: leaving one out is 400/422, no change."""
     sid = room["meeting_room_sid"]
-    full = {"access_codes": [], "properties": {"conference_start_wait": "15"},
-            "did_group_sid": did_groups[-1] if did_groups else None, "name": "put without " + missing}
+    full = {**strategies.simplest_body(did_groups[-1:]), **strategies.sample_values()}
     body = {key: value for key, value in full.items() if key != missing}
     _, response, outcome = checks.send_update(client, sid, "PUT", body, properties_tracker)
     checks.update_refused(outcome, "status_missing_put_field", "PUT", response, f"PUT without `{missing}`")

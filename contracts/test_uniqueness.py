@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from meeting_room_contract import checks, strategies
+from meeting_room_contract import checks, model, strategies
 from meeting_room_contract.checks import ContractViolation, rule
 from meeting_room_contract.rooms import ProvenConflict
 from meeting_room_contract.rules import UpdateOutcome
 
 GROUPS = ["null DID group", "a DID group"]
+CODES = model.UNIQUE[0].array_field  # the `x-unique` array (access codes) and its scope field (the DID group)
+GROUP = next(field for field in model.UNIQUE[0].scope if field in model.MODIFIABLE_FIELDS)
+CODE = model.UNIQUE[0].item_field
 
 
 def _group(kind: str, did_groups: list[str]) -> str | None:
@@ -31,13 +34,12 @@ def test_creating_a_room_with_a_code_in_use_is_refused(group, client, rooms, did
     """POST of a room whose code another room of the account and DID group holds: refused, no room created."""
     did_group = _group(group, did_groups)
     held = strategies.fresh_access_codes(1)
-    with rooms.fresh({"access_codes": held, "did_group_sid": did_group}, label="code-holder") as holder:
-        body = {"name": rooms.name("same-code"), "did_group_sid": did_group,
-                "access_codes": [{"access_code": held[0]["access_code"], "role": "listener"}]}
+    with rooms.fresh({CODES: held, GROUP: did_group}, label="code-holder") as holder:
+        body = {**strategies.simplest_body([did_group] if did_group else []), GROUP: did_group, CODES: held}
         response = client.create_room(body)  # a wrongly created room is recorded and deleted at the end
         with rule("uniqueness.across_rooms", "POST /meeting_rooms"):
             if response.status_code < 300:
-                raise ContractViolation("uniqueness.across_rooms", f"a second room with code {held[0]['access_code']} was "
+                raise ContractViolation("uniqueness.across_rooms", f"a second room with code {held[0][CODE]} was "
                                         f"created in the same account and {group}", response=response)
         checks.conflict_explained(client, None, None, "POST", body, response)
         checks.rejection_status("status_code_in_use", response, "POST /meeting_rooms", f"POST with a code in use ({group})")
@@ -59,16 +61,16 @@ def test_updating_a_room_to_a_code_in_use_is_refused(group, method, client, room
     (400/409/422), both rooms unchanged."""
     did_group = _group(group, did_groups)
     held = strategies.fresh_access_codes(1)
-    with rooms.fresh({"access_codes": held, "did_group_sid": did_group}, label="code-holder") as holder, \
-         rooms.fresh({"access_codes": strategies.fresh_access_codes(1), "did_group_sid": did_group}, label="same-code") as room:
-        body = {"access_codes": [{"access_code": held[0]["access_code"], "role": "participant"}]}
+    with rooms.fresh({CODES: held, GROUP: did_group}, label="code-holder") as holder, \
+         rooms.fresh({CODES: strategies.fresh_access_codes(1), GROUP: did_group}, label="same-code") as room:
+        body = {CODES: held}
         if method == "PUT":
-            body.update(properties={}, did_group_sid=did_group, name=rooms.name("same-code"))
+            body = {**strategies.simplest_body([did_group] if did_group else []), **body}
         _, response, outcome = checks.send_update(client, room["meeting_room_sid"], method, body, properties_tracker)
         operation = checks.room_path_label(method)
         with rule("uniqueness.across_rooms", operation):
             if outcome is UpdateOutcome.APPLIED:
-                raise ContractViolation("uniqueness.across_rooms", f"{method} gave the room code {held[0]['access_code']}, "
+                raise ContractViolation("uniqueness.across_rooms", f"{method} gave the room code {held[0][CODE]}, "
                                         f"which another room of the account and {group} holds", response=response)
         checks.rejection_status("status_code_in_use", response, operation, f"{method} with a code in use ({group})")
         _holder_unchanged(client, holder, response, operation)
@@ -78,19 +80,19 @@ def test_moving_a_room_into_a_group_where_its_code_is_held_is_refused(client, ro
     """PATCH of `did_group_sid` alone that brings a room's code into a group where another room holds it: refused."""
     did_group = _group("a DID group", did_groups)
     held = strategies.fresh_access_codes(1)
-    with rooms.fresh({"access_codes": held, "did_group_sid": did_group}, label="code-holder") as holder:
+    with rooms.fresh({CODES: held, GROUP: did_group}, label="code-holder") as holder:
         try:
-            mover = rooms.create({"access_codes": [{**held[0], "role": "listener"}], "did_group_sid": None}, label="mover")
+            mover = rooms.create({CODES: held, GROUP: None}, label="mover")
         except ProvenConflict:
             # Proven: the target keeps codes unique across DID groups, so no room can hold the code elsewhere.
             checks.observe("codes_across_did_groups", "refused", "POST /meeting_rooms")
             return
-        _move_into_group(client, holder, mover, did_group, held[0]["access_code"], properties_tracker)
+        _move_into_group(client, holder, mover, did_group, held[0][CODE], properties_tracker)
 
 
 def _move_into_group(client, holder, room, did_group, code, properties_tracker) -> None:
     try:
-        _, response, outcome = checks.send_update(client, room["meeting_room_sid"], "PATCH", {"did_group_sid": did_group},
+        _, response, outcome = checks.send_update(client, room["meeting_room_sid"], "PATCH", {GROUP: did_group},
                                                   properties_tracker)
         operation = checks.room_path_label("PATCH")
         with rule("uniqueness.across_rooms", operation):
@@ -108,9 +110,9 @@ def test_rooms_in_different_did_groups_may_share_a_code_or_not(client, rooms, di
     the target's choice is reported (`codes_across_did_groups`)."""
     other_group = _group("a DID group", did_groups)
     held = strategies.fresh_access_codes(1)
-    with rooms.fresh({"access_codes": held, "did_group_sid": None}, label="code-holder"), \
-         rooms.fresh({"access_codes": [], "did_group_sid": other_group}, label="other-group") as room:
-        _, response, outcome = checks.send_update(client, room["meeting_room_sid"], "PATCH", {"access_codes": held},
+    with rooms.fresh({CODES: held, GROUP: None}, label="code-holder"), \
+         rooms.fresh({CODES: [], GROUP: other_group}, label="other-group") as room:
+        _, response, outcome = checks.send_update(client, room["meeting_room_sid"], "PATCH", {CODES: held},
                                                   properties_tracker)
         operation = checks.room_path_label("PATCH")
         if checks.valid_update_accepted(outcome, "patch.partial_update", "PATCH", response):

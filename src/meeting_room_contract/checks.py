@@ -245,17 +245,17 @@ class PropertiesModeTracker:
 
 def patch_partial_update(before: Mapping[str, Any], body: Mapping[str, Any], after: Mapping[str, Any],
                          response: requests.Response, rule_id: str = "patch.partial_update") -> None:
-    """Sent fields are set (every sent `properties` key has the sent value, merge or replace),
-    every other field keeps its value."""
+    """Sent fields are set (every sent key of an `x-patch: merge-or-replace` object has the sent
+    value, merge or replace), every other field keeps its value."""
     expected = model.apply_patch(before, body, PropertiesMode.REPLACE)
-    sent_properties = "properties" in body and isinstance(body["properties"], dict)
-    fields = tuple(f for f in model.DOCUMENTED_FIELDS if not (f == "properties" and sent_properties))
+    nested = [f for f in model.MERGE_OR_REPLACE_FIELDS if f in body and isinstance(body[f], dict)]
+    fields = tuple(f for f in model.DOCUMENTED_FIELDS if f not in nested)
     with rule(rule_id, room_path_label("PATCH")):
         diffs = model.differences(expected, after, fields)
-        if sent_properties:
-            observed = after.get("properties") if isinstance(after.get("properties"), dict) else {}
-            diffs += [f"properties.{key}: expected {value!r}, observed {observed.get(key, '(absent)')!r}"
-                      for key, value in body["properties"].items() if observed.get(key) != value]
+        for field in nested:
+            observed = after.get(field) if isinstance(after.get(field), dict) else {}
+            diffs += [f"{field}.{key}: expected {value!r}, observed {observed.get(key, '(absent)')!r}"
+                      for key, value in body[field].items() if observed.get(key) != value]
         if diffs:
             raise ContractViolation(rule_id, "accepted PATCH, room read back: " + "; ".join(diffs), response=response,
                                     expected=model.comparable(expected), observed=model.comparable(after))
@@ -263,22 +263,30 @@ def patch_partial_update(before: Mapping[str, Any], body: Mapping[str, Any], aft
 
 def patch_properties(before: Mapping[str, Any], body: Mapping[str, Any], after: Mapping[str, Any],
                      response: requests.Response, tracker: PropertiesModeTracker) -> None:
-    """The old keys that were not sent are all kept (merge) or all gone (replace): the mode
-    pinned, else the one seen all run. (The sent keys are `patch_partial_update`'s.)"""
+    """In each sent `x-patch: merge-or-replace` object, the old keys that were not sent are all
+    kept (merge) or all gone (replace): the mode pinned, else the one seen all run. (The sent
+    keys are `patch_partial_update`'s.)"""
+    for field in model.MERGE_OR_REPLACE_FIELDS:
+        if field in body and isinstance(body[field], dict):
+            _merge_or_replace(field, before, body, after, response, tracker)
+
+
+def _merge_or_replace(field: str, before: Mapping[str, Any], body: Mapping[str, Any], after: Mapping[str, Any],
+                      response: requests.Response, tracker: PropertiesModeTracker) -> None:
     operation = room_path_label("PATCH")
-    candidates = {mode: model.apply_patch(before, body, mode)["properties"] for mode in PropertiesMode}
+    candidates = {mode: model.apply_patch(before, body, mode)[field] for mode in PropertiesMode}
     allowed = tracker.allowed()
     with rule("patch.properties_merge_or_replace", operation):
-        matching = [mode for mode in PropertiesMode if candidates[mode] == after.get("properties")]
+        matching = [mode for mode in PropertiesMode if candidates[mode] == after.get(field)]
         if not any(mode in allowed for mode in matching):
             if matching:
-                detail = (f"PATCH {matching[0].value}d `properties`, but {allowed[0].value} is "
+                detail = (f"PATCH {matching[0].value}d `{field}`, but {allowed[0].value} is "
                           + ("pinned" if tracker.pinned else f"what the target did earlier in the run ({tracker.evidence})"))
             else:
-                detail = "`properties` is neither the merge nor the replacement of the old and the sent objects"
+                detail = f"`{field}` is neither the merge nor the replacement of the old and the sent objects"
             raise ContractViolation("patch.properties_merge_or_replace", detail, response=response,
                                     expected={mode.value: candidates[mode] for mode in allowed},
-                                    observed=after.get("properties"))
+                                    observed=after.get(field))
     if len(matching) == 1:  # merge and replace predict different states: this answer tells them apart
         tracker.settle(matching[0], response, operation)
 
@@ -303,7 +311,7 @@ def read_only_never_applied(client: ConferenceClient, sid: str, before: Mapping[
     in its read-only fields (answer and GET). A room the server re-keyed is adopted for cleanup."""
     operation = room_path_label(method)
     attempted = model.read_only_changes(body, before)
-    moved_to = (answered or {}).get("meeting_room_sid")
+    moved_to = (answered or {}).get(model.ID_FIELD)
     if isinstance(moved_to, str) and moved_to != sid:
         client.registry.record_created(moved_to, client)  # the server re-keyed our room: still ours to delete
     read_back = client.get_room(sid)
@@ -342,7 +350,7 @@ def unknown_fields_not_stored(method: str, body: Mapping[str, Any], rooms_seen: 
 def invalid_input_refused(method: str, body: Any, response: requests.Response) -> None:
     """An accepted body must satisfy the value rules (only judged when it does not)."""
     reasons = model.invalid_value_reasons(body) if isinstance(body, dict) else ["the body is not a JSON object"]
-    duplicates = model.duplicate_codes(body.get("access_codes")) if isinstance(body, dict) else set()
+    duplicates = model.body_duplicates(body)
     if duplicates and not reasons:
         with rule("uniqueness.within_room", room_path_label(method)):
             raise ContractViolation("uniqueness.within_room", f"{method} repeating access code(s) {sorted(duplicates)} "
@@ -388,19 +396,21 @@ def rejected_changes_nothing(client: ConferenceClient, sid: str, before: Mapping
 # -- conflicts (409) -------------------------------------------------------------------------------
 
 def conflicting_rooms(client: ConferenceClient, candidate: Mapping[str, Any], exclude_sid: str | None) -> list[dict[str, Any]]:
-    """Rooms of the account, other than `exclude_sid`, holding a code of `candidate` (any DID group)."""
-    entries = candidate.get("access_codes") if isinstance(candidate.get("access_codes"), list) else []
-    codes = {entry.get("access_code") for entry in entries if isinstance(entry, dict) and isinstance(entry.get("access_code"), str)}
-    if not codes:
-        return []
+    """Rooms of the account, other than `exclude_sid`, holding an `x-unique` value (a code) of
+    `candidate`, in any scope (e.g. any DID group)."""
     holders = []
-    for room in client.list_all("/meeting_rooms"):
-        if room.get("meeting_room_sid") == exclude_sid:
+    for unique in model.UNIQUE:
+        codes = model.unique_values(candidate, unique)
+        if not codes:
             continue
-        shared = codes & {entry.get("access_code") for entry in room.get("access_codes") or [] if isinstance(entry, dict)}
-        if shared:
-            holders.append({"meeting_room_sid": room.get("meeting_room_sid"), "did_group_sid": room.get("did_group_sid"),
-                            "codes": sorted(shared)})
+        for room in client.list_all("/meeting_rooms"):
+            if room.get(model.ID_FIELD) == exclude_sid:
+                continue
+            shared = codes & model.unique_values(room, unique)
+            if shared:
+                holders.append({"room": room.get(model.ID_FIELD), "scope": model.scope_of(room, unique),
+                                "same_scope": model.scope_of(room, unique) == model.scope_of(candidate, unique),
+                                "codes": sorted(shared, key=repr)})
     return holders
 
 
@@ -409,7 +419,7 @@ def candidate_state(before: Mapping[str, Any] | None, method: str, body: Any) ->
     if not isinstance(body, dict):
         return None
     if before is None or method.upper() == "POST":
-        return {"access_codes": body.get("access_codes") or [], "did_group_sid": body.get("did_group_sid")}
+        return model.candidate(body)
     if method.upper() == "PUT" and not model.missing_put_fields(body):
         return model.apply_put(before, body)
     return model.apply_patch(before, body, PropertiesMode.REPLACE)
@@ -426,7 +436,7 @@ def conflict_explained(client: ConferenceClient, sid: str | None, before: Mappin
 
     operation = room_path_label(method) if sid else f"{method.upper()} /meeting_rooms"
     candidate = candidate_state(before, method, body)
-    in_body = model.duplicate_codes(candidate["access_codes"]) if candidate else set()
+    in_body = model.body_duplicates(candidate) if candidate else set()
     holders = conflicting_rooms(client, candidate, sid) if candidate else []
     for holder in holders:
         CODES_IN_USE.update(holder["codes"])
@@ -436,14 +446,15 @@ def conflict_explained(client: ConferenceClient, sid: str | None, before: Mappin
         if not holders and not in_body:
             raise ContractViolation("uniqueness.conflict_explained", f"{method} answered 409 (conflict), but no room of the "
                                     "account holds any of its access codes and none repeats in the body: a valid request "
-                                    "was refused", response=response, observed={"access_codes": (candidate or {}).get("access_codes")})
-    return holders or [{"meeting_room_sid": sid, "codes": sorted(in_body), "in_body": True}]
+                                    "was refused", response=response,
+                                    observed={rule_.array_field: (candidate or {}).get(rule_.array_field) for rule_ in model.UNIQUE})
+    return holders or [{"room": sid, "codes": sorted(in_body), "in_body": True}]
 
 
 def _observe_code_sharing(holders: list[dict[str, Any]], candidate: Mapping[str, Any] | None, operation: str,
                           response: requests.Response) -> None:
     others = [h for h in holders if not h.get("in_body")]
-    if candidate and others and all(h.get("did_group_sid") != candidate.get("did_group_sid") for h in others):
+    if candidate and others and not any(h.get("same_scope") for h in others):
         observe("codes_across_did_groups", "refused", operation, response)
 
 
@@ -487,7 +498,7 @@ def judge_update(client: ConferenceClient, sid: str, before: Mapping[str, Any], 
         after = current_room(client, sid, "status.documented_codes", f"accepted {method}")
     if method == "PATCH":
         patch_partial_update(before, body, after, response, state_rule or "patch.partial_update")
-        if "properties" in body:
+        if any(field in body for field in model.MERGE_OR_REPLACE_FIELDS):
             patch_properties(before, body, after, response, tracker)
     else:
         put_full_replacement(before, body, after, response, state_rule or "put.full_replacement")

@@ -181,7 +181,7 @@ def write_summary(summary: dict[str, Any], directory: Path, header: dict[str, An
 
 def _markdown(doc: dict[str, Any]) -> str:
     lines = ["# Contract summary", ""]
-    for key in ("target", "run_id", "profile", "outcome", "duration_seconds", "requests_sent", "pins"):
+    for key in ("target", "spec", "run_id", "profile", "outcome", "duration_seconds", "requests_sent", "pins"):
         if key in doc:
             lines.append(f"- **{key}**: {doc[key]}")
     lines += ["", "## Checks by rule and operation", "", "| rule | operation | run | passed | failed |",

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 from . import checks, model
 from .client import ConferenceClient
 from .rules import UpdateOutcome
-from .strategies import fresh_access_codes
+from . import strategies
 
 OPERATION = "PUT /meeting_rooms/{sid}"
 
@@ -40,8 +40,7 @@ def probe_put_style(client: ConferenceClient, rooms: Any, did_groups: Sequence[s
     tracker = checks.PropertiesModeTracker()
     with rooms.fresh(label="put-style") as room:
         sid = room["meeting_room_sid"]
-        body = {"access_codes": fresh_access_codes(1), "properties": {"conference_start_wait": "120"},
-                "did_group_sid": did_groups[0] if did_groups else None, "name": rooms.name("put-style")}
+        body = {**strategies.simplest_body(did_groups), **strategies.sample_values(did_groups)}
         _, response, outcome = checks.send_update(client, sid, "PUT", body, tracker, complete_put=False)
         if outcome is UpdateOutcome.APPLIED:
             checks.observe("put_read_only_fields", "optional", OPERATION, response)

@@ -11,7 +11,8 @@ from hypothesis import currently_in_test_context, reject
 
 from . import checks
 from .client import ConferenceClient, RoomRegistry
-from .strategies import CODES_IN_USE, fresh_access_codes
+from . import model, spec, strategies
+from .strategies import CODES_IN_USE
 
 CREATE = "POST /meeting_rooms"
 
@@ -24,8 +25,15 @@ def load_codes_in_use(client: ConferenceClient) -> int:
     """Remember every access code the account's rooms hold: generated codes avoid them."""
     rooms = client.list_all("/meeting_rooms")
     for room in rooms:
-        CODES_IN_USE.update(entry.get("access_code") for entry in room.get("access_codes") or [] if isinstance(entry, dict))
+        CODES_IN_USE.update(model.unique_values(room))
     return len(rooms)
+
+
+NAME_KEY = "name"  # where the factory writes recognisable room names (when the spec's creation body has it)
+
+
+def _creatable() -> set[str]:
+    return set(spec.current().resolved(spec.CREATE_SCHEMA).get("properties", {}))
 
 
 class RoomFactory:
@@ -38,7 +46,7 @@ class RoomFactory:
 
     def create(self, body: dict[str, Any] | None = None, *, client: ConferenceClient | None = None,
                label: str = "room") -> dict[str, Any]:
-        """Create a room (default: three fresh 6-digit codes, properties and a name); returns it.
+        """Create a room (default: sample values, three fresh 6-digit codes, and a name); returns it.
 
         A refusal is proven before anything else: a room of the account that holds one of the
         codes explains it (the default codes are drawn again; drawn test data is rejected as
@@ -46,11 +54,10 @@ class RoomFactory:
         """
         owner = client or self.client
         for _ in range(3):
-            drawn = body if body is not None else {"access_codes": fresh_access_codes(3),
-                                                   "properties": {"conference_start_wait": "360"}}
-            sent = {"name": self.name(label), **drawn}
+            drawn = body if body is not None else strategies.sample_values(fresh_codes=3)
+            sent = {**drawn, NAME_KEY: self.name(label)} if NAME_KEY in _creatable() else dict(drawn)
             response = owner.create_room(sent)  # gateway errors: the client finds the room by its name
-            if response.status_code not in (400, 409, 422) or not sent.get("access_codes"):
+            if response.status_code not in (400, 409, 422) or not model.unique_values(sent):
                 break
             holders = checks.conflict_explained(owner, None, None, "POST", sent, response)
             if not holders:

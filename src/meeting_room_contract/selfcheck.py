@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .mock import FAULTS, VARIANTS
+from .mock.behaviours import SPEC_FAULTS
 from .rules import RULES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 class MatrixEntry:
     kind: str  # "baseline", "fault" or "variant"
     name: str
+    spec: str | None = None  # run the suite and the mock with this spec (`--spec`)
+    rule: str | None = None  # the rule a fault must be caught under, when not the fault's own (spec faults)
+    paths: tuple[str, ...] = ("contracts",)
 
     @property
     def must_fail(self) -> bool:
@@ -38,14 +42,17 @@ class MatrixEntry:
 
     @property
     def declared_rule(self) -> str | None:
-        return FAULTS[self.name].rule if self.kind == "fault" else None
+        if self.kind != "fault":
+            return None
+        return self.rule or {**FAULTS, **SPEC_FAULTS}[self.name].rule
 
     def pytest_args(self, stop_on_rule: bool = True) -> list[str]:
+        args = ["--spec", self.spec] if self.spec else []
         if self.kind == "fault":
-            return ["--mock-fault", self.name] + (["--stop-on-rule", FAULTS[self.name].rule] if stop_on_rule else [])
+            return args + ["--mock-fault", self.name] + (["--stop-on-rule", self.declared_rule] if stop_on_rule else [])
         if self.kind == "variant":
-            return ["--mock-variant", self.name]
-        return []
+            return args + ["--mock-variant", self.name]
+        return args
 
 
 @dataclass
@@ -100,7 +107,8 @@ def run_entry(entry: MatrixEntry, *, profile: str = "gate", stop_at_first_failur
     """One real run of the contract suite against the embedded mock with the entry's behaviour."""
     with tempfile.TemporaryDirectory(prefix="contract-selfcheck-") as tmp:
         report_dir = Path(tmp)
-        command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts"), "-q", "-p", "no:cacheprovider",
+        command = [sys.executable, "-m", "pytest", *(str(PROJECT_ROOT / path) for path in entry.paths), "-q",
+                   "-p", "no:cacheprovider",
                    "-p", "no:randomly", "--hypothesis-profile", profile, "--report-dir", str(report_dir),
                    "--junitxml", str(report_dir / "junit.xml"), *entry.pytest_args(stop_at_first_failure)]
 

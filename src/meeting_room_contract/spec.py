@@ -1,65 +1,207 @@
-"""The OpenAPI spec: where it lives and the facts other modules read from it."""
+"""The OpenAPI spec: which one the run uses, and the facts other modules read from it.
+
+The spec is a run option (`--spec PATH`, env `CONFERENCE_SPEC`; default the spec in `openapi/`).
+`set_spec_path` switches it before anything reads it; the model, the strategies, the mock and
+the reports follow (they ask this module, never a copy). A `Spec` object answers for one file,
+so the mock can hold another version of the spec than the suite (a backend on an older API).
+
+Where JSON Schema cannot say what the contract needs, the spec carries `x-` extensions that the
+model reads (see README "The spec drives the suite"):
+
+* `x-patch: merge | replace | merge-or-replace` how PATCH applies a nested object;
+* `x-compare: set`                               an array compared without order;
+* `x-unique: {item-field, scope}`                a value unique across rooms sharing `scope`;
+* `x-references: {resource, field}`              a value naming another resource of the account;
+* `x-plain-pattern`                              the form valid input uses (other values the
+                                                 schema allows are edge values);
+* `x-value-forms`                                the documented value forms per kind of key;
+* `x-since`                                      the API version that added a field.
+"""
 
 from __future__ import annotations
 
+import copy
 import functools
+import hashlib
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi" / "conference-v2-meeting-rooms.yaml"
+DEFAULT_SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi" / "conference-v2-meeting-rooms.yaml"
 ROOM_PATH = "/meeting_rooms/{meeting_room_sid}"
+ROOM_SCHEMA, CREATE_SCHEMA, PATCH_SCHEMA, PUT_SCHEMA = "MeetingRoom", "MeetingRoomCreate", "MeetingRoomPatch", "MeetingRoomPut"
+SPEC_ENV = "CONFERENCE_SPEC"
+
+
+class Spec:
+    """One version of the spec file (loaded once; treat what it returns as read-only)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path).resolve()
+        raw = self.path.read_bytes()
+        self.sha256 = hashlib.sha256(raw).hexdigest()
+        self.document: dict[str, Any] = yaml.safe_load(raw.decode("utf-8"))
+
+    @property
+    def short_hash(self) -> str:
+        return self.sha256[:12]
+
+    @property
+    def description(self) -> str:
+        return f"{self.path} (sha256 {self.short_hash}, API version {self.document.get('info', {}).get('version', '?')})"
+
+    def component_schema(self, name: str) -> dict[str, Any]:
+        return self.document["components"]["schemas"][name]
+
+    @functools.lru_cache(maxsize=None)
+    def resolved(self, name: str) -> dict[str, Any]:
+        """A component schema with local `$ref`s inlined and `nullable` turned into JSON Schema
+        (`x-` extensions and `readOnly` are kept: JSON Schema validators ignore them)."""
+        return self._to_json_schema(self.component_schema(name))
+
+    def _to_json_schema(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self._to_json_schema(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            return self._to_json_schema(self.pointer(node["$ref"]))
+        out = {key: self._to_json_schema(value) for key, value in node.items() if key not in ("nullable", "example")}
+        if node.get("nullable"):
+            if "type" in out:
+                out["type"] = [out["type"], "null"] if isinstance(out["type"], str) else [*out["type"], "null"]
+            if "enum" in out and None not in out["enum"]:
+                out["enum"] = [*out["enum"], None]
+        return out
+
+    def pointer(self, ref: str) -> Any:
+        """The node a local `$ref` (`#/a/b/c`) names."""
+        node: Any = self.document
+        for part in ref.lstrip("#/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    def id_field(self) -> str:
+        """The field that identifies a room: the path parameter of the room's path."""
+        for parameter in self.document["paths"][ROOM_PATH].get("parameters", []):
+            parameter = self.pointer(parameter["$ref"]) if "$ref" in parameter else parameter
+            if parameter.get("in") == "path":
+                return parameter["name"]
+        raise ValueError(f"{ROOM_PATH} has no path parameter")
+
+    def room_fields(self) -> tuple[str, ...]:
+        return tuple(self.resolved(ROOM_SCHEMA)["properties"])
+
+    def field_schema(self, name: str) -> dict[str, Any]:
+        """The resolved schema of a Meeting Room field (its semantics live here)."""
+        return self.resolved(ROOM_SCHEMA)["properties"][name]
+
+    def read_only_fields(self) -> tuple[str, ...]:
+        return tuple(name for name in self.room_fields() if self.field_schema(name).get("readOnly"))
+
+    def modifiable_fields(self) -> tuple[str, ...]:
+        return tuple(name for name in self.room_fields() if not self.field_schema(name).get("readOnly"))
+
+    def put_required_fields(self) -> tuple[str, ...]:
+        read_only = set(self.read_only_fields())
+        return tuple(name for name in self.resolved(PUT_SCHEMA).get("required", []) if name not in read_only)
+
+    def fields_with(self, extension: str) -> dict[str, Any]:
+        """{field: value of `extension`} for Meeting Room fields whose schema carries it."""
+        return {name: self.field_schema(name)[extension] for name in self.room_fields()
+                if extension in self.field_schema(name)}
+
+    def property_value_forms(self) -> list[dict[str, Any]]:
+        """The documented value forms per kind of key: `x-value-forms` of any field's schema."""
+        forms: list[dict[str, Any]] = []
+        for schema in self.fields_with("x-value-forms").values():
+            forms.extend(schema)
+        return forms
+
+
+def strip_extensions(node: Any) -> Any:
+    """A resolved schema without `x-` keys and `readOnly` (what generators and diffs compare)."""
+    if isinstance(node, list):
+        return [strip_extensions(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {key: strip_extensions(value) for key, value in node.items()
+            if not key.startswith("x-") and key != "readOnly"}
+
+
+# -- the run's spec --------------------------------------------------------------------------------
+
+SPEC_PATH: Path = Path(os.environ.get(SPEC_ENV) or DEFAULT_SPEC_PATH).resolve()
+_LISTENERS: list[Callable[[], None]] = []
+
+
+def on_change(listener: Callable[[], None]) -> Callable[[], None]:
+    """Call `listener` whenever the run's spec is switched (caches keyed to the spec register here)."""
+    _LISTENERS.append(listener)
+    return listener
+
+
+def set_spec_path(path: str | Path | None) -> Path:
+    """Use the spec at `path` (None: the default) for the rest of the run; returns the resolved path."""
+    global SPEC_PATH
+    new = Path(path or DEFAULT_SPEC_PATH).resolve()
+    if not new.is_file():
+        raise ValueError(f"spec {new} does not exist")
+    if new != SPEC_PATH:
+        SPEC_PATH = new
+        current.cache_clear()
+        for listener in _LISTENERS:
+            listener()
+    os.environ[SPEC_ENV] = str(new)  # subprocesses and xdist workers use the same spec
+    return new
 
 
 @functools.lru_cache(maxsize=1)
+def current() -> Spec:
+    return Spec(SPEC_PATH)
+
+
+@functools.lru_cache(maxsize=4)
+def at(path: str) -> Spec:
+    """A spec file other than the run's (e.g. the default one, for a backend on an older API)."""
+    return Spec(path)
+
+
+def default() -> Spec:
+    return at(str(DEFAULT_SPEC_PATH))
+
+
+# Module-level shortcuts to the run's spec (kept for existing callers).
+
 def load_spec() -> dict[str, Any]:
-    """The spec as a dict (cached; treat as read-only)."""
-    with SPEC_PATH.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return current().document
 
 
 def component_schema(name: str) -> dict[str, Any]:
-    return load_spec()["components"]["schemas"][name]
+    return current().component_schema(name)
 
 
 def meeting_room_fields() -> tuple[str, ...]:
-    return tuple(component_schema("MeetingRoom")["properties"])
+    return current().room_fields()
 
 
 def read_only_fields() -> tuple[str, ...]:
-    """Fields the spec marks `readOnly` on the Meeting Room object."""
-    props = component_schema("MeetingRoom")["properties"]
-    return tuple(name for name, prop in props.items() if prop.get("readOnly"))
+    return current().read_only_fields()
 
 
 def modifiable_fields() -> tuple[str, ...]:
-    props = component_schema("MeetingRoom")["properties"]
-    return tuple(name for name, prop in props.items() if not prop.get("readOnly"))
-
-
-def access_code_roles() -> tuple[str, ...]:
-    return tuple(component_schema("AccessCode")["properties"]["role"]["enum"])
+    return current().modifiable_fields()
 
 
 def property_value_forms() -> list[dict[str, Any]]:
-    """The documented value forms per kind of `properties` key (`x-value-forms` of Properties)."""
-    return list(component_schema("Properties").get("x-value-forms", []))
+    return current().property_value_forms()
 
 
 def resolved_schema(name: str) -> dict[str, Any]:
-    """A component schema with local `$ref`s inlined and `nullable` turned into JSON Schema."""
-    return _to_json_schema(component_schema(name))
+    return copy.deepcopy(current().resolved(name))
 
 
-def _to_json_schema(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_to_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        return _to_json_schema(component_schema(node["$ref"].rsplit("/", 1)[-1]))
-    out = {key: _to_json_schema(value) for key, value in node.items() if key not in ("nullable", "example", "readOnly") and not key.startswith("x-")}
-    if node.get("nullable") and "type" in out:
-        out["type"] = [out["type"], "null"]
-    return out
+def describe() -> str:
+    return current().description

@@ -7,7 +7,8 @@ import signal
 import sys
 import threading
 
-from .behaviours import FAULTS, VARIANTS
+from .behaviours import FAULTS, SPEC_FAULTS, VARIANTS
+from .. import spec
 from .server import MeetingRoomMock
 
 
@@ -15,22 +16,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m meeting_room_contract.mock", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; default 8080)")
-    parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS), metavar="NAME",
+    parser.add_argument("--fault", action="append", default=[], choices=sorted({**FAULTS, **SPEC_FAULTS}), metavar="NAME",
                         help="inject a contract violation (repeatable); see --list")
     parser.add_argument("--variant", action="append", default=[], choices=sorted(VARIANTS), metavar="NAME",
                         help="switch to another allowed behaviour (repeatable); see --list")
+    parser.add_argument("--spec", default=None, help="the OpenAPI spec the mock implements (env CONFERENCE_SPEC; "
+                                                     "default openapi/conference-v2-meeting-rooms.yaml)")
     parser.add_argument("--list", action="store_true", help="list faults and variants and exit")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     if args.list:
-        for title, table in (("faults", FAULTS), ("variants", VARIANTS)):
+        for title, table in (("faults", FAULTS), ("faults for an evolved spec (--spec)", SPEC_FAULTS), ("variants", VARIANTS)):
             print(f"{title}:")
             for behaviour in table.values():
                 print(f"  {behaviour.name:38} [{behaviour.rule}] {behaviour.description}")
         return 0
+    if args.spec:
+        spec.set_spec_path(args.spec)
     mock = MeetingRoomMock(tuple(args.fault), tuple(args.variant), host=args.host, port=args.port, verbose=args.verbose)
     mock.start()
     print(f"meeting-room mock listening on {mock.base_url}", flush=True)
+    print(f"  spec: {spec.describe()}", flush=True)
     for account in mock.accounts:
         groups = ", ".join(group["did_group_sid"] for group in account.did_groups)
         print(f"  account {account.account_sid} login {account.login}; DID groups {groups}", flush=True)

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .. import model, spec
+from ..spec import Spec
 from .behaviours import check_names
 
 API_PREFIX = "/conference/v2"
@@ -84,8 +85,12 @@ OTHER_TESTER_CODES = ("000000", "111111", "123456", "000001", "100000", "999999"
 class MeetingRoomStore:
     """The accounts, their rooms and the update rules. Thread-safe through one lock."""
 
-    def __init__(self, faults: frozenset[str], variants: frozenset[str]):
+    def __init__(self, faults: frozenset[str], variants: frozenset[str], api_spec: Spec | None = None):
         self.faults, self.variants = faults, variants
+        self.spec = api_spec or spec.current()
+        # The API the backend implements: the spec it was started with, or (fault) the default spec
+        # while the run uses a newer one. Bodies are validated and applied by the same model as the checks.
+        self.model = model.for_spec(spec.default() if self.fault("backend_on_old_spec") else self.spec)
         self.accounts = default_accounts()
         self.rooms: dict[str, dict[str, Any]] = {}
         self.deleted: set[str] = set()
@@ -99,9 +104,9 @@ class MeetingRoomStore:
     def _other_tester_room(self, codes: list[dict[str, Any]], did_group_sid: str | None) -> None:
         """A room of the first account that the suite did not create (someone else on staging)."""
         sid = str(uuid.uuid4())
-        self.rooms[sid] = {"access_codes": copy.deepcopy(codes), "account_sid": self.accounts[0].account_sid,
-                           "properties": {}, "did_group_sid": did_group_sid, "meeting_room_sid": sid,
-                           "name": f"someone else's room {len(self.rooms)}"}
+        self.rooms[sid] = self.model.new_room({"access_codes": copy.deepcopy(codes), "did_group_sid": did_group_sid,
+                                               "name": f"someone else's room {len(self.rooms)}"},
+                                              {"account_sid": self.accounts[0].account_sid, "meeting_room_sid": sid})
 
     def after_update(self, room: dict[str, Any]) -> None:
         """`other_tester_rooms`: now and then another tester grabs the codes a room just got (a race)."""
@@ -191,13 +196,13 @@ class MeetingRoomStore:
             raise ApiError(status, "The request body must be a JSON object")
         if room is not None:
             self._validate_read_only(body, room)
-        unknown = model.unknown_fields(body)
+        unknown = self.model.unknown_fields(body)
         if unknown and self.variant("unknown_fields_rejected"):
             raise ApiError(422 if status == 422 else 400, f"Unknown field(s): {', '.join(unknown)}", unknown[0])
         if method == "PUT":
             self._validate_put_read_only(body)
         if method == "PUT" and not self.fault("put_missing_field_accepted"):
-            missing = model.missing_put_fields(body)
+            missing = self.model.missing_put_fields(body)
             if missing:
                 raise ApiError(status, f"PUT requires every modifiable field; missing: {', '.join(missing)}", missing[0])
         if self.fault("invalid_role_server_error"):
@@ -205,22 +210,28 @@ class MeetingRoomStore:
             for entry in body.get("access_codes") or []:
                 if isinstance(entry, dict):
                     roles[entry.get("role")]  # KeyError -> 500, the injected bug
-        reasons = model.invalid_value_reasons(body) + self._strict_value_reasons(body)
+        reasons = ((self.model.invalid_create_reasons(body) if method == "POST" else self.model.invalid_value_reasons(body))
+                   + self._strict_value_reasons(body))
         if reasons:
-            raise ApiError(status, "; ".join(reasons), reasons[0].split(" ", 1)[0])
-        did_group_sid = body.get("did_group_sid")
-        if isinstance(did_group_sid, str) and not self.fault("unknown_did_group_accepted"):
-            accounts = self.accounts if self.fault("foreign_did_group_accepted") else [account]
-            known = {group["did_group_sid"] for acc in accounts for group in acc.did_groups}
-            if did_group_sid not in known:
-                raise ApiError(404 if self.variant("unknown_did_group_404") else status,
-                               "Cannot find DID group by SID", "did_group_sid")
-        codes = body.get("access_codes")
-        if codes is not None:
-            duplicates = model.duplicate_codes(codes)
+            raise ApiError(status, "; ".join(reasons), reasons[0].split(":", 1)[0].split(" ", 1)[0])
+        for reference in self.model.REFERENCES:  # `x-references`: a resource of the account
+            value = body.get(reference.field)
+            if isinstance(value, str) and not self.fault("unknown_did_group_accepted"):
+                accounts = self.accounts if self.fault("foreign_did_group_accepted") else [account]
+                known = {item.get(reference.key) for acc in accounts for item in self.resources(acc, reference.resource)}
+                if value not in known:
+                    raise ApiError(404 if self.variant("unknown_did_group_404") else status,
+                                   f"Cannot find {reference.resource.strip('/')} item by SID", reference.field)
+        for unique in self.model.UNIQUE:  # `x-unique`: no value twice in one array
+            duplicates = self.model.duplicate_codes(body.get(unique.array_field), unique)
             if duplicates and not self.fault("duplicate_codes_accepted"):
                 raise ApiError(422 if self.variant("duplicate_codes_422") else self.conflict_status(),
-                               f"Access code(s) repeated in the request: {', '.join(sorted(duplicates))}", "access_codes")
+                               f"{unique.item_field} value(s) repeated in the request: {', '.join(sorted(duplicates))}",
+                               unique.array_field)
+
+    def resources(self, account: Account, resource: str) -> list[dict[str, Any]]:
+        """The account's items of a referenced resource (`x-references`)."""
+        return account.did_groups if resource == "/did_groups" else []
 
     def _strict_value_reasons(self, body: dict[str, Any]) -> list[str]:
         """Stricter validation some servers do (variants: still inside the contract)."""
@@ -238,17 +249,17 @@ class MeetingRoomStore:
         return reasons
 
     def _validate_put_read_only(self, body: dict[str, Any]) -> None:
-        present = [f for f in model.READ_ONLY_FIELDS if f in body]
+        present = [f for f in self.model.READ_ONLY_FIELDS if f in body]
         if self.fault("put_rejects_read_only_fields"):
             raise ApiError(422, "Read-only fields cannot be sent" if present else "PUT requires every field")
-        if self.variant("put_requires_read_only_fields") and len(present) < len(model.READ_ONLY_FIELDS):
-            missing = [f for f in model.READ_ONLY_FIELDS if f not in body]
+        if self.variant("put_requires_read_only_fields") and len(present) < len(self.model.READ_ONLY_FIELDS):
+            missing = [f for f in self.model.READ_ONLY_FIELDS if f not in body]
             raise ApiError(self.validation_status(), f"PUT requires every field; missing: {', '.join(missing)}", missing[0])
 
     def _validate_read_only(self, body: dict[str, Any], room: dict[str, Any]) -> None:
-        if self.fault("read_only_current_value_rejected") and any(f in body for f in model.READ_ONLY_FIELDS):
-            raise ApiError(422, "Read-only fields cannot be sent", next(f for f in model.READ_ONLY_FIELDS if f in body))
-        changes = model.read_only_changes(body, room)
+        if self.fault("read_only_current_value_rejected") and any(f in body for f in self.model.READ_ONLY_FIELDS):
+            raise ApiError(422, "Read-only fields cannot be sent", next(f for f in self.model.READ_ONLY_FIELDS if f in body))
+        changes = self.model.read_only_changes(body, room)
         if changes and (self.variant("read_only_rejected") or self.variant("read_only_rejected_403")):
             raise ApiError(403 if self.variant("read_only_rejected_403") else 422, f"Read-only field(s) cannot be changed: {', '.join(changes)}", next(iter(changes)))
 
@@ -257,15 +268,19 @@ class MeetingRoomStore:
             return
         if self.fault("null_did_group_codes_not_unique") and candidate.get("did_group_sid") is None:
             return
-        codes = {entry["access_code"] for entry in candidate["access_codes"]}
-        for sid, other in self.rooms.items():
-            if sid == exclude_sid or other["account_sid"] != account.account_sid or sid in self.deleted:
-                continue
-            if other.get("did_group_sid") != candidate.get("did_group_sid") and not self.variant("codes_unique_per_account"):
-                continue
-            clash = codes & {entry["access_code"] for entry in other["access_codes"]}
-            if clash:
-                raise ApiError(422 if self.variant("code_in_use_422") else self.conflict_status(), f"Access code(s) already used in this DID group: {', '.join(sorted(clash))}", "access_codes")
+        for unique in self.model.UNIQUE:  # `x-unique`: no value in two rooms of the account sharing the scope
+            codes = self.model.unique_values(candidate, unique)
+            for sid, other in self.rooms.items():
+                if sid == exclude_sid or other["account_sid"] != account.account_sid or sid in self.deleted:
+                    continue
+                if (self.model.scope_of(other, unique) != self.model.scope_of(candidate, unique)
+                        and not self.variant("codes_unique_per_account")):
+                    continue
+                clash = codes & self.model.unique_values(other, unique)
+                if clash:
+                    raise ApiError(422 if self.variant("code_in_use_422") else self.conflict_status(),
+                                   f"{unique.item_field} value(s) already used in this scope: {', '.join(sorted(clash))}",
+                                   unique.array_field)
 
     # -- operations ------------------------------------------------------------------------
     def list_rooms(self, account: Account, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -282,22 +297,14 @@ class MeetingRoomStore:
         self.validate(account, body, method="POST", room=None)
         if self.fault("create_requires_name") and "name" not in body:
             raise ApiError(422, "name is required", "name")
-        if "properties" in body:
-            properties = dict(body["properties"])
-        elif self.fault("shared_default_properties"):
-            properties = self.shared_default_properties
-        else:
-            properties = {}
-        room = {
-            "access_codes": [{"access_code": e["access_code"], "role": e["role"]} for e in body.get("access_codes", [])],
-            "account_sid": account.account_sid,
-            "properties": properties,
-            "did_group_sid": body.get("did_group_sid"),
-            "meeting_room_sid": str(uuid.uuid4()),
-            "name": body.get("name", ""),
-        }
+        creatable = set(self.spec.resolved(spec.CREATE_SCHEMA).get("properties", {}))
+        sent = {key: value for key, value in body.items() if key in creatable}
+        room = self._projected(self.model.new_room(sent, {"account_sid": account.account_sid,
+                                                          "meeting_room_sid": str(uuid.uuid4())}))
+        if "properties" not in body and self.fault("shared_default_properties"):
+            room["properties"] = self.shared_default_properties
         if self.fault("unknown_field_stored"):
-            room.update({key: copy.deepcopy(body[key]) for key in model.unknown_fields(body)})
+            room.update({key: copy.deepcopy(body[key]) for key in self.model.unknown_fields(body)})
         self.check_conflicts(account, room, exclude_sid=None)
         self.rooms[room["meeting_room_sid"]] = self.stored(room)
         return (201 if self.fault("create_returns_201") else 200), self.render(room)
@@ -323,9 +330,11 @@ class MeetingRoomStore:
         if body == {} and self.fault("patch_empty_body_rejected"):
             raise ApiError(422, "Nothing to update")
         if (self.fault("bogus_conflict_on_codes_with_other_field") and "access_codes" in body
-                and len(set(body) & set(model.MODIFIABLE_FIELDS)) > 1):
+                and len(set(body) & set(self.model.MODIFIABLE_FIELDS)) > 1):
             raise ApiError(409, "Access code already in use", "access_codes")
-        updates = {key: value for key, value in body.items() if key in model.MODIFIABLE_FIELDS}
+        updates = {key: value for key, value in body.items() if key in self.model.MODIFIABLE_FIELDS}
+        if self.fault("patch_ignores_x_since"):  # the PATCH path was not updated for the fields added since
+            updates = {key: value for key, value in updates.items() if "x-since" not in self.spec.field_schema(key)}
         if self.fault("patch_ignores_null_did_group") and updates.get("did_group_sid", "") is None:
             del updates["did_group_sid"]
         before = copy.deepcopy(room)
@@ -359,16 +368,14 @@ class MeetingRoomStore:
         props = updates.get("properties")
         if self.fault("properties_mode_depends_on_size") and props is not None:
             mode = model.PropertiesMode.MERGE if len(props) == 1 else model.PropertiesMode.REPLACE
-        new = model.apply_patch(room, updates, mode)
+        new = self.model.apply_patch(room, updates, mode)
         if self.fault("properties_merge_drops_empty_values") and props is not None:
             new["properties"] = {k: v for k, v in new["properties"].items() if not (k in props and v == "")}
-        new["access_codes"] = [{"access_code": e["access_code"], "role": e["role"]} for e in new["access_codes"]]
-        return new
+        return self._projected(new)
 
     def put(self, account: Account, sid: str, body: Any) -> dict[str, Any]:
         if self.fault("put_creates_unknown_room") and sid not in self.rooms and isinstance(body, dict):
-            self.rooms[sid] = {"access_codes": [], "account_sid": account.account_sid, "properties": {},
-                               "did_group_sid": None, "meeting_room_sid": sid, "name": ""}
+            self.rooms[sid] = self.model.new_room({}, {"account_sid": account.account_sid, "meeting_room_sid": sid})
         room = self.find_room(account, sid)
         if sid in self.deleted:
             raise ApiError(404, "Cannot find item by SID", "meeting_room_sid")
@@ -377,23 +384,32 @@ class MeetingRoomStore:
         if self.fault("rejected_put_partially_applied") and isinstance(body, dict) and isinstance(body.get("properties"), dict):
             room["properties"] = copy.deepcopy(body["properties"])
         self.validate(account, body, method="PUT", room=room)
-        if self.fault("put_unchanged_body_rejected") and all(body.get(f) == room.get(f) for f in model.MODIFIABLE_FIELDS):
+        if self.fault("put_unchanged_body_rejected") and all(body.get(f) == room.get(f) for f in self.model.MODIFIABLE_FIELDS):
             raise ApiError(422, "Nothing to update")
         if self.fault("put_missing_field_accepted"):
-            body = {**{f: room[f] for f in model.MODIFIABLE_FIELDS}, **body}
-        new = model.apply_put(room, body)
+            body = {**{f: room[f] for f in self.model.MODIFIABLE_FIELDS}, **body}
+        new = self.model.apply_put(room, body)
         if self.fault("put_merges_properties"):
             new["properties"] = {**room["properties"], **body["properties"]}
-        new["access_codes"] = [{"access_code": e["access_code"], "role": e["role"]} for e in new["access_codes"]]
+        new = self._projected(new)
         new = self._with_read_only_faults(new, body, method="PUT")
         self.check_conflicts(account, new, exclude_sid=None if self.fault("put_conflicts_with_own_codes") else sid)
         self._save(sid, new)
         self.after_update(new)
         return self.render(room if self.fault("put_response_stale") else new)
 
+    def _projected(self, room: dict[str, Any]) -> dict[str, Any]:
+        """Items of object arrays keep only their documented properties (what the storage has columns for)."""
+        for field_name in self.model.MODIFIABLE_FIELDS:
+            items_schema = self.spec.field_schema(field_name).get("items") if field_name in self.spec.room_fields() else None
+            if isinstance(room.get(field_name), list) and isinstance(items_schema, dict) and "properties" in items_schema:
+                room[field_name] = [{k: v for k, v in item.items() if k in items_schema["properties"]}
+                                    if isinstance(item, dict) else item for item in room[field_name]]
+        return room
+
     def _with_read_only_faults(self, new: dict[str, Any], body: dict[str, Any], *, method: str) -> dict[str, Any]:
         if self.fault("unknown_field_stored"):
-            new.update({key: copy.deepcopy(body[key]) for key in model.unknown_fields(body)})
+            new.update({key: copy.deepcopy(body[key]) for key in self.model.unknown_fields(body)})
         if method == "PATCH" and self.fault("patch_applies_account_sid") and isinstance(body.get("account_sid"), str):
             new["account_sid"] = body["account_sid"]
         if method == "PUT" and self.fault("put_applies_meeting_room_sid") and isinstance(body.get("meeting_room_sid"), str):
@@ -556,9 +572,10 @@ class MeetingRoomMock:
     """The embedded mock: `start()` it, read `base_url`, `stop()` it (or use it as a context manager)."""
 
     def __init__(self, faults: tuple[str, ...] = (), variants: tuple[str, ...] = (), host: str = "127.0.0.1",
-                 port: int = 0, verbose: bool = False):
+                 port: int = 0, verbose: bool = False, spec_path: str | None = None):
         check_names(faults, variants)
-        self.store = MeetingRoomStore(frozenset(faults), frozenset(variants))
+        api_spec = spec.at(str(spec_path)) if spec_path else spec.current()
+        self.store = MeetingRoomStore(frozenset(faults), frozenset(variants), api_spec)
         self.host, self.port, self.verbose = host, port, verbose
         self.requests_served = 0
         self._counter_lock = threading.Lock()
