@@ -68,7 +68,8 @@ class Spec:
             return node
         if "$ref" in node:
             return self._to_json_schema(self.pointer(node["$ref"]))
-        out = {key: self._to_json_schema(value) for key, value in node.items() if key not in ("nullable", "example")}
+        out = {key: copy.deepcopy(value) if key.startswith("x-") else self._to_json_schema(value)
+               for key, value in node.items() if key not in ("nullable", "example")}
         if node.get("nullable"):
             if "type" in out:
                 out["type"] = [out["type"], "null"] if isinstance(out["type"], str) else [*out["type"], "null"]
