@@ -46,7 +46,7 @@ def test_parallel_run_with_delete_leftovers(tmp_path):
     assert leftover["meeting_room_sid"] not in remaining
     run_ids = {re.match(r"contract-test-(\S+) ", name).group(1) for name in created_names}
     assert len(run_ids) == 1, run_ids  # controller and both workers share one run id
-    assert "contract observations" in output and "read_only_on_patch" in output
+    assert "contract observations" in output and "properties_on_patch" in output
     summary = json.loads((tmp_path / "contract-summary.json").read_text())
     assert summary["run_id"] in run_ids
     preflight_rooms = [name for name in created_names if name.endswith(" preflight")]
