@@ -365,15 +365,18 @@ KNOWN_DID_GROUPS: set[str] = set()  # the account's DID groups, read from the ta
 
 
 def did_group_is_known(method: str, body: Any, response: requests.Response) -> None:
-    """An accepted `did_group_sid` names a DID group of the account (judged when one was sent and
-    the account's groups were read)."""
-    sent = body.get("did_group_sid") if isinstance(body, dict) else None
-    if not isinstance(sent, str) or not KNOWN_DID_GROUPS:
+    """An accepted value of a field the spec marks `x-references` names a resource of the account
+    (judged when one was sent and the account's resources were read)."""
+    if not isinstance(body, dict) or not KNOWN_DID_GROUPS:
         return
-    with rule("bad_input.rejected", room_path_label(method)):
-        if sent not in KNOWN_DID_GROUPS:
-            raise ContractViolation("bad_input.rejected", f"{method} with `did_group_sid` {sent!r}, which names no DID group "
-                                    "of the account, was accepted", response=response)
+    for reference in model.REFERENCES:
+        sent = body.get(reference.field)
+        if not isinstance(sent, str):
+            continue
+        with rule("bad_input.rejected", room_path_label(method)):
+            if sent not in KNOWN_DID_GROUPS:
+                raise ContractViolation("bad_input.rejected", f"{method} with `{reference.field}` {sent!r}, which names "
+                                        f"nothing in {reference.resource} of the account, was accepted", response=response)
 
 
 def put_fields_required(body: Mapping[str, Any], response: requests.Response) -> None:
