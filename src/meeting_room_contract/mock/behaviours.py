@@ -101,6 +101,8 @@ FAULTS: dict[str, Behaviour] = {
         # Access-code uniqueness across rooms
         Behaviour("uniqueness_not_enforced", "uniqueness.across_rooms",
                   "The same code is accepted in two rooms of one account and DID group."),
+        Behaviour("refused_create_still_stored", "uniqueness.across_rooms",
+                  "POST stores the room before the uniqueness check: the 409 is right, but the room exists all the same."),
         Behaviour("null_did_group_codes_not_unique", "uniqueness.across_rooms",
                   "Uniqueness is only checked for rooms with a DID group; rooms with `did_group_sid: null` may share codes."),
         Behaviour("put_conflicts_with_own_codes", "uniqueness.conflict_explained",

@@ -305,7 +305,9 @@ class MeetingRoomStore:
             room["properties"] = self.shared_default_properties
         if self.fault("unknown_field_stored"):
             room.update({key: copy.deepcopy(body[key]) for key in self.model.unknown_fields(body)})
-        self.check_conflicts(account, room, exclude_sid=None)
+        if self.fault("refused_create_still_stored"):
+            self.rooms[room["meeting_room_sid"]] = self.stored(room)  # the bug: stored before the uniqueness check
+        self.check_conflicts(account, room, exclude_sid=room["meeting_room_sid"])
         self.rooms[room["meeting_room_sid"]] = self.stored(room)
         return (201 if self.fault("create_returns_201") else 200), self.render(room)
 
