@@ -240,13 +240,13 @@ TARGET_KEY = pytest.StashKey[Target]()
 REPORT_DIR_KEY = pytest.StashKey["str | None"]()
 
 
-GATE_SHRINK_SECONDS = 10
+GATE_SHRINK_SECONDS = 4
 
 
 def _bound_gate_shrinking() -> None:
     """Bounded shrinking in the gate profile: a failing gate says what is wrong within a minute.
 
-    Hypothesis shrinks a failure for up to 5 minutes; the gate allows 10 s (the failure is still
+    Hypothesis shrinks a failure for up to 5 minutes; the gate allows 4 s (the failure is still
     reported, with the example found so far and its `@reproduce_failure` blob). Nightly and dev
     runs shrink fully. Hypothesis has no setting for this, so the engine's limit is set here.
     """

@@ -23,6 +23,7 @@ from .redaction import Credentials, credentials_for_header, redact, remember_cre
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 GATEWAY_STATUSES = (502, 503, 504)
+GATEWAY_GIVE_UPS = 3
 
 
 class PoliteRetry(Retry):
@@ -74,8 +75,11 @@ class _PoliteAdapter(HTTPAdapter):
 
 
 class RequestCounter:
+    """Requests sent by the run, and how often a gateway error outlived its retries (shared by all clients)."""
+
     def __init__(self) -> None:
         self.value = 0
+        self.gateway_give_ups = 0
         self._lock = threading.Lock()
 
     def add(self) -> None:
@@ -265,6 +269,7 @@ class ConferenceClient:
         self.credentials = credentials
         self.registry = registry
         self.politeness = politeness
+        self.counter = counter
         self.session = build_session(credentials, politeness, limiter, counter)
 
     def __repr__(self) -> str:
@@ -303,7 +308,10 @@ class ConferenceClient:
         url = url or self.url(path)
         response = self.session.request(method, url, **kwargs)
         attempts = 1
-        while response.status_code in GATEWAY_STATUSES and attempts <= self.politeness.error_retries:
+        # After GATEWAY_GIVE_UPS errors that outlived their retries the run is red already: later
+        # gateway errors are reported at once instead of being waited out again and again.
+        while (response.status_code in GATEWAY_STATUSES and attempts <= self.politeness.error_retries
+               and self.counter.gateway_give_ups < GATEWAY_GIVE_UPS):
             time.sleep(self.politeness.gateway_backoff * attempts)
             recovered = self._state_after_gateway_error(method, path, url, kwargs, response)
             if recovered is not None:
@@ -312,6 +320,8 @@ class ConferenceClient:
             response = self.session.request(method, url, **kwargs)
             attempts += 1
         response.gateway_attempts = attempts  # type: ignore[attr-defined]
+        if response.status_code in GATEWAY_STATUSES and attempts > 1:
+            self.counter.gateway_give_ups += 1
         observe_response(method, path, response)
         if method == "DELETE" and response.status_code in (200, 204):
             self.registry.record_deleted(path.split("/", 2)[2])
