@@ -82,7 +82,7 @@ class Evolution:
 
 EVOLUTIONS = [
     Evolution("integer_field", add_integer_field, "patch_ignores_x_since", "patch.partial_update"),
-    Evolution("new_role", add_role, "backend_on_old_spec", "patch.partial_update"),
+    Evolution("new_role", add_role, "patch_validates_by_old_spec", "patch.partial_update"),
     Evolution("name_max_length", limit_name_length, "backend_on_old_spec", "bad_input.rejected"),
     Evolution("name_read_only", make_name_read_only, "backend_on_old_spec", "read_only.never_applied"),
 ]

@@ -184,6 +184,9 @@ SPEC_FAULTS: dict[str, Behaviour] = {
     for b in [
         Behaviour("patch_ignores_x_since", "patch.partial_update",
                   "PATCH ignores every field the spec marks `x-since` (the PATCH path was not updated for new fields)."),
+        Behaviour("patch_validates_by_old_spec", "patch.partial_update",
+                  "PATCH (only) validates values by the default spec in openapi/, so it refuses a value the run's newer "
+                  "spec allows (e.g. a new enum value); POST and PUT follow the run's spec."),
         Behaviour("backend_on_old_spec", "evolution",
                   "The backend validates and applies bodies by the default spec in openapi/, not the run's newer spec "
                   "(a deployment that lags behind the spec QA tests); the rule it breaks depends on the change."),

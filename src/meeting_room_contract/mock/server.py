@@ -91,6 +91,8 @@ class MeetingRoomStore:
         # The API the backend implements: the spec it was started with, or (fault) the default spec
         # while the run uses a newer one. Bodies are validated and applied by the same model as the checks.
         self.model = model.for_spec(spec.default() if self.fault("backend_on_old_spec") else self.spec)
+        # (fault) Only the PATCH path still validates values by the default spec.
+        self.patch_model = model.for_spec(spec.default()) if self.fault("patch_validates_by_old_spec") else self.model
         self.accounts = default_accounts()
         self.rooms: dict[str, dict[str, Any]] = {}
         self.deleted: set[str] = set()
@@ -210,7 +212,8 @@ class MeetingRoomStore:
             for entry in body.get("access_codes") or []:
                 if isinstance(entry, dict):
                     roles[entry.get("role")]  # KeyError -> 500, the injected bug
-        reasons = ((self.model.invalid_create_reasons(body) if method == "POST" else self.model.invalid_value_reasons(body))
+        value_model = self.patch_model if method == "PATCH" else self.model
+        reasons = ((self.model.invalid_create_reasons(body) if method == "POST" else value_model.invalid_value_reasons(body))
                    + self._strict_value_reasons(body))
         if reasons:
             raise ApiError(status, "; ".join(reasons), reasons[0].split(":", 1)[0].split(" ", 1)[0])
