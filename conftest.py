@@ -217,9 +217,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     target = config.stash[TARGET_KEY]
     if not target.settings.uses_mock:  # the embedded mock's faults are for the tests to find
-        logins = [preflight.Login(c.username, c.password, "--password" if which == "primary" else "--second-password",
-                                  c.password_env)
-                  for which in ("primary", "second") if (c := target.credentials(which)) is not None]
+        logins = [c for which in ("primary", "second") if (c := target.credentials(which)) is not None]
         try:
             preflight.run(target.base_url, logins, f"{target.registry.room_name_prefix} preflight",
                           target.settings.politeness.timeout)
@@ -254,6 +252,19 @@ def _bound_gate_shrinking() -> None:
 
     if settings._current_profile == "gate" and hasattr(engine, "MAX_SHRINKING_SECONDS"):
         engine.MAX_SHRINKING_SECONDS = GATE_SHRINK_SECONDS
+        engine.report = _gate_shrink_report(engine.report)
+
+
+def _gate_shrink_report(report: Any) -> Any:
+    """Hypothesis's "spent more than five minutes ... PLEASE REPORT THIS" warning, said as it is in the gate."""
+
+    def gate_report(value: Any) -> None:
+        if isinstance(value, str) and "spent more than five minutes working to shrink" in value:
+            value = (f"Shrinking stopped after {GATE_SHRINK_SECONDS} s (gate profile): the example above is the "
+                     f"smallest found so far; `--hypothesis-profile nightly` shrinks it fully.")
+        report(value)
+
+    return gate_report
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
 
@@ -18,6 +17,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
+
+from .redaction import Credentials, redact, remember_credentials
 
 BUDGET_S = 6.0  # all preflight requests together
 CONNECT_TIMEOUT_S = 3.0
@@ -29,14 +30,7 @@ class PreflightError(Exception):
     """One line: what is wrong with the options or the target, and what to do about it."""
 
 
-@dataclass(frozen=True)
-class Login:
-    """A login to check, with the options/variables a user would fix."""
-
-    username: str
-    password: str = field(repr=False)
-    password_option: str = "--password"
-    password_env: str = "CONFERENCE_PASSWORD"
+Login = Credentials  # a login to check, with the option and variable a user would fix
 
 
 # -- options ---------------------------------------------------------------------------------------
@@ -223,6 +217,5 @@ def run(base_url: str, logins: list[Login], room_name: str, request_timeout: flo
 
 def _scrub(text: str, logins: list[Login]) -> str:
     for login in logins:
-        if login.password:
-            text = text.replace(login.password, f"${login.password_env}")
-    return " ".join(text.split())  # one line, whatever a server put in a reason
+        remember_credentials(login)
+    return " ".join(redact(text).split())  # one line, whatever a server put in a reason

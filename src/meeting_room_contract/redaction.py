@@ -18,6 +18,7 @@ class Credentials:
     password: str = field(repr=False)
     username_env: str = "CONFERENCE_USERNAME"
     password_env: str = "CONFERENCE_PASSWORD"
+    password_option: str = "--password"  # the option a user fixes when this login is refused
 
     def authorization_header(self) -> str:
         token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()

@@ -11,8 +11,8 @@ from .client import (ConferenceClient, Credentials, Politeness, RateLimiter, Req
                      UnsafeTargetError, delete_rooms, new_run_id)
 from .mock import MeetingRoomMock
 
-PRIMARY_ENV = ("CONFERENCE_USERNAME", "CONFERENCE_PASSWORD")
-SECOND_ENV = ("CONFERENCE_SECOND_USERNAME", "CONFERENCE_SECOND_PASSWORD")
+PRIMARY_ENV = ("CONFERENCE_USERNAME", "CONFERENCE_PASSWORD", "--password")
+SECOND_ENV = ("CONFERENCE_SECOND_USERNAME", "CONFERENCE_SECOND_PASSWORD", "--second-password")
 
 
 @dataclass(frozen=True)
