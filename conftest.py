@@ -238,29 +238,40 @@ TARGET_KEY = pytest.StashKey[Target]()
 REPORT_DIR_KEY = pytest.StashKey["str | None"]()
 
 
-GATE_SHRINK_SECONDS = 4
+GATE_SHRINK_SECONDS = 4  # the run's first failure
+GATE_LATER_SHRINK_SECONDS = 1  # once the gate is red: later failures are reported nearly as found
 
 
 def _bound_gate_shrinking() -> None:
     """Bounded shrinking in the gate profile: a failing gate says what is wrong within a minute.
 
-    Hypothesis shrinks a failure for up to 5 minutes; the gate allows 4 s (the failure is still
-    reported, with the example found so far and its `@reproduce_failure` blob). Nightly and dev
-    runs shrink fully. Hypothesis has no setting for this, so the engine's limit is set here.
+    Hypothesis shrinks a failure for up to 5 minutes; the gate allows 4 s for the run's first
+    failure and 1 s for each later one (a failure is still reported, with the example found so far
+    and its `@reproduce_failure` blob), so a red gate ends within a minute. Nightly and dev runs
+    shrink fully. Hypothesis has no setting for this, so the engine's limit is set here.
     """
     from hypothesis.internal.conjecture import engine
 
     if settings._current_profile == "gate" and hasattr(engine, "MAX_SHRINKING_SECONDS"):
         engine.MAX_SHRINKING_SECONDS = GATE_SHRINK_SECONDS
-        engine.report = _gate_shrink_report(engine.report)
+        engine.report = _gate_shrink_report(engine)
 
 
-def _gate_shrink_report(report: Any) -> Any:
+def _shorten_later_gate_shrinking() -> None:
+    from hypothesis.internal.conjecture import engine
+
+    if settings._current_profile == "gate" and hasattr(engine, "MAX_SHRINKING_SECONDS"):
+        engine.MAX_SHRINKING_SECONDS = min(engine.MAX_SHRINKING_SECONDS, GATE_LATER_SHRINK_SECONDS)
+
+
+def _gate_shrink_report(engine: Any) -> Any:
     """Hypothesis's "spent more than five minutes ... PLEASE REPORT THIS" warning, said as it is in the gate."""
+
+    report = engine.report
 
     def gate_report(value: Any) -> None:
         if isinstance(value, str) and "spent more than five minutes working to shrink" in value:
-            value = (f"Shrinking stopped after {GATE_SHRINK_SECONDS} s (gate profile): the example above is the "
+            value = (f"Shrinking stopped after {engine.MAX_SHRINKING_SECONDS} s (gate profile): the example shown is the "
                      f"smallest found so far; `--hypothesis-profile nightly` shrinks it fully.")
         report(value)
 
@@ -296,6 +307,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     if report.failed and report.longrepr is not None:
         report.longrepr = redact(str(report.longrepr))  # no password (nor its Basic token) in any failure text
     if report.failed and report.when == "call":
+        _shorten_later_gate_shrinking()
         failed_rules = RECORDER.call_failed(item.nodeid)
         stop_rule = item.config.getoption("stop_on_rule")
         if stop_rule and stop_rule in failed_rules:

@@ -33,8 +33,9 @@ FAULTS: dict[str, Behaviour] = {
                   "PATCH answers with the new properties but never writes them (only for `properties`)."),
         Behaviour("properties_mode_depends_on_size", "patch.properties_merge_or_replace",
                   "PATCH merges `properties` when one key is sent but replaces when several are: not one rule."),
-        Behaviour("properties_merge_drops_empty_values", "patch.partial_update",
-                  "PATCH merge deletes a key whose new value is the empty string: a sent value is not set."),
+        Behaviour("properties_merge_drops_empty_values", "round_trip.exact_values",
+                  "PATCH merge deletes a key whose new value is the empty string (an edge value): an accepted value "
+                  "does not come back."),
         Behaviour("rejected_patch_partially_applied", "patch.rejected_changes_nothing",
                   "PATCH saves `name` before validating `access_codes`; the 422 leaves the new name behind."),
         Behaviour("rejected_put_partially_applied", "put.rejected_changes_nothing",
