@@ -358,7 +358,7 @@ def test_a_bad_spec_from_the_environment_is_one_line(tmp_path):
 
 
 def test_a_spec_directory_with_one_yaml_is_that_spec(tmp_path):
-    code, output, _ = _run(tmp_path, "--spec", str(DEFAULT_SPEC_PATH.parent), "--co")
+    code, output, _ = _run(tmp_path, "--spec", str(DEFAULT_SPEC_PATH.parent), "--co", "-v")  # -v: the header
     assert code == 0, output[-3000:]
     assert f"contract spec: {DEFAULT_SPEC_PATH}" in output
 
