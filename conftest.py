@@ -27,7 +27,7 @@ from meeting_room_contract.mock.behaviours import check_names
 from meeting_room_contract.observations import RECORDER, merge, write_summary
 from meeting_room_contract.puts import PutStyle, probe_put_style
 from meeting_room_contract.redaction import redact
-from meeting_room_contract.rooms import RoomFactory, delete_leftover_rooms, load_codes_in_use
+from meeting_room_contract.rooms import RoomFactory, delete_leftover_rooms, load_codes_in_use, preflight_name
 from meeting_room_contract.target import Target, TargetSettings
 
 ROOT = Path(__file__).resolve().parent
@@ -78,8 +78,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--password", help="password (env CONFERENCE_PASSWORD); never printed or written")
     group.addoption("--second-username", help="login of a second account, for isolation checks (env CONFERENCE_SECOND_USERNAME)")
     group.addoption("--second-password", help="its password (env CONFERENCE_SECOND_PASSWORD)")
-    group.addoption("--spec", help="the OpenAPI spec the suite, the embedded mock and the report use (env CONFERENCE_SPEC; "
-                                   "default openapi/conference-v2-meeting-rooms.yaml): test a candidate spec before merging it")
+    group.addoption("--spec", help="the OpenAPI spec the suite, the embedded mock and the report use: a file, or a directory "
+                                   "with exactly one *.yaml (env CONFERENCE_SPEC; default openapi/conference-v2-meeting-rooms.yaml): "
+                                   "test a candidate spec before merging it")
     group.addoption("--mock-fault", action="append", default=[], metavar="NAME",
                     help="embedded mock only: inject a contract violation (repeatable)")
     group.addoption("--mock-variant", action="append", default=[], metavar="NAME",
@@ -115,7 +116,8 @@ def pytest_configure(config: pytest.Config) -> None:
     try:  # first: everything after this reads the chosen spec
         spec.set_spec_path(config.getoption("spec") or os.environ.get(spec.SPEC_ENV) or None)
     except ValueError as error:
-        raise pytest.UsageError(f"--spec: {error}") from None
+        given_by = "--spec" if config.getoption("spec") else f"--spec (from {spec.SPEC_ENV})"
+        raise pytest.UsageError(f"{given_by}: {error}") from None
     _check_options(config)
     try:
         pins = rules.parse_pins([os.environ.get("CONFERENCE_PINS", ""), *config.getoption("pin")])
@@ -219,7 +221,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if not target.settings.uses_mock:  # the embedded mock's faults are for the tests to find
         logins = [c for which in ("primary", "second") if (c := target.credentials(which)) is not None]
         try:
-            preflight.run(target.base_url, logins, f"{target.registry.room_name_prefix} preflight",
+            preflight.run(target.base_url, logins, preflight_name(target.registry),
                           target.settings.politeness.timeout)
         except preflight.PreflightError as error:
             raise pytest.UsageError(str(error)) from None
@@ -439,7 +441,7 @@ def second_account_room(target: Target, rooms: RoomFactory) -> Iterator[dict[str
     if second is None:
         yield None
         return
-    with rooms.fresh(client=second, label="second-account") as created:
+    with rooms.fresh(client=second, label="second") as created:
         yield created
 
 

@@ -19,7 +19,7 @@ def test_concurrent_patches_of_disjoint_fields_all_persist(client, rooms, did_gr
         groups = did_groups[round_number % len(did_groups):][:1] if did_groups else []
         values = {**strategies.simplest_body(groups), **strategies.sample_values(groups)}
         bodies = {field: {field: value} for field, value in values.items()}
-        with rooms.fresh({}, label="concurrency") as created:
+        with rooms.fresh({}, label="concur") as created:
             sid = created["meeting_room_sid"]
             before = checks.current_room(client, sid, "status.documented_codes", "room before concurrent PATCHes")
             barrier = threading.Barrier(len(bodies))

@@ -76,7 +76,7 @@ def test_update_of_minimal_room_changes_no_other_minimal_room(client, rooms, pro
 
 
 def _update_leaves_neighbour_alone(client, rooms, tracker, neighbour_body, target_body, method, body) -> None:
-    with rooms.fresh(neighbour_body, label="neighbour") as neighbour, rooms.fresh(target_body, label="updated") as updated:
+    with rooms.fresh(neighbour_body, label="neighbor") as neighbour, rooms.fresh(target_body, label="updated") as updated:
         neighbour_sid, sid = neighbour["meeting_room_sid"], updated["meeting_room_sid"]
         neighbour_before = checks.current_room(client, neighbour_sid, "status.documented_codes", "neighbour before")
         _, response, outcome = checks.send_update(client, sid, method, body, tracker)

@@ -18,7 +18,7 @@ def test_invalid_values_are_rejected_and_change_nothing(data, client, rooms, did
     valid = data.draw(strategies.put_bodies(did_groups), label="valid fields")
     invalid = data.draw(strategies.invalid_field_values(), label="invalid field")
     body = {**valid, **invalid}
-    with rooms.fresh(label="bad-input") as created:
+    with rooms.fresh(label="badinput") as created:
         sid = created["meeting_room_sid"]
         _, response, outcome = checks.send_update(client, sid, method, body, properties_tracker)
         checks.update_refused(outcome, "status_invalid_value", method, response, f"{method} with invalid {next(iter(invalid))}")

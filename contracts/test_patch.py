@@ -44,7 +44,7 @@ def test_properties_patch_is_merge_or_replace_throughout(client, rooms, properti
              {"conference_mute_policy": "p", "conference_hold_dtmf_binding": "*8", "conference_lock_dtmf_binding": "*9"},
              {"conference_stop_wait": "45"}]
     for sent in sends:
-        with rooms.fresh({"properties": held}, label="properties") as created:
+        with rooms.fresh({"properties": held}, label="props") as created:
             sid = created["meeting_room_sid"]
             _, response, outcome = checks.send_update(client, sid, "PATCH", {"properties": sent}, properties_tracker)
             checks.valid_update_accepted(outcome, "patch.properties_merge_or_replace", "PATCH", response)
@@ -58,7 +58,7 @@ def test_patch_sends_only_what_it_names(client, rooms, did_groups, properties_tr
     """A PATCH of one field on a room with every field set leaves the others exactly as they were."""
     for field, value in strategies.simplest_body(()).items():
         full = {**strategies.simplest_body(did_groups[:1]), **strategies.sample_values(did_groups, fresh_codes=2)}
-        with rooms.fresh(full, label="one-field") as created:
+        with rooms.fresh(full, label="onefield") as created:
             sid = created["meeting_room_sid"]
             _, response, outcome = checks.send_update(client, sid, "PATCH", {field: value}, properties_tracker)
             checks.valid_update_accepted(outcome, "patch.partial_update", "PATCH", response)

@@ -31,7 +31,7 @@ def test_read_only_values_are_rejected_or_ignored_never_applied(data, client, ro
         smuggled[field] = data.draw(st.one_of(st.sampled_from(foreign), realistic) if foreign else realistic, label=field)
     valid = strategies.put_bodies(did_groups) if method == "PUT" else strategies.patch_bodies(did_groups)
     body = {**data.draw(valid, label="valid part"), **smuggled}
-    with rooms.fresh(label="read-only") as created:
+    with rooms.fresh(label="readonly") as created:
         sid = created["meeting_room_sid"]
         _, response, outcome = checks.send_update(client, sid, method, body, properties_tracker)
         if outcome is UpdateOutcome.CONFLICT:

@@ -22,7 +22,7 @@ def test_accepted_values_come_back_exactly(method, body, client, rooms, properti
     schemas), by PATCH and by PUT: refused with 400/422 and nothing changed, or stored and returned exactly (answer
     and GET; access codes compared as a set). The examples are the docs-era troublemakers."""
     operation = checks.room_path_label(method)
-    with rooms.fresh(label="round-trip") as created:
+    with rooms.fresh(label="trip") as created:
         sid = created["meeting_room_sid"]
         if method == "PUT":
             body = strategies.complete_put(body, created)  # the other modifiable fields as they are

@@ -77,7 +77,7 @@ TestMeetingRoomLifecycle.settings = settings(settings.default, max_examples=max(
 
 def test_deleted_room_is_gone(client, rooms):
     """DELETE answers 204 (or 200, observed); afterwards GET, PATCH and PUT of the sid are 404."""
-    created = rooms.create(label="lifecycle")
+    created = rooms.create(label="life")
     sid = created["meeting_room_sid"]
     response = client.delete_room(sid)
     checks.status_is("lifecycle.delete_then_404", response, frozenset({200, 204}), "DELETE /meeting_rooms/{sid}",

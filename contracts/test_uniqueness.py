@@ -34,7 +34,7 @@ def test_creating_a_room_with_a_code_in_use_is_refused(group, client, rooms, did
     """POST of a room whose code another room of the account and DID group holds: refused, no room created."""
     did_group = _group(group, did_groups)
     held = strategies.fresh_access_codes(1)
-    with rooms.fresh({CODES: held, GROUP: did_group}, label="code-holder") as holder:
+    with rooms.fresh({CODES: held, GROUP: did_group}, label="holder") as holder:
         body = {**strategies.simplest_body([did_group] if did_group else []), GROUP: did_group, CODES: held}
         response = client.create_room(body)  # a wrongly created room is recorded and deleted at the end
         with rule("uniqueness.across_rooms", "POST /meeting_rooms"):
@@ -64,8 +64,8 @@ def test_updating_a_room_to_a_code_in_use_is_refused(group, method, client, room
     (400/409/422), both rooms unchanged."""
     did_group = _group(group, did_groups)
     held = strategies.fresh_access_codes(1)
-    with rooms.fresh({CODES: held, GROUP: did_group}, label="code-holder") as holder, \
-         rooms.fresh({CODES: strategies.fresh_access_codes(1), GROUP: did_group}, label="same-code") as room:
+    with rooms.fresh({CODES: held, GROUP: did_group}, label="holder") as holder, \
+         rooms.fresh({CODES: strategies.fresh_access_codes(1), GROUP: did_group}, label="samecode") as room:
         body = {CODES: held}
         if method == "PUT":
             body = {**strategies.simplest_body([did_group] if did_group else []), **body}
@@ -83,7 +83,7 @@ def test_moving_a_room_into_a_group_where_its_code_is_held_is_refused(client, ro
     """PATCH of `did_group_sid` alone that brings a room's code into a group where another room holds it: refused."""
     did_group = _group("a DID group", did_groups)
     held = strategies.fresh_access_codes(1)
-    with rooms.fresh({CODES: held, GROUP: did_group}, label="code-holder") as holder:
+    with rooms.fresh({CODES: held, GROUP: did_group}, label="holder") as holder:
         try:
             mover = rooms.create({CODES: held, GROUP: None}, label="mover")
         except ProvenConflict:
@@ -113,8 +113,8 @@ def test_rooms_in_different_did_groups_may_share_a_code_or_not(client, rooms, di
     the target's choice is reported (`codes_across_did_groups`)."""
     other_group = _group("a DID group", did_groups)
     held = strategies.fresh_access_codes(1)
-    with rooms.fresh({CODES: held, GROUP: None}, label="code-holder"), \
-         rooms.fresh({CODES: [], GROUP: other_group}, label="other-group") as room:
+    with rooms.fresh({CODES: held, GROUP: None}, label="holder"), \
+         rooms.fresh({CODES: [], GROUP: other_group}, label="othergrp") as room:
         _, response, outcome = checks.send_update(client, room["meeting_room_sid"], "PATCH", {CODES: held},
                                                   properties_tracker)
         operation = checks.room_path_label("PATCH")

@@ -6,17 +6,23 @@ nothing listens), as a user would against staging.
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
-from typing import Iterator
+import uuid
+from typing import Callable, Iterator
 
 import pytest
 import requests
+import yaml
 
-from meeting_room_contract import preflight
+from meeting_room_contract import preflight, spec
+from meeting_room_contract.spec import DEFAULT_SPEC_PATH
 from meeting_room_contract.mock import MeetingRoomMock
 from meeting_room_contract.mock.behaviours import check_names
 from meeting_room_contract.selfcheck import PROJECT_ROOT
@@ -37,10 +43,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _run(tmp_path, *args: str) -> tuple[int, str, float]:
+def _run(tmp_path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, float]:
     command = [sys.executable, "-m", "pytest", "contracts", "-q", "-p", "no:cacheprovider",
                "--report-dir", str(tmp_path), *args]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CONFERENCE_")}
+    env = {**{key: value for key, value in os.environ.items() if not key.startswith("CONFERENCE_")}, **(env or {})}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # cached bytecode: a 2 s start instead of 4 s
     started = time.monotonic()
     completed = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -168,3 +174,194 @@ def test_connection_errors_become_one_line():
     assert "cannot resolve host 'api.example'" in preflight.describe_error(dns, "https://api.example/conference/v2", 5)
     tls = requests.exceptions.SSLError("certificate verify failed")
     assert preflight.describe_error(tls, "https://api.example/x", 5).startswith("TLS handshake with api.example:443")
+
+
+# -- the preflight's own room: created, then deleted even through transient errors (review 2, F5) ---------
+
+class _Stub(http.server.ThreadingHTTPServer):
+    """A tiny API for the preflight: lists, one POST, and DELETE answers scripted per test."""
+
+    daemon_threads = True
+
+    def __init__(self, delete_answers: list[int | float], create_status: int = 200, create_body: bytes = b""):
+        self.delete_answers = list(delete_answers)  # a status, or seconds to stay silent
+        self.create_status, self.create_body = create_status, create_body
+        self.rooms: set[str] = set()
+        self.deletes = 0
+        super().__init__(("127.0.0.1", 0), _StubHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/conference/v2"
+
+
+class _StubHandler(http.server.BaseHTTPRequestHandler):
+    server: _Stub
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _answer(self, status: int, body: bytes = b"", content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._answer(200, b'{"items": [], "total": 0, "has_more": false}')
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.server.create_status != 200:
+            return self._answer(self.server.create_status, self.server.create_body, "text/plain")
+        sid = str(uuid.uuid4())
+        self.server.rooms.add(sid)
+        self._answer(200, json.dumps({"meeting_room_sid": sid}).encode())
+
+    def do_DELETE(self) -> None:
+        self.server.deletes += 1
+        sid = self.path.rsplit("/", 1)[1]
+        answer = self.server.delete_answers.pop(0) if self.server.delete_answers else 204
+        if isinstance(answer, float):
+            time.sleep(answer)  # the client has given up by then
+            self.server.rooms.discard(sid)
+            return
+        if answer in (200, 204):
+            if sid not in self.server.rooms:
+                return self._answer(404, b'{"message": "Cannot find item by SID"}')
+            self.server.rooms.discard(sid)
+            return self._answer(answer)
+        self._answer(answer, b"<html>Bad gateway</html>", "text/html")
+
+
+@pytest.fixture
+def stub() -> Iterator[Callable[..., _Stub]]:
+    servers: list[_Stub] = []
+
+    def start(*args, **kwargs) -> _Stub:
+        servers.append(_Stub(*args, **kwargs))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("answers", [[503], [502, 504], [3.5]], ids=["503", "502-504", "timeout"])
+def test_the_preflight_room_is_deleted_through_transient_errors(stub, answers):
+    """A gateway error, or a DELETE applied late and never answered (the retry is then a 204 or a 404)."""
+    server = stub(answers)
+    started = time.monotonic()
+    preflight.run(server.base_url, [preflight.Login(USER, PASSWORD)], "contract-test-unit preflight", 15)
+    assert server.rooms == set() and server.deletes >= 2
+    assert time.monotonic() - started < preflight.BUDGET_S + preflight.DELETE_RESERVE_S
+
+
+@pytest.mark.parametrize("answers,expected", [
+    ([503] * 10, "the target answered 503 to DELETE /meeting_rooms/"),
+    ([30.0] * 10, "got no answer within"),
+], ids=["503", "timeout"])
+def test_a_preflight_room_that_cannot_be_deleted_is_named_with_the_command_to_delete_it(stub, answers, expected):
+    server = stub(answers)
+    login = preflight.Login(USER, PASSWORD)
+    with pytest.raises(preflight.PreflightError) as error:
+        preflight.run(server.base_url, [login], "contract-test-unit preflight", 15)
+    message = str(error.value)
+    (sid,) = server.rooms
+    assert expected in message and f"DELETE /meeting_rooms/{sid}" in message, message
+    assert (f'curl -X DELETE -u "$CONFERENCE_USERNAME:$CONFERENCE_PASSWORD" {server.base_url}/meeting_rooms/{sid}'
+            in message), message
+    assert "is it the API" not in message and PASSWORD not in message and "\n" not in message
+
+
+def test_an_unexpected_status_shows_the_start_of_the_answer(stub):
+    body = f"name rejected: {'x' * 300} password={PASSWORD}\nsecond line".encode()
+    server = stub([], create_status=418, create_body=b"  name   rejected:\n too long " + body)
+    with pytest.raises(preflight.PreflightError) as error:
+        preflight.run(server.base_url, [preflight.Login(USER, PASSWORD)], "contract-test-unit preflight", 15)
+    message = str(error.value)
+    assert "answered 418 to POST /meeting_rooms (name rejected: too long name rejected: xxx" in message, message
+    assert "\n" not in message and PASSWORD not in message and len(message) < 400
+
+
+def test_a_silent_server_is_reported_within_the_first_read_timeout():
+    """F8: no --request-timeout: the first probe waits FIRST_READ_TIMEOUT_S, not the whole budget."""
+    login = [preflight.Login(USER, PASSWORD)]
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        started = time.monotonic()
+        with pytest.raises(preflight.PreflightError, match=f"no answer within {preflight.FIRST_READ_TIMEOUT_S:g} s"):
+            preflight.run(f"http://127.0.0.1:{silent.getsockname()[1]}/conference/v2", login, "x", 15)
+    assert time.monotonic() - started < preflight.FIRST_READ_TIMEOUT_S + 1
+
+
+def test_silent_server_with_default_timeouts_is_one_line_quickly(one_line):
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/conference/v2"
+        one_line(_target(url), f"no answer within {preflight.FIRST_READ_TIMEOUT_S:g} s")
+
+
+# -- --spec and --room-prefix mistakes (review 2, F1, F4, F7) ------------------------------------------
+
+def _spec_variant(tmp_path, name: str, change: Callable[[dict], None]) -> str:
+    document = yaml.safe_load(DEFAULT_SPEC_PATH.read_text(encoding="utf-8"))
+    change(document)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("kind,expected", [
+    ("malformed", "is not valid YAML"),
+    ("not-openapi", "is not an OpenAPI 3 document"),
+    ("invalid-openapi", "is not a valid OpenAPI 3.0.3 document (openapi-spec-validator:"),
+    ("no-put-schema", "lacks components.schemas.MeetingRoomPut"),
+    ("missing", "does not exist"),
+    ("empty-dir", "without a *.yaml spec file"),
+    ("two-yaml-dir", "is a directory with 2 *.yaml files"),
+])
+def test_a_bad_spec_is_one_line(one_line, tmp_path_factory, kind, expected):
+    where = tmp_path_factory.mktemp("spec")
+    if kind == "malformed":
+        (where / "bad.yaml").write_text("not: [yaml\n")
+        path = str(where / "bad.yaml")
+    elif kind == "not-openapi":
+        (where / "foo.yaml").write_text("foo: 1\n")
+        path = str(where / "foo.yaml")
+    elif kind == "invalid-openapi":
+        path = _spec_variant(where, "invalid.yaml", lambda doc: doc["info"].pop("version"))
+    elif kind == "no-put-schema":
+        path = _spec_variant(where, "noput.yaml", lambda doc: doc["components"]["schemas"].pop("MeetingRoomPut"))
+    elif kind == "missing":
+        path = str(where / "nosuch.yaml")
+    elif kind == "empty-dir":
+        path = str(where)
+    else:
+        (where / "a.yaml").write_text("foo: 1\n")
+        (where / "b.yaml").write_text("foo: 2\n")
+        path = str(where)
+    line = one_line(["--spec", path], "--spec:", expected)
+    assert "Traceback" not in line
+
+
+def test_a_bad_spec_from_the_environment_is_one_line(tmp_path):
+    (tmp_path / "bad.yaml").write_text("not: [yaml\n")
+    code, output, _ = _run(tmp_path, env={spec.SPEC_ENV: str(tmp_path / "bad.yaml")})
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert code == 4 and len(lines) == 1 and f"(from {spec.SPEC_ENV})" in lines[0] and "not valid YAML" in lines[0], output
+
+
+def test_a_spec_directory_with_one_yaml_is_that_spec(tmp_path):
+    code, output, _ = _run(tmp_path, "--spec", str(DEFAULT_SPEC_PATH.parent), "--co", "-v")  # -v: the header
+    assert code == 0, output[-3000:]
+    assert f"contract spec: {DEFAULT_SPEC_PATH}" in output
+
+
+def test_a_room_prefix_that_cannot_make_plain_names_is_one_line(one_line):
+    one_line(["--room-prefix", "p" * 30], "--room-prefix", "cannot make plain room names", "use at most")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import requests
 
+from meeting_room_contract.client import new_run_id
 from meeting_room_contract.mock import MeetingRoomMock
 from meeting_room_contract.selfcheck import PROJECT_ROOT
 
@@ -132,9 +133,15 @@ def test_delete_leftovers_removes_only_prefixed_rooms_of_earlier_runs(tmp_path):
                                  json={"name": "contract-test-20200101000000-abcdef room 1"}).json()
         running = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,  # a run still going
                                 json={"name": f"contract-test-{time.strftime('%Y%m%d%H%M%S')}-fedcba room 1"}).json()
+        old_run = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,  # today's run ids
+                                json={"name": f"contract-test-{new_run_id(time.time() - 7 * 3600)} holder 3"}).json()
+        new_running = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
+                                    json={"name": f"contract-test-{new_run_id(time.time() - 3600)} room 1"}).json()
+        word = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,  # not a run id
+                             json={"name": "contract-test-manual room"}).json()
         completed = subprocess.run(_suite(mock, tmp_path, "--delete-leftovers", "-k", "empty_patch"), cwd=PROJECT_ROOT,
                                    env=_env(True), capture_output=True, text=True, timeout=300)
         assert completed.returncode == 0, (completed.stdout + completed.stderr)[-3000:]
         rooms = _rooms(mock)
-    assert leftover["meeting_room_sid"] not in rooms
-    assert rooms == {bystander["meeting_room_sid"]: bystander, running["meeting_room_sid"]: running}
+    assert leftover["meeting_room_sid"] not in rooms and old_run["meeting_room_sid"] not in rooms
+    assert rooms == {room["meeting_room_sid"]: room for room in (bystander, running, new_running, word)}

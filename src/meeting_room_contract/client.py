@@ -223,6 +223,22 @@ class RoomRegistry:
     def room_name_prefix(self) -> str:
         return f"{self.name_prefix}-{self.run_id}"
 
+    def room_name(self, label: str, serial: int | None = None) -> str:
+        """A name for a room of this run: `<prefix>-<run id> <label>[ <serial>]`.
+
+        Every name the suite builds for itself is a plain name of the spec (`x-plain-pattern`,
+        at most 40 characters with the default spec): labels are at most MAX_LABEL_CHARS, serials
+        wrap at SERIAL_WRAP, and `--room-prefix` is checked against the longest such name.
+        """
+        longest = MAX_LABEL_CHARS if serial is not None else MAX_LABEL_CHARS + len(f" {SERIAL_WRAP - 1}")
+        if not (0 < len(label) <= longest) or " " in label:
+            raise ValueError(f"room label {label!r}: 1 to {longest} characters, no space (a bug in the suite)")
+        return f"{self.room_name_prefix} {label}" + ("" if serial is None else f" {serial % SERIAL_WRAP}")
+
+    def longest_room_name(self) -> str:
+        """The longest name `room_name` can build with this prefix and run id."""
+        return self.room_name("x" * MAX_LABEL_CHARS, SERIAL_WRAP - 1)
+
     def record_created(self, sid: str, owner: "ConferenceClient") -> None:
         with self._lock:
             self._created[sid] = owner
@@ -256,8 +272,24 @@ class RoomRegistry:
             return len(self._created)
 
 
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(3)
+MAX_LABEL_CHARS = 8  # room labels ("neighbor", "holder", ...)
+SERIAL_WRAP = 100_000  # room serials have at most 5 digits
+BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def new_run_id(now: float | None = None) -> str:
+    """`<start time: seconds since the epoch in base 36>-<3 random hex digits>`, e.g. `t6a1b2-4f3`.
+
+    Short, because room names are at most 40 plain characters; the start time is in it so that
+    `--delete-leftovers` can tell an old run's rooms (`rooms.run_started`).
+    """
+    seconds, digits = int(time.time() if now is None else now), ""
+    while True:
+        seconds, digit = divmod(seconds, 36)
+        digits = BASE36[digit] + digits
+        if not seconds:
+            break
+    return f"{digits}-{secrets.token_hex(2)[:3]}"
 
 
 class ConferenceClient:

@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.checks import (allow_header_conformance, content
 
 from schemathesis.core.failures import Failure, FailureGroup
 
-from . import spec
+from . import rooms, spec
 from .checks import ContractViolation, rule
 from .client import ConferenceClient
 from .target import Target
@@ -112,7 +112,7 @@ def send(case: Any, client: ConferenceClient) -> requests.Response:
     path = case.formatted_path
     if case.method.upper() == "POST" and path == "/meeting_rooms" and isinstance(case.body, dict) \
             and isinstance(case.body.get("name", ""), str):
-        case.body = {**case.body, "name": f"{client.registry.room_name_prefix} generated {uuid.uuid4().hex[:8]}"}
+        case.body = {**case.body, "name": rooms.generated_name(client.registry, uuid.uuid4().hex[:8])}
     kwargs = case.as_transport_kwargs(base_url=client.base_url)
     if "Authorization" in get_exclude_headers(case):
         kwargs["auth"] = _no_auth  # the case is about a missing Authorization header

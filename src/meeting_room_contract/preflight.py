@@ -3,12 +3,17 @@
 Every problem becomes ONE line that says what is wrong and what to do (`PreflightError`); the
 suite's conftest turns it into a pytest usage error (exit code 4). Passwords are never printed.
 The network checks use short timeouts, no retries (one short wait on a 429) and a total budget,
-so a wrong URL or password is reported in seconds, not after thousands of failed requests.
+so a wrong URL or password is reported in seconds, not after thousands of failed requests. The
+one exception is the DELETE of the preflight's own room: it is idempotent and leaving the room
+behind is worse than a slow answer, so it is retried on 502/503/504 and timeouts (urllib3 `Retry`,
+bounded by the budget, of which it always gets at least DELETE_RESERVE_S); if it still fails, the
+one line says how to delete the room by hand.
 """
 
 from __future__ import annotations
 
 import math
+import shlex
 import time
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
@@ -22,7 +27,12 @@ from .redaction import Credentials, redact, remember_credentials
 
 BUDGET_S = 6.0  # all preflight requests together
 CONNECT_TIMEOUT_S = 3.0
-READ_TIMEOUT_S = 5.0
+FIRST_READ_TIMEOUT_S = 3.0  # the first request: a server that accepts and never answers is told in ~3 s
+READ_TIMEOUT_S = 5.0  # later requests (the target has answered once), within the budget
+DELETE_RESERVE_S = 4.0  # the preflight room's DELETE (with its retries) gets at least this, whatever the budget
+DELETE_RETRIES = 3  # at most, after the first attempt; the deadline ends them sooner
+DELETE_RETRY_STATUSES = (429, 502, 503, 504)
+BODY_EXCERPT_CHARS = 120
 PREFIX_EXAMPLE = "https://api.carrierx.com/conference/v2"
 
 
@@ -64,43 +74,107 @@ def check_options(*, base_url: str | None, username: str | None, password: str |
         raise PreflightError(f"--request-timeout must be a positive number of seconds, not {request_timeout:g}")
     if not (math.isfinite(rate_limit) and rate_limit >= 0):
         raise PreflightError(f"--rate-limit must be 0 (unlimited) or a positive number, not {rate_limit:g}")
-    if not room_prefix or any(char.isspace() for char in room_prefix):
-        raise PreflightError(f"--room-prefix {room_prefix!r} must be non-empty and without spaces")
+    from .rooms import check_room_prefix  # the spec's name pattern (conftest has switched to --spec by now)
+
+    try:
+        check_room_prefix(room_prefix)
+    except ValueError as error:
+        raise PreflightError(str(error)) from None
 
 
 # -- network checks --------------------------------------------------------------------------------
 
+class DeadlineRetry(Retry):
+    """urllib3's Retry that also stops once a deadline (time.monotonic) has passed."""
+
+    def __init__(self, *args: Any, deadline: float = math.inf, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def new(self, **kwargs: Any) -> "DeadlineRetry":
+        retry = super().new(**kwargs)
+        retry.deadline = self.deadline
+        return retry
+
+    def is_exhausted(self) -> bool:
+        return super().is_exhausted() or time.monotonic() >= self.deadline - 0.2
+
+
 class Probe:
-    """A session for the preflight: no retries but one short 429 wait, timeouts within a budget."""
+    """A session for the preflight: no retries but one short 429 wait, timeouts within a budget.
+
+    `send(..., retry=True)` (idempotent cleanup only) retries 502/503/504 and timeouts as well."""
 
     def __init__(self, base_url: str, request_timeout: float, budget: float = BUDGET_S):
         self.base_url = base_url.rstrip("/")
-        self.read_timeout = min(request_timeout, READ_TIMEOUT_S)
+        self.request_timeout = request_timeout
         self.deadline = time.monotonic() + budget
+        self.answered = 0  # answers received so far (a later timeout is the request's, not the URL's)
         self.session = requests.Session()
         retry = Retry(total=1, connect=0, read=0, redirect=0, other=0, status=1, status_forcelist=(429,),
                       allowed_methods=None, respect_retry_after_header=True, retry_after_max=2, raise_on_status=False)
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
 
-    def send(self, method: str, path: str, login: Login, json_body: Any = None) -> requests.Response:
+    @property
+    def read_timeout(self) -> float:
+        return min(self.request_timeout, READ_TIMEOUT_S if self.answered else FIRST_READ_TIMEOUT_S)
+
+    def send(self, method: str, path: str, login: Login, json_body: Any = None, *,
+             retry: bool = False) -> requests.Response:
+        what = f"{method} {path.split('?')[0]}"
+        if retry:
+            self.deadline = max(self.deadline, time.monotonic() + DELETE_RESERVE_S)
         remaining = self.deadline - time.monotonic()
         if remaining <= 0.2:
-            raise PreflightError(f"{self.base_url} answers too slowly (preflight over {BUDGET_S:g} s): "
-                                 "check the target's health, or try later")
-        timeout = (min(CONNECT_TIMEOUT_S, remaining), min(self.read_timeout, remaining))
+            raise PreflightError(f"{self.base_url} answers too slowly (preflight over {BUDGET_S:g} s, "
+                                 f"before {what}): check the target's health, or try later")
+        attempts = 2 if retry else 1  # each attempt's timeouts: at least two attempts fit
+        timeout = (min(CONNECT_TIMEOUT_S, remaining / attempts), min(self.read_timeout, remaining / attempts))
+        session = self._retrying_session() if retry else self.session
         try:
-            return self.session.request(method, self.base_url + path, json=json_body, timeout=timeout,
-                                        auth=(login.username, login.password), allow_redirects=False)
+            response = session.request(method, self.base_url + path, json=json_body, timeout=timeout,
+                                       auth=(login.username, login.password), allow_redirects=False)
         except requests.RequestException as error:
-            raise PreflightError(describe_error(error, self.base_url, timeout[1])) from None
+            raise PreflightError(describe_error(error, self.base_url, timeout[1], what=what,
+                                                answered=self.answered)) from None
+        finally:
+            if session is not self.session:
+                session.close()
+        self.answered += 1
+        return response
+
+    def _retrying_session(self) -> requests.Session:
+        """A session retrying 429/502/503/504 and connection errors and timeouts, until the deadline."""
+        session = requests.Session()
+        retry = DeadlineRetry(total=DELETE_RETRIES, connect=2, read=2, redirect=0, other=0, status=2,
+                              status_forcelist=DELETE_RETRY_STATUSES, allowed_methods=frozenset({"DELETE"}),
+                              backoff_factor=0.2, respect_retry_after_header=True, retry_after_max=1,
+                              raise_on_status=False, deadline=self.deadline)
+        session.mount("http://", HTTPAdapter(max_retries=retry))
+        session.mount("https://", HTTPAdapter(max_retries=retry))
+        return session
 
 
-def describe_error(error: requests.RequestException, base_url: str, timeout: float) -> str:
-    """One line for a connection-level failure: refused, DNS, TLS, timeout."""
+def retried(response: requests.Response) -> bool:
+    """Whether urllib3 sent the request more than once before this answer."""
+    retries = getattr(response.raw, "retries", None)
+    return bool(getattr(retries, "history", ()))
+
+
+def describe_error(error: requests.RequestException, base_url: str, timeout: float, *, what: str | None = None,
+                   answered: int = 0) -> str:
+    """One line for a connection-level failure: refused, DNS, TLS, timeout.
+
+    After the target has answered (`answered` > 0), a timeout is the request's (`what`), not a
+    sign that --base-url names something other than the API."""
     url = urlsplit(base_url)
     host, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
     reason = _root_cause(error)
+    timed_out = isinstance(error, requests.exceptions.Timeout) or isinstance(reason, (ReadTimeoutError, TimeoutError))
+    if answered and timed_out:
+        return (f"{what or 'a request'} got no answer within {round(timeout, 1):g} s, though {host}:{port} answered the "
+                f"preflight's {answered} earlier request(s): the target is slow or stuck; try later, or raise --request-timeout")
     if isinstance(error, requests.exceptions.SSLError):
         return (f"TLS handshake with {host}:{port} failed ({_short(reason)}): check http vs https and the port "
                 "in --base-url, or the CA bundle (REQUESTS_CA_BUNDLE)")
@@ -158,7 +232,18 @@ def status_problem(response: requests.Response, what: str, login: Login) -> str 
         return f"the target is rate limiting (429) already on {what}: try later, or pass --rate-limit"
     if status >= 500:
         return f"the target answered {status} to {what}: the service is failing or down; try later"
-    return f"the target answered {status} to {what}; the suite cannot run against it"
+    excerpt = body_excerpt(response)
+    return f"the target answered {status} to {what}{f' ({excerpt})' if excerpt else ''}; the suite cannot run against it"
+
+
+def body_excerpt(response: requests.Response, limit: int = BODY_EXCERPT_CHARS) -> str:
+    """The start of an answer's body on one line (the caller scrubs credentials)."""
+    try:
+        text = response.content[: limit * 4].decode("utf-8", errors="replace")
+    except Exception:  # a body that cannot be read says nothing more
+        return ""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _require(response: requests.Response, what: str, login: Login) -> Any:
@@ -190,15 +275,25 @@ def check_did_groups(probe: Probe, login: Login) -> None:
 
 def check_create_and_delete(probe: Probe, login: Login, room_name: str) -> None:
     """One room can be created and deleted (only the room created here is deleted)."""
-    created = _require(probe.send("POST", "/meeting_rooms", login, json_body={"name": room_name}),
-                       "POST /meeting_rooms", login)
+    try:
+        response = probe.send("POST", "/meeting_rooms", login, json_body={"name": room_name})
+    except PreflightError as error:
+        raise PreflightError(f"{error} (if a room named {room_name!r} was created all the same, delete it by hand)") from None
+    created = _require(response, "POST /meeting_rooms", login)
     sid = created.get("meeting_room_sid") if isinstance(created, dict) else None
     if not isinstance(sid, str) or not sid:
         raise PreflightError("POST /meeting_rooms answered without a meeting_room_sid: the suite cannot track its rooms")
-    response = probe.send("DELETE", f"/meeting_rooms/{sid}", login)
-    if response.status_code not in (200, 204):
-        problem = status_problem(response, "DELETE /meeting_rooms/{sid}", login) or f"status {response.status_code}"
-        raise PreflightError(f"could not delete the preflight room {sid} ({room_name!r}): {problem}")
+    what = f"DELETE /meeting_rooms/{sid}"
+    by_hand = (f"delete it by hand: curl -X DELETE -u \"${login.username_env}:${login.password_env}\" "
+               f"{shlex.quote(f'{probe.base_url}/meeting_rooms/{sid}')}")
+    try:
+        response = probe.send("DELETE", f"/meeting_rooms/{sid}", login, retry=True)
+    except PreflightError as error:
+        raise PreflightError(f"could not delete the preflight room {sid} ({room_name!r}): {error}; {by_hand}") from None
+    if response.status_code in (200, 204) or (response.status_code == 404 and retried(response)):
+        return  # a 404 after a retry: an earlier attempt deleted it
+    problem = status_problem(response, what, login) or f"{what} answered {response.status_code}"
+    raise PreflightError(f"could not delete the preflight room {sid} ({room_name!r}): {problem}; {by_hand}")
 
 
 def run(base_url: str, logins: list[Login], room_name: str, request_timeout: float) -> None:

@@ -38,7 +38,7 @@ CURRENT = PutStyle()  # what `checks.send_update` completes PUT bodies with; set
 def probe_put_style(client: ConferenceClient, rooms: Any, did_groups: Sequence[str]) -> PutStyle:
     """Send a valid PUT without the read-only fields, then (if refused) with their current values."""
     tracker = checks.PropertiesModeTracker()
-    with rooms.fresh(label="put-style") as room:
+    with rooms.fresh(label="putstyle") as room:
         sid = room["meeting_room_sid"]
         body = {**strategies.simplest_body(did_groups), **strategies.sample_values(did_groups)}
         _, response, outcome = checks.send_update(client, sid, "PUT", body, tracker, complete_put=False)

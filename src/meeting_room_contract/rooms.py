@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 import time
 from typing import Any, Iterator
 
 from hypothesis import currently_in_test_context, reject
 
 from . import checks
-from .client import ConferenceClient, RoomRegistry
+from .client import ConferenceClient, RoomRegistry, new_run_id
 from . import model, spec, strategies
 from .strategies import CODES_IN_USE
 
@@ -36,13 +37,53 @@ def _creatable() -> set[str]:
     return set(spec.current().resolved(spec.CREATE_SCHEMA).get("properties", {}))
 
 
+PREFLIGHT_LABEL = "preflight"
+GENERATED_LABEL = "gen"  # rooms created by schemathesis (generation.send): `gen <8 hex>`
+
+
+def name_schema() -> dict[str, Any]:
+    """The schema of the name the suite sends when creating a room (its `x-plain-pattern`)."""
+    return spec.current().resolved(spec.CREATE_SCHEMA).get("properties", {}).get(NAME_KEY, {})
+
+
+def is_plain_name(name: str) -> bool:
+    """A name every conforming server must accept (the spec's `x-plain-pattern`)."""
+    return model.current().is_plain(name_schema(), name)
+
+
+def preflight_name(registry: RoomRegistry) -> str:
+    return registry.room_name(PREFLIGHT_LABEL)
+
+
+def generated_name(registry: RoomRegistry, token: str) -> str:
+    return f"{registry.room_name(GENERATED_LABEL)} {token}"
+
+
+def check_room_prefix(prefix: str) -> None:
+    """ValueError (one line) unless every name the suite builds with `prefix` is a plain name."""
+    def longest(candidate: str) -> str:
+        registry = RoomRegistry(new_run_id(), candidate)
+        return max(registry.longest_room_name(), generated_name(registry, "0" * 8), key=len)
+
+    if not prefix or any(char.isspace() for char in prefix):
+        raise ValueError(f"--room-prefix {prefix!r} must be non-empty and without spaces")
+    if is_plain_name(longest(prefix)):
+        return
+    fitting = [n for n in range(1, 41) if is_plain_name(longest("a" * n))]
+    pattern = name_schema().get("x-plain-pattern", "?")
+    hint = (f"use at most {max(fitting)} characters of letters, digits, '_', '.', '-', starting with a letter or digit"
+            if fitting else "the spec's name pattern leaves no room for a prefix")
+    raise ValueError(f"--room-prefix {prefix!r} cannot make plain room names: the suite's longest name "
+                     f"{longest(prefix)!r} does not match the spec's x-plain-pattern {pattern}; {hint}")
+
+
 class RoomFactory:
     def __init__(self, client: ConferenceClient):
         self.client = client
         self._serial = itertools.count(1)
 
     def name(self, label: str = "room") -> str:
-        return f"{self.client.registry.room_name_prefix} {label} {next(self._serial)}"
+        return self.client.registry.room_name(label, next(self._serial))
 
     def create(self, body: dict[str, Any] | None = None, *, client: ConferenceClient | None = None,
                label: str = "room") -> dict[str, Any]:
@@ -83,12 +124,22 @@ class RoomFactory:
 LEFTOVER_AGE_HOURS = 6.0
 
 
+RUN_ID = re.compile(r"([0-9a-z]{6,7})-[0-9a-f]{3}")  # client.new_run_id: base-36 seconds, 3 hex digits
+OLD_RUN_ID = re.compile(r"([0-9]{14})-[0-9a-f]{6}")  # earlier versions: `YYYYmmddHHMMSS-hex`, local time
+EARLIEST_RUN = 1_577_836_800  # 2020-01-01: an older "start" is a word that looks like base 36, not a run id
+
+
 def run_started(run_id: str) -> float | None:
-    """When a run started, from its id (`YYYYmmddHHMMSS-hex`, local time); None if not one of ours."""
-    try:
-        return time.mktime(time.strptime(run_id.split("-", 1)[0], "%Y%m%d%H%M%S"))
-    except ValueError:
-        return None
+    """When a run started, from its id; None if it is not a run id of the suite."""
+    if match := RUN_ID.fullmatch(run_id):
+        started = int(match.group(1), 36)
+        return float(started) if EARLIEST_RUN <= started <= time.time() + 86400 else None
+    if match := OLD_RUN_ID.fullmatch(run_id):
+        try:
+            return time.mktime(time.strptime(match.group(1), "%Y%m%d%H%M%S"))
+        except ValueError:
+            return None
+    return None
 
 
 def delete_leftover_rooms(client: ConferenceClient, registry: RoomRegistry,

@@ -144,12 +144,69 @@ def on_change(listener: Callable[[], None]) -> Callable[[], None]:
     return listener
 
 
+REQUIRED_SCHEMAS = (ROOM_SCHEMA, CREATE_SCHEMA, PATCH_SCHEMA, PUT_SCHEMA)  # what the model reads
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def spec_file(path: str | Path) -> Path:
+    """The spec file `path` names: the file itself, or the one `*.yaml` file of a directory.
+
+    ValueError (one line) when there is no such file or a directory holds none or several."""
+    given = Path(path).resolve()
+    if given.is_dir():
+        found = sorted(p for p in given.iterdir() if p.suffix in SPEC_SUFFIXES and p.is_file())
+        if not found:
+            raise ValueError(f"{given} is a directory without a *.yaml spec file: give the spec file")
+        if len(found) > 1:
+            raise ValueError(f"{given} is a directory with {len(found)} *.yaml files ({', '.join(p.name for p in found)}): "
+                             "give the spec file itself")
+        return found[0]
+    if not given.is_file():
+        raise ValueError(f"spec {given} does not exist")
+    return given
+
+
+def check_spec_file(path: Path) -> None:
+    """ValueError (one line) unless `path` is a valid OpenAPI 3 document with what the suite needs.
+
+    openapi-spec-validator judges the document; the suite then needs the Meeting Room schemas
+    (`components.schemas`) and the room path."""
+    from openapi_spec_validator import validate
+
+    try:
+        document = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text, so not a YAML spec") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or type(error).__name__
+        raise ValueError(f"{path} is not valid YAML ({problem}{where})") from None
+    version = document.get("openapi") if isinstance(document, dict) else None
+    if not (isinstance(version, str) and version.startswith("3.")):
+        raise ValueError(f"{path} is not an OpenAPI 3 document (no `openapi: 3.x` at the top)")
+    try:
+        validate(document, base_uri=path.as_uri())
+    except Exception as error:  # the validator's errors (schema, references) describe the document
+        message = (getattr(error, "message", None) or str(error) or type(error).__name__).strip().splitlines()[0]
+        location = "/".join(str(part) for part in getattr(error, "path", ()) or ())
+        raise ValueError(f"{path} is not a valid OpenAPI {version} document (openapi-spec-validator: "
+                         f"{message[:200]}{f' at {location}' if location else ''})") from None
+    schemas = (document.get("components") or {}).get("schemas") or {}
+    missing = [name for name in REQUIRED_SCHEMAS if name not in schemas]
+    if missing:
+        raise ValueError(f"{path} lacks components.schemas.{missing[0]}: the suite needs "
+                         f"{', '.join(REQUIRED_SCHEMAS)} (see README, 'The spec drives the suite')")
+    if ROOM_PATH not in (document.get("paths") or {}):
+        raise ValueError(f"{path} lacks the path {ROOM_PATH}: the suite tests its PATCH and PUT")
+
+
 def set_spec_path(path: str | Path | None) -> Path:
-    """Use the spec at `path` (None: the default) for the rest of the run; returns the resolved path."""
+    """Use the spec at `path` (None: the default; a directory: its one `*.yaml`) for the rest of
+    the run, once checked (`check_spec_file`); returns the resolved file's path."""
     global SPEC_PATH
-    new = Path(path or DEFAULT_SPEC_PATH).resolve()
-    if not new.is_file():
-        raise ValueError(f"spec {new} does not exist")
+    new = spec_file(path or DEFAULT_SPEC_PATH)
+    check_spec_file(new)
     if new != SPEC_PATH:
         SPEC_PATH = new
         current.cache_clear()

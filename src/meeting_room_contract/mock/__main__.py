@@ -32,7 +32,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {behaviour.name:38} [{behaviour.rule}] {behaviour.description}")
         return 0
     if args.spec:
-        spec.set_spec_path(args.spec)
+        try:
+            spec.set_spec_path(args.spec)
+        except ValueError as error:
+            parser.error(f"--spec: {error}")  # one line, exit code 2
     mock = MeetingRoomMock(tuple(args.fault), tuple(args.variant), host=args.host, port=args.port, verbose=args.verbose)
     mock.start()
     print(f"meeting-room mock listening on {mock.base_url}", flush=True)

@@ -154,6 +154,8 @@ VARIANTS: dict[str, Behaviour] = {
         Behaviour("property_values_validated_per_key", "round_trip.exact_values",
                   "Property values of documented kinds of keys must have the documented form (e.g. `_policy` only "
                   "h/p/l combinations); others are refused 422 (default: any string)."),
+        Behaviour("names_max_40", "round_trip.exact_values",
+                  "Names longer than 40 characters are refused 422, a column it cannot store (default: any length)."),
         Behaviour("put_requires_read_only_fields", "put.read_only_fields",
                   "A PUT must carry `account_sid` and `meeting_room_sid` with their current values (default: optional)."),
         Behaviour("error_bodies_other_shape", "status.error_body_is_json",

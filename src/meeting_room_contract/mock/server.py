@@ -243,6 +243,9 @@ class MeetingRoomStore:
         if self.variant("access_codes_six_digits_only") and isinstance(codes, list):
             if any(isinstance(e, dict) and not re.fullmatch(r"[0-9]{6}", str(e.get("access_code"))) for e in codes):
                 reasons.append("access_codes must be 6 digits")
+        name = body.get("name")
+        if self.variant("names_max_40") and isinstance(name, str) and len(name) > 40:
+            reasons.append(f"name too long ({len(name)} characters, at most 40)")
         props = body.get("properties")
         if self.variant("property_values_validated_per_key") and isinstance(props, dict):
             for key, value in props.items():
