@@ -161,6 +161,8 @@ VARIANTS: dict[str, Behaviour] = {
                   "401 answers come from an edge gateway as an HTML page (default: JSON)."),
         Behaviour("delete_200", "lifecycle.delete_then_404",
                   "DELETE answers 200 with the deleted object (default: 204, empty)."),
+        Behaviour("delete_200_empty", "lifecycle.delete_then_404",
+                  "DELETE answers 200 with an empty body and no Content-Type (default: 204, empty)."),
         Behaviour("code_in_use_422", "uniqueness.across_rooms",
                   "A code another room of the account holds is refused 422 (default: 409)."),
         Behaviour("codes_unique_per_account", "uniqueness.across_rooms",

@@ -683,6 +683,8 @@ class MeetingRoomMock:
                 if method == "DELETE":
                     deleted = store.get(account, sid)
                     store.delete(account, sid)
+                    if store.variant("delete_200_empty"):
+                        return 200, None, {}  # Content-Length: 0 and no Content-Type
                     return (200, deleted, {}) if store.variant("delete_200") else (204, None, {})
                 if method == "PATCH":
                     return 200, store.patch(account, sid, body), {}
