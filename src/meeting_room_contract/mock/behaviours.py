@@ -155,6 +155,10 @@ VARIANTS: dict[str, Behaviour] = {
                   "h/p/l combinations); others are refused 422 (default: any string)."),
         Behaviour("put_requires_read_only_fields", "put.read_only_fields",
                   "A PUT must carry `account_sid` and `meeting_room_sid` with their current values (default: optional)."),
+        Behaviour("put_validated_before_lookup", "put.read_only_fields",
+                  "As `put_requires_read_only_fields`, and a PUT body is validated (values, every field present, "
+                  "read-only fields included) before the sid is looked up: an incomplete PUT to an unknown, deleted or "
+                  "foreign sid is 422, not 404/403 (default: the sid first)."),
         Behaviour("error_bodies_other_shape", "status.error_body_is_json",
                   "Error bodies are `{\"error\": {\"status\": ..., \"detail\": ...}}` (default: `{message, errors}`)."),
         Behaviour("unauthorized_from_gateway", "auth.required",

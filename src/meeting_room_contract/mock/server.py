@@ -127,6 +127,10 @@ class MeetingRoomStore:
     def properties_mode(self) -> model.PropertiesMode:
         return model.PropertiesMode.REPLACE if self.variant("properties_replace") else model.PropertiesMode.MERGE
 
+    def requires_read_only_on_put(self) -> bool:
+        """`put_validated_before_lookup` includes requiring the read-only fields (the self-test runs one variant at a time)."""
+        return self.variant("put_requires_read_only_fields") or self.variant("put_validated_before_lookup")
+
     def validation_status(self) -> int:
         return 400 if self.variant("rejections_400") else 422
 
@@ -255,7 +259,7 @@ class MeetingRoomStore:
         present = [f for f in self.model.READ_ONLY_FIELDS if f in body]
         if self.fault("put_rejects_read_only_fields"):
             raise ApiError(422, "Read-only fields cannot be sent" if present else "PUT requires every field")
-        if self.variant("put_requires_read_only_fields") and len(present) < len(self.model.READ_ONLY_FIELDS):
+        if self.requires_read_only_on_put() and len(present) < len(self.model.READ_ONLY_FIELDS):
             missing = [f for f in self.model.READ_ONLY_FIELDS if f not in body]
             raise ApiError(self.validation_status(), f"PUT requires every field; missing: {', '.join(missing)}", missing[0])
 
@@ -381,6 +385,9 @@ class MeetingRoomStore:
     def put(self, account: Account, sid: str, body: Any) -> dict[str, Any]:
         if self.fault("put_creates_unknown_room") and sid not in self.rooms and isinstance(body, dict):
             self.rooms[sid] = self.model.new_room({}, {"account_sid": account.account_sid, "meeting_room_sid": sid})
+        if self.variant("put_validated_before_lookup"):
+            # The framework deserialises and validates the body before the handler looks the room up.
+            self.validate(account, body, method="PUT", room=None)
         room = self.find_room(account, sid)
         if sid in self.deleted:
             raise ApiError(404, "Cannot find item by SID", "meeting_room_sid")
