@@ -109,6 +109,9 @@ FAULTS: dict[str, Behaviour] = {
                   "PUT's uniqueness check does not exclude the room itself: repeating a PUT gets a 409 no other room explains."),
         Behaviour("bogus_conflict_on_codes_with_other_field", "uniqueness.conflict_explained",
                   "A PATCH that sets `access_codes` together with another field is answered 409, though no room holds the codes."),
+        Behaviour("conflict_on_codes_held_in_other_group", "uniqueness.conflict_explained",
+                  "A PATCH that touches neither `access_codes` nor `did_group_sid` (e.g. a new name) is answered 409 when a "
+                  "room of the account in another DID group holds one of the room's codes, though DID groups may share codes."),
         # Auth and isolation
         Behaviour("put_without_auth_allowed", "auth.required",
                   "PUT forgets the auth check (only PUT)."),

@@ -338,6 +338,8 @@ class MeetingRoomStore:
         self.validate(account, body, method="PATCH", room=room)
         if body == {} and self.fault("patch_empty_body_rejected"):
             raise ApiError(422, "Nothing to update")
+        if self.fault("conflict_on_codes_held_in_other_group"):
+            self._conflict_on_codes_held_in_other_group(account, sid, room, body)
         if (self.fault("bogus_conflict_on_codes_with_other_field") and "access_codes" in body
                 and len(set(body) & set(self.model.MODIFIABLE_FIELDS)) > 1):
             raise ApiError(409, "Access code already in use", "access_codes")
@@ -369,6 +371,20 @@ class MeetingRoomStore:
         self._save(sid, stored)
         self.after_update(stored)
         return self.render(before if self.fault("patch_response_stale") else new)
+
+    def _conflict_on_codes_held_in_other_group(self, account: Account, sid: str, room: dict[str, Any],
+                                               body: dict[str, Any]) -> None:
+        """(fault) A PATCH that leaves the codes and their scope alone still checks the stored codes,
+        per account: a room in another DID group holding one of them makes it a 409."""
+        for unique in self.model.UNIQUE:
+            if unique.array_field in body or any(f in body for f in unique.scope):
+                continue
+            codes = self.model.unique_values(room, unique)
+            for other_sid, other in self.rooms.items():
+                if (other_sid != sid and other["account_sid"] == account.account_sid
+                        and self.model.scope_of(other, unique) != self.model.scope_of(room, unique)
+                        and codes & self.model.unique_values(other, unique)):
+                    raise ApiError(409, f"{unique.item_field} value(s) already used", unique.array_field)
 
     def _patched(self, room: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
         if self.fault("patch_resets_omitted_fields"):
