@@ -289,9 +289,12 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """Show the allowed behaviours the target was seen to pick, and any drift."""
     summary = config.stash.get(SUMMARY_KEY, None) or RECORDER.to_dict()
-    if not (summary["behaviours"] or summary["drift"]):
+    if not (summary["behaviours"] or summary["drift"] or summary.get("not_checked")):
         return
     terminalreporter.section("contract observations")
+    for rule_id, values in summary.get("not_checked", {}).items():
+        terminalreporter.line(f"NOT CHECKED, {rule_id}: " + ", ".join(f"{value} x{count}" for value, count in values.items()),
+                              yellow=True)
     for name, values in summary["behaviours"].items():
         terminalreporter.line(f"{name}: " + ", ".join(f"{value} x{count}" for value, count in values.items()))
     for kind, values in summary["drift"].items():

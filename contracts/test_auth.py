@@ -10,12 +10,16 @@ from __future__ import annotations
 import pytest
 import requests
 
-from meeting_room_contract import checks, strategies
+from meeting_room_contract import checks, puts, strategies
 from meeting_room_contract.checks import ContractViolation, rule
 
 UNKNOWN_LOGIN = ("contract-test-nobody", "not-a-password")
 KINDS = ["no credentials", "unknown login"]
-FULL_BODY = {**strategies.simplest_body(()), **strategies.sample_values()}
+
+
+def _full_body() -> dict:
+    """A full, valid PATCH/PUT body, built in the test: its fresh codes avoid the codes in use on the target."""
+    return {**strategies.simplest_body(()), **strategies.sample_values()}
 
 
 def _auth(kind: str) -> object:
@@ -26,7 +30,9 @@ def _auth(kind: str) -> object:
 
 def _refused_and_unchanged(client, sid, method, kind, auth) -> None:
     before = checks.current_room(client, sid, "status.documented_codes", "room before the unauthenticated call")
-    body = FULL_BODY if method in ("PATCH", "PUT") else None
+    body = _full_body() if method in ("PATCH", "PUT") else None
+    if method == "PUT":
+        body = puts.CURRENT.complete(body, before)  # valid but for the credentials, also where read-only fields are required
     response = client.request(method, client.room_path(sid), json_body=body, auth=auth)
     operation = checks.room_path_label(method)
     checks.status_is("auth.required", response, frozenset({401}), operation, f"{method} with {kind}")
@@ -49,7 +55,7 @@ def test_wrong_password_is_refused(target, client, room):
     that did not judge the credentials (429, 5xx) leaves the probe inconclusive, never repeated."""
     sid = room["meeting_room_sid"]
     before = checks.current_room(client, sid, "status.documented_codes", "room before the wrong-password probe")
-    response = requests.patch(client.url(client.room_path(sid)), json=FULL_BODY, auth=target.wrong_password("primary"),
+    response = requests.patch(client.url(client.room_path(sid)), json=_full_body(), auth=target.wrong_password("primary"),
                               timeout=client.politeness.timeout)
     if response.status_code == 429 or response.status_code >= 500:
         pytest.skip(f"the wrong-password probe got HTTP {response.status_code} (not judged); it is not repeated, "

@@ -6,11 +6,15 @@ import pytest
 from hypothesis import given, reject
 from hypothesis import strategies as st
 
-from meeting_room_contract import checks, model, strategies
+from meeting_room_contract import checks, model, puts, strategies
 from meeting_room_contract.checks import ContractViolation, rule
 from meeting_room_contract.rules import UpdateOutcome
 
-FULL_BODY = {**strategies.simplest_body(()), **strategies.sample_values()}
+
+
+def _full_body() -> dict:
+    """A full, valid PATCH/PUT body, built in the test: its fresh codes avoid the codes in use on the target."""
+    return {**strategies.simplest_body(()), **strategies.sample_values()}
 
 
 @pytest.mark.needs_second_account
@@ -19,7 +23,9 @@ def test_other_account_cannot_read_or_change_a_room(method, client, second_clien
     """Another account's GET/PATCH/PUT/DELETE of the room: 404 (or 403), and the room is unchanged."""
     sid = room["meeting_room_sid"]
     before = checks.current_room(client, sid, "status.documented_codes", "room before the foreign call")
-    body = FULL_BODY if method in ("PATCH", "PUT") else None
+    body = _full_body() if method in ("PATCH", "PUT") else None
+    if method == "PUT":  # valid but for whose room it is: the path's sid and the sending login's account
+        body = puts.CURRENT.complete_for(body, sid, second_client)
     response = second_client.request(method, second_client.room_path(sid), json_body=body)
     operation = checks.room_path_label(method)
     checks.rejection_status("foreign_room_status", response, operation, f"{method} by another account")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meeting_room_contract import checks, model, strategies
+from meeting_room_contract import checks, model, puts, strategies
 from meeting_room_contract.rules import UpdateOutcome
 
 
@@ -113,6 +113,8 @@ def test_unknown_sid_is_404_with_json_error(method, client):
     """A sid that names no room is 404 with a JSON error body (a room a faulty server creates is deleted)."""
     sid = client.registry.unknown_sid()
     body = strategies.simplest_body(()) if method in ("PATCH", "PUT") else None
+    if method == "PUT":  # valid but for the sid: the path's sid and the login's account
+        body = puts.CURRENT.complete_for(body, sid, client)
     response = client.request(method, client.room_path(sid), json_body=body)
     if 200 <= response.status_code < 300 and method in ("PATCH", "PUT"):
         client.registry.record_created(sid, client)  # the server created it (an upsert): ours to delete

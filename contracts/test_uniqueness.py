@@ -110,7 +110,8 @@ def _move_into_group(client, holder, room, did_group, code, properties_tracker) 
 
 def test_rooms_in_different_did_groups_may_share_a_code_or_not(client, rooms, did_groups, properties_tracker):
     """Whether two DID groups may hold the same code is not documented: either answer passes, and
-    the target's choice is reported (`codes_across_did_groups`)."""
+    the target's choice is reported (`codes_across_did_groups`). Where they may share it, a later
+    PATCH of the room's other fields is valid: the code held in the other group explains no refusal."""
     other_group = _group("a DID group", did_groups)
     held = strategies.fresh_access_codes(1)
     with rooms.fresh({CODES: held, GROUP: None}, label="holder"), \
@@ -120,5 +121,9 @@ def test_rooms_in_different_did_groups_may_share_a_code_or_not(client, rooms, di
         operation = checks.room_path_label("PATCH")
         if checks.valid_update_accepted(outcome, "patch.partial_update", "PATCH", response):
             checks.observe("codes_across_did_groups", "shared", operation, response)
+            others = [f for f in model.MODIFIABLE_FIELDS if f not in (CODES, GROUP)]
+            body = strategies.simplest_body((), fields=others)  # e.g. a new name: codes and DID group untouched
+            _, response, outcome = checks.send_update(client, room["meeting_room_sid"], "PATCH", body, properties_tracker)
+            checks.valid_update_accepted(outcome, "patch.partial_update", "PATCH", response)
         else:  # refused, and proven by the holder (judge_update reported `codes_across_did_groups: refused`)
             checks.rejection_status("status_code_in_use", response, operation, "PATCH with a code held in another DID group")

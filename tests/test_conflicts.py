@@ -54,3 +54,33 @@ def test_a_code_in_use_refused_with_422_is_proven_too():
                                                   PropertiesModeTracker())
     assert response.status_code == 400
     assert outcome is UpdateOutcome.CONFLICT
+
+
+def test_only_holders_in_the_uniqueness_scope_of_codes_the_request_sets_explain_a_refusal(monkeypatch):
+    """A name-only PATCH sets no code: a room of another DID group holding the room's code explains
+    nothing (unknown or shared across groups); a room of the same group does (a race); once the
+    target is known to refuse codes across groups, any group does."""
+    from meeting_room_contract.observations import Recorder
+
+    recorder = Recorder()
+    monkeypatch.setattr(checks, "RECORDER", recorder)
+    before = {"access_codes": [{"access_code": "111222", "role": "host"}], "did_group_sid": None, "name": "a",
+              "properties": {}}
+    other_group = {"room": "r2", "scope": ("g2",), "same_scope": False, "codes": ["111222"]}
+    same_group = {"room": "r3", "scope": (None,), "same_scope": True, "codes": ["111222"]}
+    name_only = {"name": "b"}
+    candidate = checks.candidate_state(before, "PATCH", name_only)
+    assert checks.codes_set_by(before, "PATCH", name_only, candidate) == set()
+    assert checks.explaining_holders([other_group], before, "PATCH", name_only, candidate) == []
+    assert checks.explaining_holders([same_group], before, "PATCH", name_only, candidate) == [same_group]
+    codes = {"access_codes": before["access_codes"]}
+    assert checks.explaining_holders([other_group], before, "PATCH", codes, checks.candidate_state(before, "PATCH", codes)) \
+        == [other_group]  # not known yet: the refusal of a code the PATCH sets is evidence of "refused"
+    moved = {"did_group_sid": "g2"}
+    assert checks.codes_set_by(before, "PATCH", moved, checks.candidate_state(before, "PATCH", moved)) == {"111222"}
+    recorder.behaviour("codes_across_did_groups", "shared")
+    assert checks.explaining_holders([other_group], before, "PATCH", codes, checks.candidate_state(before, "PATCH", codes)) == []
+    recorder2 = Recorder()
+    recorder2.behaviour("codes_across_did_groups", "refused")
+    monkeypatch.setattr(checks, "RECORDER", recorder2)
+    assert checks.explaining_holders([other_group], before, "PATCH", name_only, candidate) == [other_group]

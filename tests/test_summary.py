@@ -119,3 +119,19 @@ def test_generated_data_draws_no_constants_from_the_project_source():
     """The project's modules are full of string literals; hypothesis must not draw from them."""
     assert constants_from_module(server).strings  # there is something to leak (the mock's messages) ...
     assert not providers._get_local_constants().strings  # ... and the profiles' switch keeps it out
+
+
+def test_a_check_that_could_not_be_judged_is_shown_not_counted(monkeypatch):
+    """`did_group_is_known` with no DID groups known: recorded as not checked, never as run or passed."""
+    from meeting_room_contract import checks
+
+    recorder = Recorder()
+    monkeypatch.setattr(checks, "RECORDER", recorder)
+    monkeypatch.setattr(checks, "KNOWN_DID_GROUPS", set())
+    checks.did_group_is_known("PATCH", {"did_group_sid": SID_A}, None)
+    part = recorder.to_dict()
+    assert part["checks"] == []
+    assert list(part["not_checked"]) == ["bad_input.rejected"]
+    merged = merge([part, part])
+    assert sum(merged["not_checked"]["bad_input.rejected"].values()) == 2
+    assert "could not be judged" in observations._markdown({**merged, "behaviours": {}, "drift": {}})

@@ -366,12 +366,18 @@ KNOWN_DID_GROUPS: set[str] = set()  # the account's DID groups, read from the ta
 
 def did_group_is_known(method: str, body: Any, response: requests.Response) -> None:
     """An accepted value of a field the spec marks `x-references` names a resource of the account
-    (judged when one was sent and the account's resources were read)."""
-    if not isinstance(body, dict) or not KNOWN_DID_GROUPS:
+    (judged when one was sent and the account's resources were read). An account with none: the
+    value cannot be judged here, which is recorded as not checked (never counted as passed);
+    `test_negative`'s unknown-DID-group cases still judge it."""
+    if not isinstance(body, dict):
         return
     for reference in model.REFERENCES:
         sent = body.get(reference.field)
         if not isinstance(sent, str):
+            continue
+        if not KNOWN_DID_GROUPS:
+            RECORDER.unchecked("bad_input.rejected", room_path_label(method), f"accepted `{reference.field}` not judged: "
+                               f"no {reference.resource} of the account known (none listed)")
             continue
         with rule("bad_input.rejected", room_path_label(method)):
             if sent not in KNOWN_DID_GROUPS:
@@ -428,12 +434,62 @@ def candidate_state(before: Mapping[str, Any] | None, method: str, body: Any) ->
     return model.apply_patch(before, body, PropertiesMode.REPLACE)
 
 
+def codes_set_by(before: Mapping[str, Any] | None, method: str, body: Any, candidate: Mapping[str, Any]) -> set[Any]:
+    """The `x-unique` values (codes) the request puts into their scope: every code of the state asked
+    for by a POST, a full PUT or a PATCH that changes a scope field (it moves the room's codes into
+    another DID group); for any other PATCH the codes of its arrays, not the codes the room keeps
+    untouched."""
+    if before is None or method.upper() == "POST" or (method.upper() == "PUT" and not model.missing_put_fields(body)):
+        return model.unique_values(candidate)
+    if any(f in body and body[f] != before.get(f) for unique in model.UNIQUE for f in unique.scope
+           if f in model.MODIFIABLE_FIELDS):
+        return model.unique_values(candidate)
+    return model.unique_values({unique.array_field: body[unique.array_field] for unique in model.UNIQUE
+                                if unique.array_field in body})
+
+
+def codes_across_scopes() -> str | None:
+    """Whether the target refuses a code held in another DID group: "refused" or "shared" as
+    pinned, else as observed this run ("shared" wins: a target seen to share cannot blame another
+    group); None while not known."""
+    pinned = rules.PINS.get("codes_across_did_groups")
+    if pinned:
+        return pinned
+    seen = RECORDER.behaviours.get("codes_across_did_groups") or {}
+    return "shared" if "shared" in seen else "refused" if "refused" in seen else None
+
+
+def explaining_holders(holders: list[dict[str, Any]], before: Mapping[str, Any] | None, method: str, body: Any,
+                       candidate: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The holders that prove a refusal: rooms in the request's uniqueness scope.
+
+    * same DID group (or any group on a target known to refuse codes across groups): any code of
+      the state asked for (a room already sharing a code in its scope, e.g. after another tester's
+      race, is a state the target may refuse to store again);
+    * another DID group while the target's choice is not known yet: only a code the request sets
+      (the refusal is then the evidence that the target refuses across groups);
+    * another DID group on a target known to let groups share codes: never.
+    """
+    across = codes_across_scopes()
+    claimed = codes_set_by(before, method, body, candidate)
+    proven = []
+    for holder in holders:
+        if holder.get("same_scope") or across == "refused":
+            proven.append(holder)
+        elif across is None:
+            codes = [code for code in holder["codes"] if code in claimed]
+            if codes:
+                proven.append({**holder, "codes": codes})
+    return proven
+
+
 def conflict_explained(client: ConferenceClient, sid: str | None, before: Mapping[str, Any] | None, method: str, body: Any,
                        response: requests.Response) -> list[dict[str, Any]]:
     """Is a refusal explained by codes another room of the account holds? A 409 must be.
 
-    Returns the rooms that explain it (empty: not a conflict). A 409 that no room explains is a
-    violation: a valid request was refused. The codes found are remembered as taken.
+    Returns the rooms that explain it (empty: not a conflict; `explaining_holders` says which
+    rooms count). A 409 that no room explains is a violation: a valid request was refused. The
+    codes found in any room are remembered as taken.
     """
     from .strategies import CODES_IN_USE  # the codes the generators avoid
 
@@ -443,13 +499,14 @@ def conflict_explained(client: ConferenceClient, sid: str | None, before: Mappin
     holders = conflicting_rooms(client, candidate, sid) if candidate else []
     for holder in holders:
         CODES_IN_USE.update(holder["codes"])
+    holders = explaining_holders(holders, before, method, body, candidate) if candidate else []
     if response.status_code != 409:
         return holders
     with rule("uniqueness.conflict_explained", operation):
         if not holders and not in_body:
             raise ContractViolation("uniqueness.conflict_explained", f"{method} answered 409 (conflict), but no room of the "
-                                    "account holds any of its access codes and none repeats in the body: a valid request "
-                                    "was refused", response=response,
+                                    "account in the request's uniqueness scope holds one of the access codes it asks for, "
+                                    "and none repeats in the body: a valid request was refused", response=response,
                                     observed={rule_.array_field: (candidate or {}).get(rule_.array_field) for rule_ in model.UNIQUE})
     return holders or [{"room": sid, "codes": sorted(in_body), "in_body": True}]
 

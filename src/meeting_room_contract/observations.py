@@ -22,6 +22,9 @@ class Recorder:
         self.checks: dict[tuple[str, str], Counter] = defaultdict(Counter)
         self.behaviours: dict[str, Counter] = defaultdict(Counter)
         self.drift: dict[str, Counter] = defaultdict(Counter)
+        # Checks that applied but could not be judged (e.g. nothing to compare with): by rule, then
+        # "operation: reason". Never counted as run or passed; shown in the terminal and the summary.
+        self.not_checked: dict[str, Counter] = defaultdict(Counter)
         self.failures: list[dict[str, Any]] = []
         self.failed_rules_by_test: dict[str, set[str]] = defaultdict(set)
         self.call_failures: list[dict[str, Any]] = []
@@ -61,12 +64,18 @@ class Recorder:
         with self._lock:
             self.drift[kind][detail] += 1
 
+    def unchecked(self, rule: str, operation: str, reason: str) -> None:
+        """A check of `rule` applied here but could not be judged: visible, not counted as passed."""
+        with self._lock:
+            self.not_checked[rule][f"{operation}: {reason}"] += 1
+
     def to_dict(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "checks": [{"rule": rule, "operation": op, **dict(counter)} for (rule, op), counter in sorted(self.checks.items())],
                 "behaviours": {name: dict(counter) for name, counter in sorted(self.behaviours.items())},
                 "drift": {kind: dict(counter) for kind, counter in sorted(self.drift.items())},
+                "not_checked": {rule: dict(counter) for rule, counter in sorted(self.not_checked.items())},
                 "failures": list(self.failures),
                 "call_failures": list(self.call_failures),
                 "failure_groups": [dict(group) for group in self.failure_groups.values()],
@@ -140,6 +149,7 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     checks: dict[tuple[str, str], Counter] = defaultdict(Counter)
     behaviours: dict[str, Counter] = defaultdict(Counter)
     drift: dict[str, Counter] = defaultdict(Counter)
+    not_checked: dict[str, Counter] = defaultdict(Counter)
     failures: list[dict[str, Any]] = []
     call_failures: list[dict[str, Any]] = []
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -153,12 +163,15 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
             behaviours[name].update(values)
         for kind, values in part.get("drift", {}).items():
             drift[kind].update(values)
+        for rule, values in part.get("not_checked", {}).items():
+            not_checked[rule].update(values)
         failures.extend(f for f in part.get("failures", []) if f not in failures)
     return {
         "checks": [{"rule": r, "operation": o, "run": c["run"], "passed": c["passed"], "failed": c["failed"]}
                    for (r, o), c in sorted(checks.items())],
         "behaviours": {name: dict(counter) for name, counter in sorted(behaviours.items())},
         "drift": {kind: dict(counter) for kind, counter in sorted(drift.items())},
+        "not_checked": {rule: dict(counter) for rule, counter in sorted(not_checked.items())},
         "failures": failures,
         "call_failures": call_failures,
         "failure_groups": sorted(groups.values(), key=lambda g: (g["rule"], g["operation"], -g["count"])),
@@ -188,6 +201,10 @@ def _markdown(doc: dict[str, Any]) -> str:
               "|---|---|---:|---:|---:|"]
     for row in doc["checks"]:
         lines.append(f"| {row['rule']} | {row['operation']} | {row['run']} | {row['passed']} | {row['failed']} |")
+    if doc.get("not_checked"):
+        lines += ["", "## Checks that applied but could not be judged (not counted above)", ""]
+        for rule, values in doc["not_checked"].items():
+            lines.append(f"- **{rule}**: " + ", ".join(f"{value} ×{count}" for value, count in values.items()))
     lines += ["", "## Allowed behaviours observed", ""]
     if not doc["behaviours"]:
         lines.append("(none observed)")

@@ -33,7 +33,7 @@ def load_codes_in_use(client: ConferenceClient) -> int:
 NAME_KEY = "name"  # where the factory writes recognisable room names (when the spec's creation body has it)
 
 
-def _creatable() -> set[str]:
+def creatable_fields() -> set[str]:
     return set(spec.current().resolved(spec.CREATE_SCHEMA).get("properties", {}))
 
 
@@ -96,7 +96,7 @@ class RoomFactory:
         owner = client or self.client
         for _ in range(3):
             drawn = body if body is not None else strategies.sample_values(fresh_codes=3)
-            sent = {**drawn, NAME_KEY: self.name(label)} if NAME_KEY in _creatable() else dict(drawn)
+            sent = {**drawn, NAME_KEY: self.name(label)} if NAME_KEY in creatable_fields() else dict(drawn)
             response = owner.create_room(sent)  # gateway errors: the client finds the room by its name
             if response.status_code not in (400, 409, 422) or not model.unique_values(sent):
                 break

@@ -110,6 +110,9 @@ FAULTS: dict[str, Behaviour] = {
                   "PUT's uniqueness check does not exclude the room itself: repeating a PUT gets a 409 no other room explains."),
         Behaviour("bogus_conflict_on_codes_with_other_field", "uniqueness.conflict_explained",
                   "A PATCH that sets `access_codes` together with another field is answered 409, though no room holds the codes."),
+        Behaviour("conflict_on_codes_held_in_other_group", "uniqueness.conflict_explained",
+                  "A PATCH that touches neither `access_codes` nor `did_group_sid` (e.g. a new name) is answered 409 when a "
+                  "room of the account in another DID group holds one of the room's codes, though DID groups may share codes."),
         # Auth and isolation
         Behaviour("put_without_auth_allowed", "auth.required",
                   "PUT forgets the auth check (only PUT)."),
@@ -158,12 +161,18 @@ VARIANTS: dict[str, Behaviour] = {
                   "Names longer than 40 characters are refused 422, a column it cannot store (default: any length)."),
         Behaviour("put_requires_read_only_fields", "put.read_only_fields",
                   "A PUT must carry `account_sid` and `meeting_room_sid` with their current values (default: optional)."),
+        Behaviour("put_validated_before_lookup", "put.read_only_fields",
+                  "As `put_requires_read_only_fields`, and a PUT body is validated (values, every field present, "
+                  "read-only fields included) before the sid is looked up: an incomplete PUT to an unknown, deleted or "
+                  "foreign sid is 422, not 404/403 (default: the sid first)."),
         Behaviour("error_bodies_other_shape", "status.error_body_is_json",
                   "Error bodies are `{\"error\": {\"status\": ..., \"detail\": ...}}` (default: `{message, errors}`)."),
         Behaviour("unauthorized_from_gateway", "auth.required",
                   "401 answers come from an edge gateway as an HTML page (default: JSON)."),
         Behaviour("delete_200", "lifecycle.delete_then_404",
                   "DELETE answers 200 with the deleted object (default: 204, empty)."),
+        Behaviour("delete_200_empty", "lifecycle.delete_then_404",
+                  "DELETE answers 200 with an empty body and no Content-Type (default: 204, empty)."),
         Behaviour("code_in_use_422", "uniqueness.across_rooms",
                   "A code another room of the account holds is refused 422 (default: 409)."),
         Behaviour("codes_unique_per_account", "uniqueness.across_rooms",

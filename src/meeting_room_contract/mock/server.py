@@ -127,6 +127,10 @@ class MeetingRoomStore:
     def properties_mode(self) -> model.PropertiesMode:
         return model.PropertiesMode.REPLACE if self.variant("properties_replace") else model.PropertiesMode.MERGE
 
+    def requires_read_only_on_put(self) -> bool:
+        """`put_validated_before_lookup` includes requiring the read-only fields (the self-test runs one variant at a time)."""
+        return self.variant("put_requires_read_only_fields") or self.variant("put_validated_before_lookup")
+
     def validation_status(self) -> int:
         return 400 if self.variant("rejections_400") else 422
 
@@ -258,7 +262,7 @@ class MeetingRoomStore:
         present = [f for f in self.model.READ_ONLY_FIELDS if f in body]
         if self.fault("put_rejects_read_only_fields"):
             raise ApiError(422, "Read-only fields cannot be sent" if present else "PUT requires every field")
-        if self.variant("put_requires_read_only_fields") and len(present) < len(self.model.READ_ONLY_FIELDS):
+        if self.requires_read_only_on_put() and len(present) < len(self.model.READ_ONLY_FIELDS):
             missing = [f for f in self.model.READ_ONLY_FIELDS if f not in body]
             raise ApiError(self.validation_status(), f"PUT requires every field; missing: {', '.join(missing)}", missing[0])
 
@@ -337,6 +341,8 @@ class MeetingRoomStore:
         self.validate(account, body, method="PATCH", room=room)
         if body == {} and self.fault("patch_empty_body_rejected"):
             raise ApiError(422, "Nothing to update")
+        if self.fault("conflict_on_codes_held_in_other_group"):
+            self._conflict_on_codes_held_in_other_group(account, sid, room, body)
         if (self.fault("bogus_conflict_on_codes_with_other_field") and "access_codes" in body
                 and len(set(body) & set(self.model.MODIFIABLE_FIELDS)) > 1):
             raise ApiError(409, "Access code already in use", "access_codes")
@@ -369,6 +375,20 @@ class MeetingRoomStore:
         self.after_update(stored)
         return self.render(before if self.fault("patch_response_stale") else new)
 
+    def _conflict_on_codes_held_in_other_group(self, account: Account, sid: str, room: dict[str, Any],
+                                               body: dict[str, Any]) -> None:
+        """(fault) A PATCH that leaves the codes and their scope alone still checks the stored codes,
+        per account: a room in another DID group holding one of them makes it a 409."""
+        for unique in self.model.UNIQUE:
+            if unique.array_field in body or any(f in body for f in unique.scope):
+                continue
+            codes = self.model.unique_values(room, unique)
+            for other_sid, other in self.rooms.items():
+                if (other_sid != sid and other["account_sid"] == account.account_sid
+                        and self.model.scope_of(other, unique) != self.model.scope_of(room, unique)
+                        and codes & self.model.unique_values(other, unique)):
+                    raise ApiError(409, f"{unique.item_field} value(s) already used", unique.array_field)
+
     def _patched(self, room: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
         if self.fault("patch_resets_omitted_fields"):
             room = {**room, "access_codes": [], "properties": {}, "did_group_sid": None, "name": ""}
@@ -384,6 +404,9 @@ class MeetingRoomStore:
     def put(self, account: Account, sid: str, body: Any) -> dict[str, Any]:
         if self.fault("put_creates_unknown_room") and sid not in self.rooms and isinstance(body, dict):
             self.rooms[sid] = self.model.new_room({}, {"account_sid": account.account_sid, "meeting_room_sid": sid})
+        if self.variant("put_validated_before_lookup"):
+            # The framework deserialises and validates the body before the handler looks the room up.
+            self.validate(account, body, method="PUT", room=None)
         room = self.find_room(account, sid)
         if sid in self.deleted:
             raise ApiError(404, "Cannot find item by SID", "meeting_room_sid")
@@ -686,6 +709,8 @@ class MeetingRoomMock:
                 if method == "DELETE":
                     deleted = store.get(account, sid)
                     store.delete(account, sid)
+                    if store.variant("delete_200_empty"):
+                        return 200, None, {}  # Content-Length: 0 and no Content-Type
                     return (200, deleted, {}) if store.variant("delete_200") else (204, None, {})
                 if method == "PATCH":
                     return 200, store.patch(account, sid, body), {}
