@@ -98,3 +98,13 @@ def test_report_renders_in_a_headless_browser(failing_run):
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", header[16:24]) == (1280, 2000)
     assert SCREENSHOT.stat().st_size > 50_000  # a drawn page, not a blank one
+
+
+def test_report_lists_checks_that_could_not_run():
+    """A check that could not run on the target (e.g. no DID groups to tell known from unknown) is shown, not hidden."""
+    from meeting_room_contract import report
+
+    page = report.render({"outcome": "passed", "not_checked": {"bad_input.rejected": {"PATCH: the account has no DID group": 3}}})
+    section = page.split("<h2>Not checked", 1)[1]
+    assert "bad_input.rejected" in section and "the account has no DID group ×3" in section
+    assert "None: every check that applied could run." in report.render({"outcome": "passed"})

@@ -56,7 +56,8 @@ def render(doc: dict[str, Any]) -> str:
             '<a href="report.html">report.html</a> (every test), <a href="junit.xml">junit.xml</a>.</p>',
             "<h2>Failures</h2>", _failures(doc), "<h2>Rules × operations</h2>", _matrix(doc),
             "<h2>Allowed behaviours observed</h2>", _behaviours(doc),
-            "<h2>Drift (undocumented fields or status codes in live responses)</h2>", _drift(doc)]
+            "<h2>Drift (undocumented fields or status codes in live responses)</h2>", _drift(doc),
+            "<h2>Not checked (a check that could not run on this target)</h2>", _not_checked(doc)]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Contract report {escape(str(doc.get("run_id", "")))}'
             f"</title><style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
@@ -201,3 +202,11 @@ def _drift(doc: dict[str, Any]) -> str:
         return "<p>None.</p>"
     return "<ul>" + "".join(f"<li><b>{escape(kind)}</b>: " + ", ".join(f"<code>{escape(v)}</code> ×{c}" for v, c in values.items())
                             + "</li>" for kind, values in drift.items()) + "</ul>"
+
+
+def _not_checked(doc: dict[str, Any]) -> str:
+    not_checked = {rule_id: values for rule_id, values in doc.get("not_checked", {}).items() if values}
+    if not not_checked:
+        return "<p>None: every check that applied could run.</p>"
+    return ('<ul class="bad">' + "".join(f"<li>{_rule_label(rule_id)}: " + ", ".join(f"{escape(v)} ×{c}" for v, c in values.items())
+                                          + "</li>" for rule_id, values in not_checked.items()) + "</ul>")
