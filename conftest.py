@@ -154,7 +154,9 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.htmlpath = str(Path(report_dir) / "report.html")
             config.option.self_contained_html = True
     if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where SIGINT is ignored on purpose
+        signal.signal(signal.SIGINT, _interrupt)
 
 
 def _check_options(config: pytest.Config) -> None:
@@ -212,6 +214,7 @@ def _name_the_spec_in_the_html_report(config: pytest.Config) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Once per run (the controller under xdist), before any test: preflight, then leftovers."""
     RECORDER.started = time.monotonic()
+    _RUNNING[:] = [session]
     _bound_gate_shrinking()
     config = session.config
     _name_the_spec_in_the_html_report(config)
@@ -232,8 +235,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 delete_leftover_rooms(login, target.registry)
 
 
-def _raise_keyboard_interrupt(*_: Any) -> None:
-    raise KeyboardInterrupt("SIGTERM")
+_RUNNING: list[pytest.Session] = []
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    """Ctrl-C or SIGTERM: stop the run (the rooms are still deleted at the end of the session).
+
+    The KeyboardInterrupt can be lost: raised while a garbage-collector callback runs (hypothesis
+    has one), Python only prints it as "unraisable". The session is told to stop too, so the run
+    ends, interrupted (exit 2), before the next test at the latest.
+    """
+    name = signal.Signals(signum).name
+    for session in _RUNNING:
+        session.shouldstop = f"interrupted by {name}"
+    raise KeyboardInterrupt(name)
 
 
 TARGET_KEY = pytest.StashKey[Target]()

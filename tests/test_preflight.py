@@ -183,8 +183,8 @@ class _Stub(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, delete_answers: list[int | float], create_status: int = 200, create_body: bytes = b""):
-        self.delete_answers = list(delete_answers)  # a status, or seconds to stay silent
+    def __init__(self, delete_answers: list[int | float | tuple[float, int]], create_status: int = 200, create_body: bytes = b""):
+        self.delete_answers = list(delete_answers)  # a status, seconds to stay silent, or (seconds, status)
         self.create_status, self.create_body = create_status, create_body
         self.rooms: set[str] = set()
         self.deletes = 0
@@ -224,7 +224,10 @@ class _StubHandler(http.server.BaseHTTPRequestHandler):
         self.server.deletes += 1
         sid = self.path.rsplit("/", 1)[1]
         answer = self.server.delete_answers.pop(0) if self.server.delete_answers else 204
-        if isinstance(answer, float):
+        if isinstance(answer, tuple):  # (seconds, status): a slow answer
+            delay, answer = answer
+            time.sleep(delay)
+        elif isinstance(answer, float):
             time.sleep(answer)  # the client has given up by then
             self.server.rooms.discard(sid)
             return
@@ -268,7 +271,7 @@ def test_a_preflight_room_that_cannot_be_deleted_is_named_with_the_command_to_de
     server = stub(answers)
     login = preflight.Login(USER, PASSWORD)
     with pytest.raises(preflight.PreflightError) as error:
-        preflight.run(server.base_url, [login], "contract-test-unit preflight", 15)
+        preflight.run(server.base_url, [login], "contract-test-unit preflight", 4)
     message = str(error.value)
     (sid,) = server.rooms
     assert expected in message and f"DELETE /meeting_rooms/{sid}" in message, message
@@ -365,3 +368,11 @@ def test_a_spec_directory_with_one_yaml_is_that_spec(tmp_path):
 
 def test_a_room_prefix_that_cannot_make_plain_names_is_one_line(one_line):
     one_line(["--room-prefix", "p" * 30], "--room-prefix", "cannot make plain room names", "use at most")
+
+
+def test_a_slow_delete_passes_when_the_request_timeout_allows_it(stub):
+    """Once the target has answered, a request may take --request-timeout: raising it (as the
+    one line advises) lets a slow but working target through."""
+    server = stub([(5.0, 204)])  # the DELETE answers after 5 s
+    preflight.run(server.base_url, [preflight.Login(USER, PASSWORD)], "contract-test-unit preflight", 8)
+    assert server.rooms == set()

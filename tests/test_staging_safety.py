@@ -114,15 +114,17 @@ def test_failing_generated_case_prints_no_credentials(tmp_path):
 def test_interrupted_run_leaves_no_room(tmp_path):
     with MeetingRoomMock() as mock:
         bystander = _bystander(mock)
+        # SIGINT as at a terminal, even when this test runs where SIGINT is ignored (a background job)
         process = subprocess.Popen(_suite(mock, tmp_path), cwd=PROJECT_ROOT, env=_env(True),
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 120
         while len(_rooms(mock)) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(_rooms(mock)) >= 3, "the suite never created rooms"
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=120)
-        assert process.returncode != 0
+        assert process.returncode != 0, output[-3000:]
         assert _rooms(mock) == {bystander["meeting_room_sid"]: bystander}, output[-3000:]
 
 

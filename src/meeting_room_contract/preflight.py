@@ -2,8 +2,10 @@
 
 Every problem becomes ONE line that says what is wrong and what to do (`PreflightError`); the
 suite's conftest turns it into a pytest usage error (exit code 4). Passwords are never printed.
-The network checks use short timeouts, no retries (one short wait on a 429) and a total budget,
-so a wrong URL or password is reported in seconds, not after thousands of failed requests. The
+The network checks use short timeouts, no retries (one short wait on a 429) and a budget until
+the target first answers, so a wrong URL or password is reported in seconds, not after thousands
+of failed requests; once it has answered, a request may take --request-timeout (a slow target is
+not a user mistake, and that option is the one to raise). The
 one exception is the DELETE of the preflight's own room: it is idempotent and leaving the room
 behind is worse than a slow answer, so it is retried on 502/503/504 and timeouts (urllib3 `Retry`,
 bounded by the budget, of which it always gets at least DELETE_RESERVE_S); if it still fails, the
@@ -28,7 +30,6 @@ from .redaction import Credentials, redact, remember_credentials
 BUDGET_S = 6.0  # all preflight requests together
 CONNECT_TIMEOUT_S = 3.0
 FIRST_READ_TIMEOUT_S = 3.0  # the first request: a server that accepts and never answers is told in ~3 s
-READ_TIMEOUT_S = 5.0  # later requests (the target has answered once), within the budget
 DELETE_RESERVE_S = 4.0  # the preflight room's DELETE (with its retries) gets at least this, whatever the budget
 DELETE_RETRIES = 3  # at most, after the first attempt; the deadline ends them sooner
 DELETE_RETRY_STATUSES = (429, 502, 503, 504)
@@ -118,11 +119,13 @@ class Probe:
 
     @property
     def read_timeout(self) -> float:
-        return min(self.request_timeout, READ_TIMEOUT_S if self.answered else FIRST_READ_TIMEOUT_S)
+        return self.request_timeout if self.answered else min(self.request_timeout, FIRST_READ_TIMEOUT_S)
 
     def send(self, method: str, path: str, login: Login, json_body: Any = None, *,
              retry: bool = False) -> requests.Response:
         what = f"{method} {path.split('?')[0]}"
+        if self.answered:  # the URL is right: each request may take --request-timeout
+            self.deadline = max(self.deadline, time.monotonic() + CONNECT_TIMEOUT_S + self.request_timeout)
         if retry:
             self.deadline = max(self.deadline, time.monotonic() + DELETE_RESERVE_S)
         remaining = self.deadline - time.monotonic()
