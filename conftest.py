@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import requests
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import InvalidArgument
@@ -27,7 +28,8 @@ from meeting_room_contract.mock.behaviours import check_names
 from meeting_room_contract.observations import RECORDER, merge, write_summary
 from meeting_room_contract.puts import PutStyle, probe_put_style
 from meeting_room_contract.redaction import redact
-from meeting_room_contract.rooms import RoomFactory, delete_leftover_rooms, load_codes_in_use, preflight_name
+from meeting_room_contract.rooms import (RoomFactory, delete_leftover_rooms, load_codes_in_use, preflight_name,
+                                         sweep_run_rooms)
 from meeting_room_contract.target import Target, TargetSettings
 
 ROOT = Path(__file__).resolve().parent
@@ -227,12 +229,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             preflight.run(target.base_url, logins, preflight_name(target.registry),
                           target.settings.politeness.timeout)
         except preflight.PreflightError as error:
-            raise pytest.UsageError(str(error)) from None
+            raise pytest.UsageError(str(error) + (_sweep_after_preflight(target) if error.room_may_exist else "")) from None
     if config.getoption("delete_leftovers") and not target.settings.uses_mock:
         for which in ("primary", "second"):
             login = target.client(which)
             if login is not None:
                 delete_leftover_rooms(login, target.registry)
+
+
+def _sweep_after_preflight(target: Target) -> str:
+    """The preflight's room may be on the target: the end-of-run sweep (by the run's name prefix),
+    which a run stopped in the preflight never reaches, is done here; the result ends the one line."""
+    client = target.client("primary")
+    try:
+        left = sweep_run_rooms([client], target.registry) if client is not None else None
+    except (requests.RequestException, RuntimeError):
+        left = None
+    if left == []:
+        return f" [cleanup: no room named {target.registry.room_name_prefix!r} is left on the target]"
+    return f" [cleanup: look for rooms named {target.registry.room_name_prefix!r} on the target and delete them]"
 
 
 _RUNNING: list[pytest.Session] = []

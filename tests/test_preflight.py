@@ -183,10 +183,13 @@ class _Stub(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, delete_answers: list[int | float | tuple[float, int]], create_status: int = 200, create_body: bytes = b""):
+    def __init__(self, delete_answers: list[int | float | tuple[float, int]], create_status: int = 200, create_body: bytes = b"",
+                 store_refused_create: bool = False):
         self.delete_answers = list(delete_answers)  # a status, seconds to stay silent, or (seconds, status)
         self.create_status, self.create_body = create_status, create_body
+        self.store_refused_create = store_refused_create  # a gateway error after the room was stored
         self.rooms: set[str] = set()
+        self.names: dict[str, str] = {}
         self.deletes = 0
         super().__init__(("127.0.0.1", 0), _StubHandler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -210,14 +213,18 @@ class _StubHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
-        self._answer(200, b'{"items": [], "total": 0, "has_more": false}')
+        items = [{"meeting_room_sid": sid, "name": self.server.names.get(sid)} for sid in sorted(self.server.rooms)]
+        self._answer(200, json.dumps({"items": items, "count": len(items), "total": len(items), "has_more": False,
+                                      "limit": 1000, "offset": 0, "pagination": {}}).encode())
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        sent = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        sid = str(uuid.uuid4())
+        if self.server.create_status == 200 or self.server.store_refused_create:
+            self.server.rooms.add(sid)
+            self.server.names[sid] = sent.get("name")
         if self.server.create_status != 200:
             return self._answer(self.server.create_status, self.server.create_body, "text/plain")
-        sid = str(uuid.uuid4())
-        self.server.rooms.add(sid)
         self._answer(200, json.dumps({"meeting_room_sid": sid}).encode())
 
     def do_DELETE(self) -> None:
@@ -375,4 +382,12 @@ def test_a_slow_delete_passes_when_the_request_timeout_allows_it(stub):
     one line advises) lets a slow but working target through."""
     server = stub([(5.0, 204)])  # the DELETE answers after 5 s
     preflight.run(server.base_url, [preflight.Login(USER, PASSWORD)], "contract-test-unit preflight", 8)
+    assert server.rooms == set()
+
+
+def test_a_preflight_room_stored_behind_a_gateway_error_is_swept(stub, one_line):
+    """POST stores the room, then a gateway answers 503: the run stops in the preflight (one line,
+    exit 4) and the run's sweep by name deletes the room the user never saw."""
+    server = stub([], create_status=503, create_body=b"<html>Service Unavailable</html>", store_refused_create=True)
+    one_line(_target(server.base_url), "503", "[cleanup: no room named")
     assert server.rooms == set()

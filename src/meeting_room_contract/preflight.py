@@ -38,7 +38,14 @@ PREFIX_EXAMPLE = "https://api.carrierx.com/conference/v2"
 
 
 class PreflightError(Exception):
-    """One line: what is wrong with the options or the target, and what to do about it."""
+    """One line: what is wrong with the options or the target, and what to do about it.
+
+    `room_may_exist`: the preflight's own room may be on the target (its POST got no clear answer,
+    or its DELETE failed); the caller then sweeps the run's rooms by name before giving up."""
+
+    def __init__(self, message: str, *, room_may_exist: bool = False):
+        super().__init__(message)
+        self.room_may_exist = room_may_exist
 
 
 Login = Credentials  # a login to check, with the option and variable a user would fix
@@ -281,8 +288,12 @@ def check_create_and_delete(probe: Probe, login: Login, room_name: str) -> None:
     try:
         response = probe.send("POST", "/meeting_rooms", login, json_body={"name": room_name})
     except PreflightError as error:
-        raise PreflightError(f"{error} (if a room named {room_name!r} was created all the same, delete it by hand)") from None
-    created = _require(response, "POST /meeting_rooms", login)
+        raise PreflightError(f"{error} (if a room named {room_name!r} was created all the same, delete it by hand)",
+                             room_may_exist=True) from None
+    try:
+        created = _require(response, "POST /meeting_rooms", login)
+    except PreflightError as error:  # a 5xx may come after the room was stored (a gateway error)
+        raise PreflightError(str(error), room_may_exist=response.status_code >= 500) from None
     sid = created.get("meeting_room_sid") if isinstance(created, dict) else None
     if not isinstance(sid, str) or not sid:
         raise PreflightError("POST /meeting_rooms answered without a meeting_room_sid: the suite cannot track its rooms")
@@ -292,11 +303,13 @@ def check_create_and_delete(probe: Probe, login: Login, room_name: str) -> None:
     try:
         response = probe.send("DELETE", f"/meeting_rooms/{sid}", login, retry=True)
     except PreflightError as error:
-        raise PreflightError(f"could not delete the preflight room {sid} ({room_name!r}): {error}; {by_hand}") from None
+        raise PreflightError(f"could not delete the preflight room {sid} ({room_name!r}): {error}; {by_hand}",
+                             room_may_exist=True) from None
     if response.status_code in (200, 204) or (response.status_code == 404 and retried(response)):
         return  # a 404 after a retry: an earlier attempt deleted it
     problem = status_problem(response, what, login) or f"{what} answered {response.status_code}"
-    raise PreflightError(f"could not delete the preflight room {sid} ({room_name!r}): {problem}; {by_hand}")
+    raise PreflightError(f"could not delete the preflight room {sid} ({room_name!r}): {problem}; {by_hand}",
+                         room_may_exist=True)
 
 
 def run(base_url: str, logins: list[Login], room_name: str, request_timeout: float) -> None:
@@ -308,7 +321,7 @@ def run(base_url: str, logins: list[Login], room_name: str, request_timeout: flo
         check_did_groups(probe, logins[0])
         check_create_and_delete(probe, logins[0], room_name)
     except PreflightError as error:
-        raise PreflightError(_scrub(f"preflight: {error}", logins)) from None
+        raise PreflightError(_scrub(f"preflight: {error}", logins), room_may_exist=error.room_may_exist) from None
     finally:
         probe.session.close()
 
