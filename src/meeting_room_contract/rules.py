@@ -103,8 +103,16 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          "MR-OBJ, V2-OVERVIEW"),
     Rule("uniqueness.across_rooms", D, "A code held by another room of the account with the same DID group (null included) is refused "
          "(400/409/422) and changes nothing.", "V2-OVERVIEW"),
+    Rule("uniqueness.account_scope", D, "Uniqueness is scoped to one account: a code held only by another account's rooms is free "
+         "(accepted), and no refusal reveals another account's rooms or codes.", "contract notes"),
     Rule("uniqueness.conflict_explained", D, "A 409 claims that another room holds a code: a room of the account must explain it, "
          "otherwise a valid update was refused.", "V2-OVERVIEW"),
+    # Request forms and read paths
+    Rule("request.json_body_forms", D, "A JSON body is the same input in every form: `application/json` with parameters "
+         "(`; charset=utf-8`) or in another letter case is accepted as JSON; UTF-8 characters raw or as `\\u` escapes "
+         "(surrogate pairs included) are the same value.", "contract notes (HTTP media types, RFC 8259)"),
+    Rule("read_paths.list_matches_get", D, "The room's item in the account's list (`GET /meeting_rooms`) is the room exactly as "
+         "GET by sid shows it at that moment.", "contract notes (list envelope, D-sibling)"),
     # Round trip
     Rule("round_trip.exact_values", A, "Whatever value the server accepts comes back exactly as sent (edge values may be refused).",
          "contract notes"),
