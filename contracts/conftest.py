@@ -1,22 +1,22 @@
-"""Fixtures every contract test needs before it sends anything."""
+"""What every contract test needs before it sends anything, and the order the concerns run in."""
 
 from __future__ import annotations
 
 import pytest
 
-from meeting_room_contract import puts, strategies
+from meeting_room_contract.plugin.session import RUN_KEY
+from meeting_room_contract.run import PutStyle, Run
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _put_style_probed(put_style: puts.PutStyle) -> None:
+def _put_style_probed(put_style: PutStyle) -> None:
     """Every PUT the suite sends carries the read-only fields if (and only if) the target requires them."""
-    puts.CURRENT = put_style
 
 
 @pytest.fixture(autouse=True)
-def _codes_in_use_snapshot() -> None:
+def _codes_in_use_snapshot(run: Run) -> None:
     """Generators avoid the codes known to be in use before the test (stable within a test)."""
-    strategies.refresh_avoided_codes()
+    run.codes.snapshot()
 
 
 # The most specific checks first, so that a failing gate's first failure names the broken rule
@@ -31,3 +31,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return CONCERN_ORDER.index(name) if name in CONCERN_ORDER else len(CONCERN_ORDER)
 
     items.sort(key=concern)  # stable: the order inside a module is kept
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parameters that come from the run's spec (collected after the plugin chose it)."""
+    if "missing_put_field" in metafunc.fixturenames:
+        model = metafunc.config.stash[RUN_KEY].model
+        metafunc.parametrize("missing_put_field", model.PUT_REQUIRED_FIELDS)
+

@@ -10,16 +10,16 @@ from __future__ import annotations
 import pytest
 import requests
 
-from meeting_room_contract import checks, puts, strategies
-from meeting_room_contract.checks import ContractViolation, rule
+from meeting_room_contract.judges.updates import room_operation
+from meeting_room_contract import actions, strategies
 
 UNKNOWN_LOGIN = ("contract-test-nobody", "not-a-password")
 KINDS = ["no credentials", "unknown login"]
 
 
-def _full_body() -> dict:
+def _full_body(run) -> dict:
     """A full, valid PATCH/PUT body, built in the test: its fresh codes avoid the codes in use on the target."""
-    return {**strategies.simplest_body(()), **strategies.sample_values()}
+    return {**strategies.simplest_body(run, ()), **strategies.sample_values(run)}
 
 
 def _auth(kind: str) -> object:
@@ -28,59 +28,59 @@ def _auth(kind: str) -> object:
     return UNKNOWN_LOGIN
 
 
-def _refused_and_unchanged(client, sid, method, kind, auth) -> None:
-    before = checks.current_room(client, sid, "status.documented_codes", "room before the unauthenticated call")
-    body = _full_body() if method in ("PATCH", "PUT") else None
+def _refused_and_unchanged(run, client, sid, method, kind, auth) -> None:
+    before = actions.read_room(run, client, sid, "room before the unauthenticated call")
+    body = _full_body(run) if method in ("PATCH", "PUT") else None
     if method == "PUT":
-        body = puts.CURRENT.complete(body, before)  # valid but for the credentials, also where read-only fields are required
+        body = actions.complete_put_body(run, body, before)  # valid but for the credentials, also where read-only fields are required
     response = client.request(method, client.room_path(sid), json_body=body, auth=auth)
-    operation = checks.room_path_label(method)
-    checks.status_is("auth.required", response, frozenset({401}), operation, f"{method} with {kind}")
-    checks.error_body_is_json_object(response, operation)
-    after = checks.current_room(client, sid, "auth.required", f"{method} with {kind}")
-    checks.state_matches("auth.required", before, after, response, operation, f"{method} with {kind} changed the room")
+    operation = room_operation(method)
+    actions.status_is(run, "auth.required", response, frozenset({401}), operation, f"{method} with {kind}")
+    actions.error_body_is_json_object(run, response, operation)
+    after = actions.read_room(run, client, sid, f"{method} with {kind}")
+    actions.state_matches(run, "auth.required", before, after, response, operation, f"{method} with {kind} changed the room")
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("method", ["GET", "PATCH", "PUT", "DELETE"])
-def test_room_operations_need_valid_credentials(method, kind, client, room):
+def test_room_operations_need_valid_credentials(method, kind, client, room, run):
     """GET/PATCH/PUT/DELETE of a room without valid credentials: 401, room unchanged."""
-    _refused_and_unchanged(client, room["meeting_room_sid"], method, kind, _auth(kind))
+    _refused_and_unchanged(run, client, room["meeting_room_sid"], method, kind, _auth(kind))
 
 
-def test_wrong_password_is_refused(target, client, room):
+def test_wrong_password_is_refused(target, client, room, run):
     """The run's one wrong-password probe of the primary login: a PATCH is 401 and changes nothing.
 
     Exactly one request carries the wrong password: it is sent without retries, and an answer
     that did not judge the credentials (429, 5xx) leaves the probe inconclusive, never repeated."""
     sid = room["meeting_room_sid"]
-    before = checks.current_room(client, sid, "status.documented_codes", "room before the wrong-password probe")
-    response = requests.patch(client.url(client.room_path(sid)), json=_full_body(), auth=target.wrong_password("primary"),
+    before = actions.read_room(run, client, sid, "room before the wrong-password probe")
+    response = requests.patch(client.url(client.room_path(sid)), json=_full_body(run), auth=target.wrong_password("primary"),
                               timeout=client.politeness.timeout)
     if response.status_code == 429 or response.status_code >= 500:
         pytest.skip(f"the wrong-password probe got HTTP {response.status_code} (not judged); it is not repeated, "
                     "to keep the login from being locked")
-    operation = checks.room_path_label("PATCH")
-    checks.status_is("auth.required", response, frozenset({401}), operation, "PATCH with a wrong password")
-    checks.error_body_is_json_object(response, operation)
-    after = checks.current_room(client, sid, "auth.required", "PATCH with a wrong password")
-    checks.state_matches("auth.required", before, after, response, operation, "PATCH with a wrong password changed the room")
+    operation = room_operation("PATCH")
+    actions.status_is(run, "auth.required", response, frozenset({401}), operation, "PATCH with a wrong password")
+    actions.error_body_is_json_object(run, response, operation)
+    after = actions.read_room(run, client, sid, "PATCH with a wrong password")
+    actions.state_matches(run, "auth.required", before, after, response, operation, "PATCH with a wrong password changed the room")
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("path", ["/meeting_rooms", "/did_groups"])
-def test_lists_need_valid_credentials(path, kind, client):
+def test_lists_need_valid_credentials(path, kind, client, run):
     """The room and DID group lists without valid credentials: 401."""
     response = client.request("GET", path, auth=_auth(kind))
-    checks.status_is("auth.required", response, frozenset({401}), f"GET {path}", f"GET {path} with {kind}")
+    actions.status_is(run, "auth.required", response, frozenset({401}), f"GET {path}", f"GET {path} with {kind}")
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_create_needs_valid_credentials(kind, client, rooms):
+def test_create_needs_valid_credentials(kind, client, rooms, run):
     """POST without valid credentials: 401 and no room created."""
-    response = client.request("POST", "/meeting_rooms", json_body=strategies.simplest_body((), fields=()), auth=_auth(kind))
+    response = client.request("POST", "/meeting_rooms", json_body=strategies.simplest_body(run, (), fields=()), auth=_auth(kind))
     client.record_if_created(response)  # if it was wrongly created, it is still cleaned up
-    with rule("auth.required", "POST /meeting_rooms"):
+    with actions.rule(run, "auth.required", "POST /meeting_rooms"):
         if 200 <= response.status_code < 300:
-            raise ContractViolation("auth.required", f"POST with {kind} created a room", response=response)
-    checks.status_is("auth.required", response, frozenset({401}), "POST /meeting_rooms", f"POST with {kind}")
+            raise actions.violated(run, "auth.required", f"POST with {kind} created a room", response=response)
+    actions.status_is(run, "auth.required", response, frozenset({401}), "POST /meeting_rooms", f"POST with {kind}")

@@ -6,22 +6,22 @@ import threading
 
 from hypothesis import settings
 
-from meeting_room_contract import checks, model, strategies
-from meeting_room_contract.checks import ContractViolation, rule
+from meeting_room_contract import actions, strategies
+from meeting_room_contract.model import PropertiesMode
 
 ROUNDS = max(3, settings.default.max_examples // 8)
 
 
-def test_concurrent_patches_of_disjoint_fields_all_persist(client, rooms, did_groups):
+def test_concurrent_patches_of_disjoint_fields_all_persist(client, rooms, did_groups, run):
     """One PATCH per modifiable field, all sent at the same moment: afterwards the room shows
     every value (no lost update), repeated over several rounds."""
     for round_number in range(ROUNDS):
         groups = did_groups[round_number % len(did_groups):][:1] if did_groups else []
-        values = {**strategies.simplest_body(groups), **strategies.sample_values(groups)}
+        values = {**strategies.simplest_body(run, groups), **strategies.sample_values(run, groups)}
         bodies = {field: {field: value} for field, value in values.items()}
         with rooms.fresh({}, label="concur") as created:
             sid = created["meeting_room_sid"]
-            before = checks.current_room(client, sid, "status.documented_codes", "room before concurrent PATCHes")
+            before = actions.read_room(run, client, sid, "room before concurrent PATCHes")
             barrier = threading.Barrier(len(bodies))
             responses: dict[str, object] = {}
 
@@ -34,30 +34,30 @@ def test_concurrent_patches_of_disjoint_fields_all_persist(client, rooms, did_gr
                 thread.start()
             for thread in threads:
                 thread.join()
-            if _refusals_proven_by_other_rooms(client, sid, bodies, responses):
+            if _refusals_proven_by_other_rooms(run, client, sid, bodies, responses):
                 continue  # proven: another room took this room's new code mid-round; the round says nothing
-            candidates = {mode: dict(before) for mode in model.PropertiesMode}
+            candidates = {mode: dict(before) for mode in PropertiesMode}
             for field, body in bodies.items():
                 response = responses[field]
-                checks.status_is("concurrency.no_lost_update", response, frozenset({200}), "PATCH /meeting_rooms/{sid}",
+                actions.status_is(run, "concurrency.no_lost_update", response, frozenset({200}), "PATCH /meeting_rooms/{sid}",
                                  f"concurrent PATCH of {field}")
-                candidates = {mode: model.apply_patch(state, body, mode) for mode, state in candidates.items()}
-            after = checks.current_room(client, sid, "concurrency.no_lost_update", "room after concurrent PATCHes")
-            with rule("concurrency.no_lost_update", "PATCH /meeting_rooms/{sid}"):
-                expected = candidates[model.PropertiesMode.MERGE]
-                diffs = model.differences(expected, after)
-                if diffs and all(model.differences(state, after) for state in candidates.values()):
-                    raise ContractViolation("concurrency.no_lost_update", "concurrent PATCHes of disjoint fields lost "
+                candidates = {mode: run.model.apply_patch(state, body, mode) for mode, state in candidates.items()}
+            after = actions.read_room(run, client, sid, "room after concurrent PATCHes")
+            with actions.rule(run, "concurrency.no_lost_update", "PATCH /meeting_rooms/{sid}"):
+                expected = candidates[PropertiesMode.MERGE]
+                diffs = run.model.differences(expected, after)
+                if diffs and all(run.model.differences(state, after) for state in candidates.values()):
+                    raise actions.violated(run, "concurrency.no_lost_update", "concurrent PATCHes of disjoint fields lost "
                                             "writes: " + "; ".join(diffs), response=next(iter(responses.values())),
-                                            expected=model.comparable(expected), observed=model.comparable(after))
+                                            expected=run.model.comparable(expected), observed=run.model.comparable(after))
 
 
-def _refusals_proven_by_other_rooms(client, sid, bodies, responses) -> bool:
+def _refusals_proven_by_other_rooms(run, client, sid, bodies, responses) -> bool:
     """Every refused PATCH of the round is explained by another room holding one of the room's codes
     (a 409 no room explains fails `uniqueness.conflict_explained` here)."""
     refused = {field: response for field, response in responses.items() if response.status_code in (400, 409, 422)}
     if not refused:
         return False
     current = client.get_room(sid).json()
-    return all(checks.conflict_explained(client, sid, current, "PATCH", bodies[field], response)
+    return all(actions.conflict_explained(run, client, sid, current, "PATCH", bodies[field], response)
                for field, response in refused.items())

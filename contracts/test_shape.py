@@ -3,7 +3,7 @@
 PATCH/PUT get the most cases (coverage phase plus fuzzing), each aimed at a room the suite
 created and judged twice: by schemathesis's built-in checks (status codes, content type,
 headers, response schema, negative data rejected, never 5xx) and by the contract model
-(`checks.judge_update`: accepted updates do exactly what the contract says, rejected ones
+(`actions.judge_update`: accepted updates do exactly what the contract says, rejected ones
 change nothing). schemathesis's failures are reported under our rule ids (`validate_by_rule`).
 """
 
@@ -12,16 +12,24 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import pytest
+import schemathesis
 from hypothesis import settings
 
-from meeting_room_contract import checks, target
+from meeting_room_contract.judges.updates import room_operation
+from meeting_room_contract import actions
 from meeting_room_contract.client import ConferenceClient
 from meeting_room_contract.generation import (LIST_EXTRA_EXCLUDED, REPLACED_CHECKS, UPDATE_EXTRA_EXCLUDED, UPDATE_METHODS,
                                                load_schema, pin_room, send, validate_by_rule)
 from meeting_room_contract.rooms import RoomFactory
 
-schema = load_schema(target.current())
+schema = schemathesis.pytest.from_fixture("contract_schema")
 OTHER_OPERATION_EXAMPLES = max(5, settings.default.max_examples // 3)
+
+
+@pytest.fixture(scope="session")
+def contract_schema(run):
+    """The run's spec, pointed at the run's target (schemathesis generates the cases from it)."""
+    return load_schema(run)
 
 
 @pytest.fixture(scope="module")
@@ -32,22 +40,21 @@ def shape_room(rooms: RoomFactory) -> Iterator[dict[str, Any]]:
 
 
 @schema.include(method=list(UPDATE_METHODS)).parametrize()
-def test_update_answers_conform_to_spec_and_model(case, client: ConferenceClient, shape_room, properties_tracker) -> None:
+def test_update_answers_conform_to_spec_and_model(case, client: ConferenceClient, shape_room, run) -> None:
     """PATCH/PUT answers match the spec, and the room afterwards is what the contract predicts."""
     sid = pin_room(case, shape_room["meeting_room_sid"], client)
     is_update = case.method.upper() in UPDATE_METHODS
     before = client.get_room(sid).json() if sid and is_update else None
-    response = send(case, client)
+    response = send(run, case, client)
     excluded = REPLACED_CHECKS + (UPDATE_EXTRA_EXCLUDED if before is not None else [])
-    validate_by_rule(case, response, checks.room_path_label(case.method), excluded_checks=excluded)
+    validate_by_rule(run, case, response, room_operation(case.method), excluded_checks=excluded)
     if before is not None:
-        checks.judge_update(client, sid, before, case.method, case.body if _has_body(case) else None,
-                            response, properties_tracker)
+        actions.judge_update(run, client, sid, before, case.method, case.body if _has_body(case) else None, response)
 
 
 @schema.exclude(method=list(UPDATE_METHODS)).parametrize()
 @settings(max_examples=OTHER_OPERATION_EXAMPLES)
-def test_other_answers_conform_to_spec(case, client: ConferenceClient, shape_room, rooms: RoomFactory) -> None:
+def test_other_answers_conform_to_spec(case, client: ConferenceClient, shape_room, rooms: RoomFactory, run) -> None:
     """List, create, get, delete and DID-group answers match the spec."""
     path = case.operation.path
     excluded = list(REPLACED_CHECKS)
@@ -58,8 +65,8 @@ def test_other_answers_conform_to_spec(case, client: ConferenceClient, shape_roo
             pin_room(case, shape_room["meeting_room_sid"], client)
     elif case.operation.method.upper() == "GET":
         excluded += LIST_EXTRA_EXCLUDED
-    response = send(case, client)
-    validate_by_rule(case, response, f"{case.method.upper()} {path}", excluded_checks=excluded)
+    response = send(run, case, client)
+    validate_by_rule(run, case, response, f"{case.method.upper()} {path}", excluded_checks=excluded)
     if case.method.upper() == "POST" and path == "/meeting_rooms" and response.status_code == 200:
         client.delete_room(response.json()["meeting_room_sid"])
 

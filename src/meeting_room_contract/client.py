@@ -11,13 +11,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .observations import observe_response
 from .redaction import Credentials, credentials_for_header, redact, remember_credentials
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -218,6 +217,7 @@ class RoomRegistry:
         self._unknown: set[str] = set()
         self._lock = threading.Lock()
         self.journal: list[str] = []
+        self.foreign: dict[str, str] = {}  # sid -> why: rooms met but not ours (`report_foreign`)
 
     @property
     def room_name_prefix(self) -> str:
@@ -247,6 +247,12 @@ class RoomRegistry:
     def record_deleted(self, sid: str) -> None:
         with self._lock:
             self._deleted.add(sid)
+
+    def report_foreign(self, sid: str, why: str) -> None:
+        """A room the run did not create but met (re-keyed by the server, found holding a code):
+        never adopted or deleted; listed at the end of the run for a human to check."""
+        with self._lock:
+            self.foreign.setdefault(sid, why)
 
     def owns(self, sid: str) -> bool:
         with self._lock:
@@ -296,8 +302,10 @@ class ConferenceClient:
     """One login against the target. Mutating calls are refused for rooms the run did not create."""
 
     def __init__(self, base_url: str, credentials: Credentials | None, registry: RoomRegistry,
-                 politeness: Politeness, limiter: RateLimiter, counter: RequestCounter):
+                 politeness: Politeness, limiter: RateLimiter, counter: RequestCounter,
+                 on_response: Callable[[str, str, requests.Response], None] | None = None):
         self.base_url = base_url.rstrip("/")
+        self.on_response = on_response  # the run's recorder notes drift (undocumented statuses and fields)
         self.credentials = credentials
         self.registry = registry
         self.politeness = politeness
@@ -354,7 +362,8 @@ class ConferenceClient:
         response.gateway_attempts = attempts  # type: ignore[attr-defined]
         if response.status_code in GATEWAY_STATUSES and attempts > 1:
             self.counter.gateway_give_ups += 1
-        observe_response(method, path, response)
+        if self.on_response is not None:
+            self.on_response(method, path, response)
         if method == "DELETE" and response.status_code in (200, 204):
             self.registry.record_deleted(path.split("/", 2)[2])
         return response

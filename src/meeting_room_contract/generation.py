@@ -15,10 +15,10 @@ from schemathesis.specs.openapi.checks import (allow_header_conformance, content
 
 from schemathesis.core.failures import Failure, FailureGroup
 
-from . import puts, rooms, spec
-from .checks import ContractViolation, rule
+from . import actions, rooms
 from .client import ConferenceClient
-from .target import Target
+from .judges import ContractViolation
+from .run import Run
 
 # Built-in checks replaced by contract-aware ones (each would cry wolf on a conforming server):
 # * positive_data_acceptance: the spec cannot say which DID groups exist or that codes must be
@@ -50,7 +50,8 @@ FAILURE_RULES = {
 CONFORMANCE_RULE = "shape.response_conformance"
 
 
-def validate_by_rule(case: Any, response: Any, operation: str, *, raw: requests.Response | None = None, **kwargs: Any) -> None:
+def validate_by_rule(run: Run, case: Any, response: Any, operation: str, *, raw: requests.Response | None = None,
+                     **kwargs: Any) -> None:
     """schemathesis's checks on one answer, each failure counted and raised under our rule ids.
 
     `raw` is the requests answer behind a schemathesis `Response` (for the reproduction)."""
@@ -66,7 +67,7 @@ def validate_by_rule(case: Any, response: Any, operation: str, *, raw: requests.
         # checks say so). Every other answer keeps both checks.
         kwargs["excluded_checks"] = [*kwargs.get("excluded_checks", []), content_type_conformance,
                                      response_schema_conformance]
-    with rule(CONFORMANCE_RULE, operation):
+    with actions.rule(run, CONFORMANCE_RULE, operation):
         try:
             case.validate_response(response, **kwargs)
         except (Failure, FailureGroup) as error:
@@ -74,8 +75,9 @@ def validate_by_rule(case: Any, response: Any, operation: str, *, raw: requests.
             rule_id = next((FAILURE_RULES[type(f).__name__] for f in failures if type(f).__name__ in FAILURE_RULES),
                            CONFORMANCE_RULE)
             details = "; ".join(f"{f.title}: {f.message}".strip() for f in failures)
-            raise ContractViolation(rule_id, f"{case.method.upper()} {case.formatted_path}: {details}",
-                                    response=raw if raw is not None else response) from None
+            raise actions.violated(run, rule_id, f"{case.method.upper()} {case.formatted_path}: {details}",
+                                   response=raw if raw is not None else response, operation=operation,
+                                   situation=" / ".join(sorted({f.title for f in failures}))) from None
 
 
 ANY_MEDIA_TYPE = "*/*"
@@ -92,11 +94,10 @@ def _empty_where_any_body_allowed(case: Any, response: Any) -> bool:
     return isinstance(media, dict) and media.get("schema", {}) in ({}, True)
 
 
-def load_schema(target: Target) -> schemathesis.schemas.BaseSchema:
-    """The spec with the target's base URL and primary login; links only from the spec."""
-    schema = schemathesis.openapi.from_path(str(spec.SPEC_PATH))
-    credentials = target.credentials("primary")
-    assert credentials is not None
+def load_schema(run: Run) -> schemathesis.schemas.BaseSchema:
+    """The run's spec pointed at the run's target; links only from the spec."""
+    schema = schemathesis.openapi.from_path(str(run.spec.path))
+    target = run.target
     # No basic_auth here: the polite session adds the credentials, so they never sit in a case
     # (whose repr a failure would print).
     schema.config.update(base_url=target.base_url)
@@ -124,7 +125,7 @@ def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
     return request
 
 
-def send(case: Any, client: ConferenceClient) -> requests.Response:
+def send(run: Run, case: Any, client: ConferenceClient) -> requests.Response:
     """Send a generated case through the client's polite session (retries, timeout, rate limit).
 
     A generated room gets a name with the run's prefix (when its name is not the invalid part):
@@ -139,7 +140,7 @@ def send(case: Any, client: ConferenceClient) -> requests.Response:
         # path and the login's account, also for a room that is unknown or deleted.
         sid = next(iter(case.path_parameters.values()))
         if isinstance(sid, str):
-            case.body = puts.CURRENT.complete_for(case.body, sid, client)
+            case.body = actions.complete_put_for(run, case.body, sid, client)
     kwargs = case.as_transport_kwargs(base_url=client.base_url)
     if "Authorization" in get_exclude_headers(case):
         kwargs["auth"] = _no_auth  # the case is about a missing Authorization header

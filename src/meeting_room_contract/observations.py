@@ -16,7 +16,10 @@ from .report import write_report
 
 
 class Recorder:
-    def __init__(self) -> None:
+    """What one run saw (a run's own: `Run.recorder`)."""
+
+    def __init__(self, api_spec: "spec.Spec | None" = None) -> None:
+        self.spec = api_spec
         self._lock = threading.Lock()
         self.current_test: str | None = None
         self.checks: dict[tuple[str, str], Counter] = defaultdict(Counter)
@@ -69,6 +72,28 @@ class Recorder:
         with self._lock:
             self.not_checked[rule][f"{operation}: {reason}"] += 1
 
+    def observe_response(self, method: str, path: str, response: Any) -> None:
+        """Record drift: statuses the spec does not document for the operation, undocumented fields."""
+        if self.spec is None:
+            return
+        template = "/meeting_rooms/{meeting_room_sid}" if path.startswith("/meeting_rooms/") else path.split("?")[0]
+        operation = self.spec.document["paths"].get(template, {}).get(method.lower())
+        if operation is None:
+            return
+        if str(response.status_code) not in operation["responses"] and response.status_code != 429:
+            self.drift_seen("undocumented status", f"{method.upper()} {template} -> {response.status_code}")
+        if response.status_code == 200 and "meeting_room" in str(operation.get("operationId", "")).lower() + template:
+            try:
+                data = response.json()
+            except ValueError:
+                return
+            rooms = data.get("items", []) if isinstance(data, dict) and "items" in data else [data]
+            documented = set(self.spec.room_fields())
+            for room in rooms:
+                if isinstance(room, dict):
+                    for key in set(room) - documented:
+                        self.drift_seen("undocumented field", key)
+
     def to_dict(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -82,8 +107,6 @@ class Recorder:
                 "failures_total": self.failures_total,
             }
 
-
-RECORDER = Recorder()
 
 # -- failures grouped by rule and situation ---------------------------------------------------------
 
@@ -106,7 +129,9 @@ def situation(summary: str) -> str:
 def failure_group(rule: str, operation: str, test: str | None, violation: Any) -> dict[str, Any]:
     """A one-failure group: its key fields, a count of 1 and the failure as the group's example."""
     summary = getattr(violation, "summary", str(violation))
-    return {"rule": rule, "operation": operation, "situation": situation(summary), "count": 1,
+    typed = getattr(violation, "failure", None)  # a judge's typed failure: grouped by its fields, not by its prose
+    where = typed.situation if typed is not None and typed.situation else situation(summary)
+    return {"rule": rule, "operation": operation, "situation": where, "count": 1,
             "tests": [test] if test else [],
             "example": {"test": test, "summary": summary[:500], "reproduction": getattr(violation, "reproduction", None),
                         "answer": getattr(violation, "answer", None), "text": str(violation)[:4000]}}
@@ -121,27 +146,6 @@ def _add_to_group(groups: dict[tuple[str, str, str], dict[str, Any]], new: dict[
         return
     group["count"] += new["count"]
     group["tests"] += [test for test in new["tests"] if test not in group["tests"]]
-
-
-def observe_response(method: str, path: str, response: Any) -> None:
-    """Record drift: statuses the spec does not document for the operation, undocumented fields."""
-    template = "/meeting_rooms/{meeting_room_sid}" if path.startswith("/meeting_rooms/") else path.split("?")[0]
-    operation = spec.load_spec()["paths"].get(template, {}).get(method.lower())
-    if operation is None:
-        return
-    if str(response.status_code) not in operation["responses"] and response.status_code != 429:
-        RECORDER.drift_seen("undocumented status", f"{method.upper()} {template} -> {response.status_code}")
-    if response.status_code == 200 and "meeting_room" in str(operation.get("operationId", "")).lower() + template:
-        try:
-            data = response.json()
-        except ValueError:
-            return
-        rooms = data.get("items", []) if isinstance(data, dict) and "items" in data else [data]
-        documented = set(spec.meeting_room_fields())
-        for room in rooms:
-            if isinstance(room, dict):
-                for key in set(room) - documented:
-                    RECORDER.drift_seen("undocumented field", key)
 
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -180,16 +184,16 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def write_summary(summary: dict[str, Any], directory: Path, header: dict[str, Any]) -> tuple[Path, Path]:
-    """Write `contract-summary.json` and `contract-summary.md`; secrets are redacted first."""
+def write_summary(summary: dict[str, Any], directory: Path, header: dict[str, Any]) -> tuple[dict[str, Any], Path]:
+    """Write `contract-summary.json`, `contract-summary.md` and `contract-report.html` (secrets
+    redacted first); returns the document and the HTML report's path."""
     directory.mkdir(parents=True, exist_ok=True)
     document = {**header, **summary}
     json_path = directory / "contract-summary.json"
     json_path.write_text(redact(json.dumps(document, indent=2, ensure_ascii=False)), encoding="utf-8")
     md_path = directory / "contract-summary.md"
     md_path.write_text(redact(_markdown(document)), encoding="utf-8")
-    write_report(document, directory)  # contract-report.html, from the same document
-    return json_path, md_path
+    return document, write_report(document, directory)  # contract-report.html, from the same document
 
 
 def _markdown(doc: dict[str, Any]) -> str:

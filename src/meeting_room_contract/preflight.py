@@ -82,12 +82,6 @@ def check_options(*, base_url: str | None, username: str | None, password: str |
         raise PreflightError(f"--request-timeout must be a positive number of seconds, not {request_timeout:g}")
     if not (math.isfinite(rate_limit) and rate_limit >= 0):
         raise PreflightError(f"--rate-limit must be 0 (unlimited) or a positive number, not {rate_limit:g}")
-    from .rooms import check_room_prefix  # the spec's name pattern (conftest has switched to --spec by now)
-
-    try:
-        check_room_prefix(room_prefix)
-    except ValueError as error:
-        raise PreflightError(str(error)) from None
 
 
 # -- network checks --------------------------------------------------------------------------------

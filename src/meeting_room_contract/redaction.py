@@ -44,3 +44,10 @@ def redact(text: str) -> str:
         if credentials.password:
             text = text.replace(credentials.password, f"${credentials.password_env}")
     return text
+
+
+class Redactor:
+    """Scrubs text that leaves the run (the run's own: `Target.redactor`)."""
+
+    def scrub(self, text: str) -> str:
+        return redact(text)

@@ -16,8 +16,6 @@ from . import rules, spec
 from .redaction import redact
 
 REPORT_NAME = "contract-report.html"
-LAST_DOCUMENT: dict[str, Any] | None = None  # the document last written by this process (for pytest-html)
-LAST_PATH: Path | None = None
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1d232a;max-width:1400px}
@@ -63,11 +61,9 @@ def render(doc: dict[str, Any]) -> str:
 
 
 def write_report(doc: dict[str, Any], directory: Path) -> Path:
-    """Write `contract-report.html` into `directory` (secrets redacted) and remember the document."""
-    global LAST_DOCUMENT, LAST_PATH
+    """Write `contract-report.html` into `directory` (secrets redacted); returns its path."""
     path = directory / REPORT_NAME
     path.write_text(redact(render(doc)), encoding="utf-8")
-    LAST_DOCUMENT, LAST_PATH = doc, path
     return path
 
 

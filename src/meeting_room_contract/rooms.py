@@ -1,4 +1,6 @@
-"""Rooms the suite creates for itself: recognisable names, recorded at once, deleted after use."""
+"""Room lifecycle actions: rooms the suite creates for itself (recognisable names, recorded at
+once, deleted after use), the account's codes in use, the one-time probe of the target's PUT style,
+and the leftovers of earlier runs."""
 
 from __future__ import annotations
 
@@ -6,49 +8,39 @@ import contextlib
 import itertools
 import re
 import time
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from hypothesis import currently_in_test_context, reject
 
-from . import checks
+from . import actions, strategies
+from .actions import CREATE, NAME_KEY
 from .client import ConferenceClient, RoomRegistry, new_run_id
-from . import model, spec, strategies
-from .strategies import CODES_IN_USE
-
-CREATE = "POST /meeting_rooms"
+from .model import Model
+from .rules import UpdateOutcome
+from .run import PutStyle, Run
 
 
 class ProvenConflict(Exception):
     """A room could not be created because another room of the account really holds a code."""
 
 
-def load_codes_in_use(client: ConferenceClient) -> int:
+def load_codes_in_use(run: Run, client: ConferenceClient) -> int:
     """Remember every access code the account's rooms hold: generated codes avoid them."""
-    rooms = client.list_all("/meeting_rooms")
-    for room in rooms:
-        CODES_IN_USE.update(model.unique_values(room))
-    return len(rooms)
-
-
-NAME_KEY = "name"  # where the factory writes recognisable room names (when the spec's creation body has it)
-
-
-def creatable_fields() -> set[str]:
-    return set(spec.current().resolved(spec.CREATE_SCHEMA).get("properties", {}))
+    return len(actions.account_rooms(run, client))
 
 
 PREFLIGHT_LABEL = "preflight"
 GENERATED_LABEL = "gen"  # rooms created by schemathesis (generation.send): `gen <8 hex>`
 
 
-def name_schema() -> dict[str, Any]:
+def name_schema(model: Model) -> dict[str, Any]:
     """The schema of the name the suite sends when creating a room (its `x-plain-pattern`)."""
-    return spec.current().resolved(spec.CREATE_SCHEMA).get("properties", {}).get(NAME_KEY, {})
+    return model.spec.resolved("MeetingRoomCreate").get("properties", {}).get(NAME_KEY, {})
 
 
-def is_plain_name(name: str) -> bool:
+def is_plain_name(model: Model, name: str) -> bool:
     """A name every conforming server must accept (the spec's `x-plain-pattern`)."""
-    return model.current().is_plain(name_schema(), name)
+    return model.is_plain(name_schema(model), name)
 
 
 def preflight_name(registry: RoomRegistry) -> str:
@@ -59,7 +51,7 @@ def generated_name(registry: RoomRegistry, token: str) -> str:
     return f"{registry.room_name(GENERATED_LABEL)} {token}"
 
 
-def check_room_prefix(prefix: str) -> None:
+def check_room_prefix(model: Model, prefix: str) -> None:
     """ValueError (one line) unless every name the suite builds with `prefix` is a plain name."""
     def longest(candidate: str) -> str:
         registry = RoomRegistry(new_run_id(), candidate)
@@ -67,10 +59,10 @@ def check_room_prefix(prefix: str) -> None:
 
     if not prefix or any(char.isspace() for char in prefix):
         raise ValueError(f"--room-prefix {prefix!r} must be non-empty and without spaces")
-    if is_plain_name(longest(prefix)):
+    if is_plain_name(model, longest(prefix)):
         return
-    fitting = [n for n in range(1, 41) if is_plain_name(longest("a" * n))]
-    pattern = name_schema().get("x-plain-pattern", "?")
+    fitting = [n for n in range(1, 41) if is_plain_name(model, longest("a" * n))]
+    pattern = name_schema(model).get("x-plain-pattern", "?")
     hint = (f"use at most {max(fitting)} characters of letters, digits, '_', '.', '-', starting with a letter or digit"
             if fitting else "the spec's name pattern leaves no room for a prefix")
     raise ValueError(f"--room-prefix {prefix!r} cannot make plain room names: the suite's longest name "
@@ -78,7 +70,10 @@ def check_room_prefix(prefix: str) -> None:
 
 
 class RoomFactory:
-    def __init__(self, client: ConferenceClient):
+    """Creates the rooms a test needs, each named with the run's prefix and recorded at once."""
+
+    def __init__(self, run: Run, client: ConferenceClient):
+        self.run = run
         self.client = client
         self._serial = itertools.count(1)
 
@@ -94,20 +89,21 @@ class RoomFactory:
         proven harmless), and a 409 that no room explains is a violation.
         """
         owner = client or self.client
+        run = self.run
         for _ in range(3):
-            drawn = body if body is not None else strategies.sample_values(fresh_codes=3)
-            sent = {**drawn, NAME_KEY: self.name(label)} if NAME_KEY in creatable_fields() else dict(drawn)
+            drawn = body if body is not None else strategies.sample_values(run, fresh_codes=3)
+            sent = {**drawn, NAME_KEY: self.name(label)} if NAME_KEY in run.model.CREATABLE_FIELDS else dict(drawn)
             response = owner.create_room(sent)  # gateway errors: the client finds the room by its name
-            if response.status_code not in (400, 409, 422) or not model.unique_values(sent):
+            if response.status_code not in (400, 409, 422) or not run.model.unique_values(sent):
                 break
-            holders = checks.conflict_explained(owner, None, None, "POST", sent, response)
+            holders = actions.conflict_explained(run, owner, None, None, "POST", sent, response)
             if not holders:
                 break
             if body is not None:
                 if currently_in_test_context():
                     reject()  # proven: another room holds a drawn code; the example says nothing
                 raise ProvenConflict(f"room not created: codes held by {holders}")
-        return checks.room_answer("status.documented_codes", response, CREATE, "creating a room for the test")
+        return actions.room_answer(run, "status.documented_codes", response, CREATE, "creating a room for the test")
 
     @contextlib.contextmanager
     def fresh(self, body: dict[str, Any] | None = None, *, client: ConferenceClient | None = None,
@@ -118,7 +114,31 @@ class RoomFactory:
             yield room
         finally:
             owner = client or self.client
-            owner.delete_room(room["meeting_room_sid"])
+            owner.delete_room(room[self.run.model.ID_FIELD])
+
+
+PUT_OPERATION = "PUT /meeting_rooms/{sid}"
+
+
+def probe_put_style(run: Run, client: ConferenceClient, factory: RoomFactory, did_groups: Sequence[str]) -> PutStyle:
+    """Whether the target's PUT needs the current read-only values (contract A): a valid PUT without
+    them; if refused, the same PUT with their current values. One of the two must be accepted."""
+    with factory.fresh(label="putstyle") as room:
+        sid = room[run.model.ID_FIELD]
+        body = {**strategies.simplest_body(run, did_groups), **strategies.sample_values(run, did_groups)}
+        _, response, outcome = actions.send_update(run, client, sid, "PUT", body, complete_put=False)
+        if outcome is UpdateOutcome.APPLIED:
+            actions.observe(run, "put_read_only_fields", "optional", PUT_OPERATION, response)
+            return PutStyle(read_only_required=False)
+        completed = {**{f: room.get(f) for f in run.model.READ_ONLY_FIELDS}, **body}
+        _, response, outcome = actions.send_update(run, client, sid, "PUT", completed, complete_put=False)
+        with actions.rule(run, "put.read_only_fields", PUT_OPERATION):
+            if outcome is not UpdateOutcome.APPLIED:
+                raise actions.fail(run, "put.read_only_fields", PUT_OPERATION, "PUT style probe",
+                                   "a valid PUT was refused both without the read-only fields and with their "
+                                   f"current values (HTTP {response.status_code}): the target accepts no PUT", response)
+        actions.observe(run, "put_read_only_fields", "required", PUT_OPERATION, response)
+        return PutStyle(read_only_required=True)
 
 
 LEFTOVER_AGE_HOURS = 6.0
@@ -155,7 +175,7 @@ def delete_leftover_rooms(client: ConferenceClient, registry: RoomRegistry,
         started = run_started(name[len(prefix):].split(" ", 1)[0])
         if started is None or time.time() - started < older_than_hours * 3600:
             continue
-        registry.record_created(sid, client)  # adopted: it is ours from an earlier run
+        registry.record_created(sid, client)  # an earlier run's room (by its run id in the name)
         if client.delete_room(sid).status_code in (200, 204, 404):
             deleted.append(sid)
     return deleted

@@ -16,7 +16,7 @@ schemathesis). No field is named here. Two tiers of values:
 What the spec cannot know is added by small named overlays, keyed by extension name
 (`OVERLAYS`): values of a field that `x-references` a resource are read from the target (null
 or a DID group of the account); `x-unique` item values avoid the values the target's rooms
-already hold (`CODES_IN_USE`, read at the start of the run and extended whenever a refusal is
+already hold (the run's `CodeBook`, read at the start of the run and extended whenever a refusal is
 proven by another room) and repeat in no array; `x-value-forms` objects use documented keys
 with values in the documented form for their kind; edge strings add known troublemakers.
 """
@@ -35,17 +35,8 @@ from hypothesis import strategies as st
 from schemathesis.generation.jsonschema.builder import build
 from schemathesis.generation.jsonschema.context import Alphabet
 
-from . import model, spec
-
-CODES_IN_USE: set[Any] = set()
-# What generators avoid during one test: a snapshot of CODES_IN_USE taken before each test, so
-# that a value learnt in the middle of a test does not change how hypothesis replays an example.
-_AVOIDED: frozenset[Any] = frozenset()
-
-
-def refresh_avoided_codes() -> None:
-    global _AVOIDED
-    _AVOIDED = frozenset(CODES_IN_USE)
+from . import spec
+from .run import Run
 
 _CONTROL = "".join(chr(code) for code in range(32)) + "\x7f"
 PLAIN_ALPHABET = Alphabet(allow_x00=False, codec="ascii", exclude_characters=_CONTROL, allow_surrounding_whitespace=False)
@@ -88,6 +79,7 @@ class Context:
     valid_did_groups: tuple[str, ...] = ()  # values for `x-references` fields (read from the target)
     exclude_codes: frozenset[Any] = frozenset()  # unique values the caller's other rooms hold
     references: Mapping[str, Sequence[Any]] = field(default_factory=dict)  # by resource, when not DID groups
+    avoided: frozenset[Any] = frozenset()  # unique values held by the account's rooms (the run's snapshot)
 
 
 # -- overlays (keyed by extension name) ------------------------------------------------------------
@@ -114,7 +106,7 @@ def _unique_array(schema: Mapping[str, Any], ctx: Context) -> st.SearchStrategy[
 
 
 def _unique_values(schema: Mapping[str, Any], ctx: Context) -> st.SearchStrategy[Any]:
-    return _value(schema, ctx).filter(lambda value: value not in _AVOIDED)
+    return _value(schema, ctx).filter(lambda value: value not in ctx.avoided)
 
 
 def _value_forms(schema: Mapping[str, Any], ctx: Context) -> st.SearchStrategy[dict[str, Any]]:
@@ -189,53 +181,54 @@ def _object(schema: Mapping[str, Any], ctx: Context, *, include_read_only: bool 
                                  optional={name: s for name, s in properties.items() if name not in required})
 
 
-def _context(valid_did_groups: Sequence[str], edge: bool, exclude_codes: frozenset[Any]) -> Context:
-    return Context(edge=edge, valid_did_groups=tuple(valid_did_groups), exclude_codes=frozenset(exclude_codes))
+def _context(run: Run, valid_did_groups: Sequence[str], edge: bool, exclude_codes: frozenset[Any]) -> Context:
+    return Context(edge=edge, valid_did_groups=tuple(valid_did_groups), exclude_codes=frozenset(exclude_codes),
+                   avoided=run.codes.avoided)
 
 
-def _body_schema(name: str) -> dict[str, Any]:
-    return spec.current().resolved(name)
+def _body_schema(run: Run, name: str) -> dict[str, Any]:
+    return run.spec.resolved(name)
 
 
 # -- bodies ------------------------------------------------------------------------------------------
 
-def field_values(valid_did_groups: Sequence[str], *, edge: bool = False,
+def field_values(run: Run, valid_did_groups: Sequence[str], *, edge: bool = False,
                  exclude_codes: frozenset[str] = frozenset(), schema: str = spec.PATCH_SCHEMA) -> dict[str, st.SearchStrategy[Any]]:
     """One strategy per modifiable field of a body schema."""
-    ctx = _context(valid_did_groups, edge, exclude_codes)
-    properties = _body_schema(schema).get("properties", {})
-    return {name: _value(sub, ctx) for name, sub in properties.items() if name in model.MODIFIABLE_FIELDS}
+    ctx = _context(run, valid_did_groups, edge, exclude_codes)
+    properties = _body_schema(run, schema).get("properties", {})
+    return {name: _value(sub, ctx) for name, sub in properties.items() if name in run.model.MODIFIABLE_FIELDS}
 
 
-def patch_bodies(valid_did_groups: Sequence[str], *, edge: bool = False,
+def patch_bodies(run: Run, valid_did_groups: Sequence[str], *, edge: bool = False,
                  exclude_codes: frozenset[str] = frozenset()) -> st.SearchStrategy[dict[str, Any]]:
     """A PATCH body from the spec's PATCH schema: any subset of the modifiable fields, `{}` included."""
-    ctx = _context(valid_did_groups, edge, exclude_codes)
-    return _object(_body_schema(spec.PATCH_SCHEMA), ctx)
+    ctx = _context(run, valid_did_groups, edge, exclude_codes)
+    return _object(_body_schema(run, spec.PATCH_SCHEMA), ctx)
 
 
-def put_bodies(valid_did_groups: Sequence[str], *, edge: bool = False,
+def put_bodies(run: Run, valid_did_groups: Sequence[str], *, edge: bool = False,
                exclude_codes: frozenset[str] = frozenset()) -> st.SearchStrategy[dict[str, Any]]:
     """A PUT body from the spec's PUT schema: every required field, and every other modifiable one
     (a full replacement)."""
-    ctx = _context(valid_did_groups, edge, exclude_codes)
-    schema = _body_schema(spec.PUT_SCHEMA)
-    full = {**schema, "required": sorted(set(schema.get("required", [])) | set(model.MODIFIABLE_FIELDS)
+    ctx = _context(run, valid_did_groups, edge, exclude_codes)
+    schema = _body_schema(run, spec.PUT_SCHEMA)
+    full = {**schema, "required": sorted(set(schema.get("required", [])) | set(run.model.MODIFIABLE_FIELDS)
                                         & set(schema.get("properties", {})))}
     return _object(full, ctx)
 
 
-def initial_rooms(valid_did_groups: Sequence[str], *, exclude_codes: frozenset[str] = frozenset()
+def initial_rooms(run: Run, valid_did_groups: Sequence[str], *, exclude_codes: frozenset[str] = frozenset()
                   ) -> st.SearchStrategy[dict[str, Any]]:
     """Creation bodies (any subset of fields, plain values): the state an update starts from.
     (The room factory gives every room its recognisable name.)"""
-    return _object(_body_schema(spec.CREATE_SCHEMA), _context(valid_did_groups, False, exclude_codes))
+    return _object(_body_schema(run, spec.CREATE_SCHEMA), _context(run, valid_did_groups, False, exclude_codes))
 
 
-def edge_field_values(valid_did_groups: Sequence[str]) -> st.SearchStrategy[dict[str, Any]]:
+def edge_field_values(run: Run, valid_did_groups: Sequence[str]) -> st.SearchStrategy[dict[str, Any]]:
     """A PATCH body of every modifiable field that has edge values (strings somewhere inside)."""
-    values = field_values(valid_did_groups, edge=True)
-    edgy = {name: strategy for name, strategy in values.items() if _has_strings(_body_schema(spec.PATCH_SCHEMA)["properties"][name])}
+    values = field_values(run, valid_did_groups, edge=True)
+    edgy = {name: strategy for name, strategy in values.items() if _has_strings(_body_schema(run, spec.PATCH_SCHEMA)["properties"][name])}
     return st.fixed_dictionaries(edgy)
 
 
@@ -249,9 +242,9 @@ def _has_strings(schema: Any) -> bool:
     return False
 
 
-def complete_put(body: Mapping[str, Any], room: Mapping[str, Any]) -> dict[str, Any]:
+def complete_put(run: Run, body: Mapping[str, Any], room: Mapping[str, Any]) -> dict[str, Any]:
     """A PUT body: `body`, completed with the room's current values for the other modifiable fields."""
-    return {**{field: room.get(field) for field in model.MODIFIABLE_FIELDS if field in room}, **body}
+    return {**{field: room.get(field) for field in run.model.MODIFIABLE_FIELDS if field in room}, **body}
 
 
 # -- unique values (access codes) outside hypothesis -------------------------------------------------
@@ -265,18 +258,18 @@ def fresh_value(pattern: str | None) -> str:
     raise ValueError(f"overlay x-unique: cannot make fresh values of the form {pattern!r}")
 
 
-def fresh_access_codes(count: int) -> list[dict[str, Any]]:
+def fresh_access_codes(run: Run, count: int) -> list[dict[str, Any]]:
     """`count` items of the first `x-unique` array (access codes): fresh plain values not in use,
     the item's other required fields cycling through their enums (one per role)."""
-    rule = model.UNIQUE[0]
-    item_schema = spec.current().field_schema(rule.array_field)["items"]
+    rule = run.model.UNIQUE[0]
+    item_schema = run.spec.field_schema(rule.array_field)["items"]
     pattern = item_schema["properties"][rule.item_field].get("x-plain-pattern")
     values: list[str] = []
     while len(values) < count:
         value = fresh_value(pattern)
-        if value not in CODES_IN_USE and value not in values:
+        if value not in run.codes and value not in values:
             values.append(value)
-    CODES_IN_USE.update(values)
+    run.codes.add(values)
     items = []
     for index, value in enumerate(values):
         item = {rule.item_field: value}
@@ -284,22 +277,22 @@ def fresh_access_codes(count: int) -> list[dict[str, Any]]:
             if name != rule.item_field:
                 sub = item_schema["properties"][name]
                 options = [option for option in sub.get("enum", []) if option is not None]
-                item[name] = options[index % len(options)] if options else model.current().default_value_of(sub)
+                item[name] = options[index % len(options)] if options else run.model.default_value_of(sub)
         items.append(item)
     return items
 
 
-def unique_array_field() -> str:
-    return model.UNIQUE[0].array_field
+def unique_array_field(run: Run) -> str:
+    return run.model.UNIQUE[0].array_field
 
 
-def is_plain_code(code: Any) -> bool:
+def is_plain_code(run: Run, code: Any) -> bool:
     """A unique item value in its plain form (6 digits, like the docs' samples): every server must accept it."""
-    return model.is_plain_unique_value(code)
+    return run.model.is_plain_unique_value(code)
 
 
-def codes_of(body: Mapping[str, Any]) -> frozenset[Any]:
-    return frozenset(model.unique_values(body))
+def codes_of(run: Run, body: Mapping[str, Any]) -> frozenset[Any]:
+    return frozenset(run.model.unique_values(body))
 
 
 # -- invalid values ----------------------------------------------------------------------------------
@@ -360,33 +353,33 @@ def _json_type(value: Any) -> str:
     return {str: "string", list: "array", dict: "object"}[type(value)]
 
 
-def invalid_field_values() -> st.SearchStrategy[dict[str, Any]]:
+def invalid_field_values(run: Run) -> st.SearchStrategy[dict[str, Any]]:
     """One modifiable field with a value the spec's body schema rejects."""
     ctx = Context()
-    properties = _body_schema(spec.PATCH_SCHEMA).get("properties", {})
+    properties = _body_schema(run, spec.PATCH_SCHEMA).get("properties", {})
     return st.one_of([_invalid(sub, ctx).map(lambda bad, name=name: {name: bad})
-                      for name, sub in properties.items() if name in model.MODIFIABLE_FIELDS])
+                      for name, sub in properties.items() if name in run.model.MODIFIABLE_FIELDS])
 
 
 # -- one value at a time (outside hypothesis draws) --------------------------------------------------
 
-def simplest_body(valid_did_groups: Sequence[str], fields: Sequence[str] | None = None) -> dict[str, Any]:
+def simplest_body(run: Run, valid_did_groups: Sequence[str], fields: Sequence[str] | None = None) -> dict[str, Any]:
     """The simplest valid value of each modifiable field (or `fields`): a full PUT body for tests
     that need one body, not many."""
-    wanted = model.MODIFIABLE_FIELDS if fields is None else tuple(fields)
-    return {name: simplest_value(name, valid_did_groups) for name in wanted}
+    wanted = run.model.MODIFIABLE_FIELDS if fields is None else tuple(fields)
+    return {name: simplest_value(run, name, valid_did_groups) for name in wanted}
 
 
-def simplest_value(name: str, valid_did_groups: Sequence[str] = ()) -> Any:
+def simplest_value(run: Run, name: str, valid_did_groups: Sequence[str] = ()) -> Any:
     """The simplest valid value of a modifiable field, by the PUT body's schema of it."""
-    schema = _body_schema(spec.PUT_SCHEMA).get("properties", {}).get(name) or spec.current().field_schema(name)
+    schema = _body_schema(run, spec.PUT_SCHEMA).get("properties", {}).get(name) or run.spec.field_schema(name)
     if "x-references" in schema:
         return (list(valid_did_groups) or [None])[0]
     if "x-unique" in schema:
         return []
     if "x-plain-pattern" in schema:
         return _simplest_match(schema)
-    return model.current().default_value_of(schema)
+    return run.model.default_value_of(schema)
 
 
 def _simplest_match(schema: Mapping[str, Any]) -> str:
@@ -397,14 +390,14 @@ def _simplest_match(schema: Mapping[str, Any]) -> str:
     raise ValueError(f"no simple plain value for pattern {schema['x-plain-pattern']!r}")
 
 
-def sample_values(valid_did_groups: Sequence[str] = (), *, fresh_codes: int = 1) -> dict[str, Any]:
+def sample_values(run: Run, valid_did_groups: Sequence[str] = (), *, fresh_codes: int = 1) -> dict[str, Any]:
     """Non-empty sample values for a room that tests start from: fresh unique items (codes) and, for
     each `x-value-forms` object, its documented examples (`example` of each form)."""
     values: dict[str, Any] = {}
-    for name in model.MODIFIABLE_FIELDS:
-        schema = spec.current().field_schema(name)
-        if "x-unique" in schema and name == unique_array_field():
-            values[name] = fresh_access_codes(fresh_codes)
+    for name in run.model.MODIFIABLE_FIELDS:
+        schema = run.spec.field_schema(name)
+        if "x-unique" in schema and name == unique_array_field(run):
+            values[name] = fresh_access_codes(run, fresh_codes)
         elif "x-value-forms" in schema:
             values[name] = {form["keys-documented"][0]: form["example"] for form in schema["x-value-forms"][:1]
                             if form.get("keys-documented") and "example" in form}

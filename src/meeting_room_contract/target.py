@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Callable
 from dataclasses import dataclass, field
 
 import requests
@@ -10,6 +11,7 @@ import requests
 from .client import (ConferenceClient, Credentials, Politeness, RateLimiter, RequestCounter, RoomRegistry,
                      UnsafeTargetError, delete_rooms, new_run_id)
 from .mock import MeetingRoomMock
+from .redaction import Redactor
 
 PRIMARY_ENV = ("CONFERENCE_USERNAME", "CONFERENCE_PASSWORD", "--password")
 SECOND_ENV = ("CONFERENCE_SECOND_USERNAME", "CONFERENCE_SECOND_PASSWORD", "--second-password")
@@ -35,7 +37,9 @@ class TargetSettings:
 class Target:
     """The run's target; the embedded mock is started on first use when no base URL is given."""
 
-    def __init__(self, settings: TargetSettings, run_id: str | None = None):
+    def __init__(self, settings: TargetSettings, run_id: str | None = None,
+                 on_response: Callable[[str, str, requests.Response], None] | None = None,
+                 spec_path: str | None = None):
         if settings.base_url and not (settings.username and settings.password):
             raise ValueError("a --base-url needs --username and --password (or CONFERENCE_USERNAME/CONFERENCE_PASSWORD)")
         self.settings = settings
@@ -46,6 +50,9 @@ class Target:
         self._lock = threading.Lock()
         self._clients: dict[str, ConferenceClient] = {}
         self._wrong_password_probes: set[str] = set()
+        self.on_response = on_response
+        self.spec_path = spec_path  # the spec the embedded mock implements
+        self.redactor = Redactor()
 
     def _ensure_started(self) -> None:
         with self._lock:
@@ -87,7 +94,7 @@ class Target:
         if credentials is None and which != "anonymous":
             return None
         client = ConferenceClient(self.base_url, credentials, self.registry, self.settings.politeness,
-                                  self.limiter, self.counter)
+                                  self.limiter, self.counter, on_response=self.on_response)
         with self._lock:
             return self._clients.setdefault(which, client)
 
@@ -124,18 +131,3 @@ class Target:
         if self.mock is not None:
             self.mock.stop()
         return remaining
-
-
-_CURRENT: Target | None = None
-
-
-def set_current(target: Target | None) -> None:
-    global _CURRENT
-    _CURRENT = target
-
-
-def current() -> Target:
-    """The run's target (set by the suite's conftest)."""
-    if _CURRENT is None:
-        raise RuntimeError("no contract target configured: run the suite through pytest from the project root")
-    return _CURRENT

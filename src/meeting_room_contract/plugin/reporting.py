@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -20,27 +19,18 @@ from typing import Any
 import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
 
-from . import report as contract_report
-from .checks import ContractViolation
+from .. import report as contract_report
+from .. import rules
+from ..judges import ContractViolation
+from .session import REPORT_KEY
 
 _BLANK_ARGUMENT = re.compile(r"^\s+\w+=,$")  # hypothesis prints fixtures as `client=,`
-_STARTED = pytest.StashKey[float]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conference", "CarrierX Conference v2 contract target")
     group.addoption("--contract-traceback", action="store_true",
                     help="show pytest's usual traceback (test source, fixture values) for contract violations too")
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config.stash[_STARTED] = time.monotonic()
-
-
-def duration(config: pytest.Config) -> float | None:
-    """Seconds since the session started (None before)."""
-    started = config.stash.get(_STARTED, None)
-    return None if started is None else round(time.monotonic() - started, 1)
 
 
 class ViolationRepr(TerminalRepr):
@@ -121,11 +111,12 @@ def pytest_html_report_title(report: Any) -> None:
 
 def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session) -> None:
     """The contract at the top of report.html: run facts, rule counts, failure groups, the link."""
-    doc = contract_report.LAST_DOCUMENT
-    if doc is None or contract_report.LAST_PATH is None:
+    written = session.config.stash.get(REPORT_KEY, None)
+    if written is None:
         return
+    doc, report_path = written
     html_path = Path(session.config.option.htmlpath).resolve()
-    link = os.path.relpath(contract_report.LAST_PATH.resolve(), html_path.parent)
+    link = os.path.relpath(Path(report_path).resolve(), html_path.parent)
     rows = doc.get("checks", [])
     failed_rules = {row["rule"] for row in rows if row.get("failed")}
     checked_rules = {row["rule"] for row in rows if row.get("run")}
@@ -136,6 +127,6 @@ def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: 
     prefix.append(f'<p><b>Contract report: <a href="{escape(link)}">{escape(link)}</a></b> '
                   "(rule × operation matrix, behaviours, drift, every failure with its curl)</p>"
                   f"<p>{escape(facts)}.<br>Rules: {len(checked_rules - failed_rules)} passed, {len(failed_rules)} failed, "
-                  f"{len(set(contract_report.rules.RULES) - checked_rules)} not checked; "
+                  f"{len(set(rules.RULES) - checked_rules)} not checked; "
                   f"{doc.get('failures_total', 0)} failed check(s) in {len(doc.get('failure_groups', []))} group(s).</p>"
                   + (f"<ul>{items}</ul>" if items else ""))

@@ -1,0 +1,301 @@
+"""Actions: the I/O above the judges. Send a request, read the room back (by sid and in the
+account's list), look up the rooms that explain a refusal, then hand the evidence to the pure
+judges and turn their typed failures into counted checks and test failures."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator, Mapping
+from urllib.parse import quote
+
+import requests
+
+from . import rules
+from .client import ConferenceClient, curl_command
+from .judges import ContractViolation, Failure, Verdict
+from .judges import answers, conflicts, updates
+from .judges.updates import LIST_NOT_READ, UpdateEvidence, room_operation
+from .rules import UpdateOutcome
+from .run import Run
+
+ROOM_GET = "GET /meeting_rooms/{sid}"
+CREATE = "POST /meeting_rooms"
+NAME_KEY = "name"  # where the suite writes recognisable room names (when the spec's creation body has it)
+
+
+# -- failures become test failures -------------------------------------------------------------------
+
+def violation(run: Run, failure: Failure, response: requests.Response | None = None) -> ContractViolation:
+    """The test failure for `failure`: the request as curl (credentials as variables) and the answer."""
+    reproduction = curl_command(response.request) if response is not None and response.request is not None else None
+    answer = f"HTTP {response.status_code} {response.text[:800]}" if response is not None else None
+    return ContractViolation(failure, reproduction=reproduction, answer=answer, redact=run.target.redactor.scrub)
+
+
+def settle(run: Run, verdict: Verdict, response: requests.Response | None = None) -> None:
+    """Count the verdict's checks; raise the first failure as a ContractViolation."""
+    made: dict[int, ContractViolation] = {}
+
+    def make(failure: Failure) -> ContractViolation:
+        return made.setdefault(id(failure), violation(run, failure, response))
+
+    run.record(verdict, make)
+    if verdict.failures:
+        raise make(verdict.failures[0])
+
+
+def check(run: Run, rule_id: str, operation: str, failures: list[Failure] | None,
+          response: requests.Response | None = None) -> None:
+    """One check of `rule_id` (None: it did not apply): counted, and raised when it failed."""
+    verdict = Verdict()
+    verdict.add(rule_id, operation, failures)
+    settle(run, verdict, response)
+
+
+@contextlib.contextmanager
+def rule(run: Run, rule_id: str, operation: str) -> Iterator[None]:
+    """Count one check of `rule_id` around code that raises ContractViolation when the rule is broken
+    (a check counted as passed must have been able to fail)."""
+    rules.rule(rule_id)
+    try:
+        yield
+    except ContractViolation as error:
+        run.recorder.checked(error.rule, operation, False, error)
+        raise
+    run.recorder.checked(rule_id, operation, True)
+
+
+def fail(run: Run, rule_id: str, operation: str, situation: str, detail: str, response: requests.Response | None = None,
+         *, expected: Any = None, observed: Any = None) -> ContractViolation:
+    """A ContractViolation for a failure found by a test's own logic (count it with `rule`)."""
+    return violation(run, Failure(rule_id, operation, situation, detail, expected, observed), response)
+
+
+def observe(run: Run, name: str, alternative: str, operation: str, response: requests.Response | None = None) -> None:
+    """Record which allowed alternative the target picked; a pinned behaviour must pick the pin."""
+    verdict = Verdict()
+    answers.observe(verdict, run.context(), name, alternative, operation)
+    settle(run, verdict, response)
+
+
+# -- one answer --------------------------------------------------------------------------------------
+
+def never_5xx(run: Run, response: requests.Response, operation: str, situation: str) -> None:
+    check(run, "server.never_5xx", operation, answers.never_5xx(response, operation, situation), response)
+
+
+def status_is(run: Run, rule_id: str, response: requests.Response, allowed: frozenset[int], operation: str,
+              situation: str) -> None:
+    """The status is one of `allowed` (counted under `rule_id`); a 5xx is `server.never_5xx`."""
+    never_5xx(run, response, operation, situation)
+    check(run, rule_id, operation, answers.status_in(rule_id, response, allowed, operation, situation), response)
+
+
+def rejection_status(run: Run, behaviour_name: str, response: requests.Response, operation: str, situation: str) -> None:
+    """A refusal uses one of the statuses the contract allows for the situation; records which."""
+    behaviour = rules.behaviour(behaviour_name)
+    status_is(run, behaviour.rule, response, frozenset(int(s) for s in behaviour.alternatives), operation, situation)
+    observe(run, behaviour_name, str(response.status_code), operation, response)
+
+
+def error_body_is_json_object(run: Run, response: requests.Response, operation: str) -> None:
+    """An API error (4xx except 401, which a gateway may answer) carries a JSON object."""
+    if response.status_code == 401:
+        observe(run, "unauthorized_body", "json" if isinstance(_json(response), dict) else "not_json", operation, response)
+        return
+    check(run, "status.error_body_is_json", operation, answers.error_body_is_json(response, operation), response)
+    observe(run, "error_body_shape", answers.error_body_shape(response), operation, response)
+
+
+def room_schema(run: Run, response: requests.Response, operation: str, situation: str) -> dict[str, Any]:
+    """The body is a Meeting Room object valid against the spec; returns it."""
+    check(run, "shape.meeting_room_schema", operation, answers.room_shape(run.context(), response, operation, situation),
+          response)
+    return response.json()
+
+
+def room_answer(run: Run, rule_id: str, response: requests.Response, operation: str, situation: str) -> dict[str, Any]:
+    """A 200 answer (status counted under `rule_id`) whose body is a valid Meeting Room object."""
+    status_is(run, rule_id, response, frozenset({200}), operation, situation)
+    return room_schema(run, response, operation, situation)
+
+
+def read_room(run: Run, client: ConferenceClient, sid: str, situation: str) -> dict[str, Any]:
+    """GET the room the test works on. A setup read: its 200 and shape are checked, and counted
+    under `status.documented_codes` and `shape.meeting_room_schema` (never under the calling rule)."""
+    return room_answer(run, "status.documented_codes", client.get_room(sid), ROOM_GET, f"{situation}: GET of the room")
+
+
+def state_matches(run: Run, rule_id: str, expected: Mapping[str, Any], observed: Mapping[str, Any],
+                  response: requests.Response | None, operation: str, situation: str, *,
+                  fields: tuple[str, ...] | None = None) -> None:
+    """Every documented field (or `fields`) is as expected; access codes compare as a set."""
+    check(run, rule_id, operation, updates.state_matches(run.context(), rule_id, expected, observed, operation, situation,
+                                                         fields), response)
+
+
+# -- the account's list: a read path of its own -----------------------------------------------------
+
+def listed_room(client: ConferenceClient, sid: str) -> dict[str, Any] | None:
+    """The room's item in the account's list (None: not listed). Asks with the documented filter
+    first; a server that ignores or refuses filters is read page by page, in a stable order."""
+    response = client.request("GET", f"/meeting_rooms?filter={quote(f'meeting_room_sid eq {sid}')}&limit=10")
+    if response.status_code == 200:
+        items = (response.json() or {}).get("items") or []
+        found = [item for item in items if isinstance(item, dict) and item.get("meeting_room_sid") == sid]
+        if found:
+            return found[0]
+    return next((room for room in client.list_all("/meeting_rooms") if room.get("meeting_room_sid") == sid), None)
+
+
+def account_rooms(run: Run, client: ConferenceClient) -> list[dict[str, Any]]:
+    """Every room of the login's account; the codes they hold are remembered as taken."""
+    rooms = client.list_all("/meeting_rooms")
+    for room in rooms:
+        run.codes.add(run.model.unique_values(room))
+    return rooms
+
+
+def code_holders(run: Run, client: ConferenceClient, sid: str | None, before: Mapping[str, Any] | None, method: str,
+                 body: Any) -> list[dict[str, Any]]:
+    """Rooms of the account (other than `sid`) holding a code of the state the request asks for."""
+    candidate = conflicts.candidate_state(run.context(), before, method, body)
+    if not candidate or not run.model.unique_values(candidate):
+        return []
+    return conflicts.holders_among(run.context(), account_rooms(run, client), candidate, sid)
+
+
+def conflict_explained(run: Run, client: ConferenceClient, sid: str | None, before: Mapping[str, Any] | None, method: str,
+                       body: Any, response: requests.Response) -> list[dict[str, Any]]:
+    """The rooms that explain a refusal (empty: not a conflict). A 409 that no room explains is a
+    violation (a valid request refused): counted and raised."""
+    context = run.context()
+    operation = room_operation(method) if sid else f"{method.upper()} /meeting_rooms"
+    holders = conflicts.explaining_holders(context, code_holders(run, client, sid, before, method, body), before, method, body)
+    candidate = conflicts.candidate_state(context, before, method, body)
+    in_body = run.model.body_duplicates(candidate) if candidate else set()
+    if response.status_code == 409:
+        evidence = UpdateEvidence(method, body, before or {}, response)
+        check(run, "uniqueness.conflict_explained", operation,
+              conflicts.conflict_explained(context, holders, in_body, evidence, operation), response)
+    return holders or ([{"room": sid, "codes": sorted(in_body, key=repr), "in_body": True}] if in_body else [])
+
+
+# -- one PATCH/PUT ---------------------------------------------------------------------------------
+
+def judge_update(run: Run, client: ConferenceClient, sid: str, before: Mapping[str, Any], method: str, body: Any,
+                 response: requests.Response, *, state_rule: str | None = None) -> UpdateOutcome:
+    """Gather the evidence of one PATCH/PUT (the room by sid, its list item, the rooms holding its
+    codes when a refusal may be a conflict), judge it, count the checks; raise the first failure."""
+    context = run.context()
+    evidence = UpdateEvidence(method.upper(), body, before, response, state_rule=state_rule)
+    if 400 <= response.status_code < 500 and updates.needs_conflict_lookup(context, evidence):
+        evidence = _with(evidence, holders=code_holders(run, client, sid, before, method, body))
+    if response.status_code < 500:
+        evidence = _with(evidence, after_answer=client.get_room(sid))
+    if response.status_code == 200 and evidence.after is not None:
+        evidence = _with(evidence, listed=listed_room(client, sid))
+    judgement = updates.judge_update(context, evidence)
+    for name in updates.unreferenced_fields(context, body) if response.status_code == 200 else ():
+        judgement.verdict.not_checked.append(("bad_input.rejected", evidence.operation,
+                                              f"accepted `{name}` not judged: no DID group of the account known"))
+    answered_sid = (_json(response) or {}).get(run.model.ID_FIELD) if isinstance(_json(response), dict) else None
+    if response.status_code == 200 and isinstance(answered_sid, str) and answered_sid != sid:
+        client.registry.report_foreign(answered_sid, f"the server answered a {method.upper()} of room {sid} with this sid "
+                                       "(re-keyed?): not ours to delete, check it by hand")
+    if judgement.properties_mode is not None:
+        run.settle_properties(judgement.properties_mode, curl_command(response.request))
+    settle(run, judgement.verdict, response)
+    return judgement.outcome
+
+
+def _with(evidence: UpdateEvidence, **changes: Any) -> UpdateEvidence:
+    from dataclasses import replace
+
+    return replace(evidence, **changes)
+
+
+def send_update(run: Run, client: ConferenceClient, sid: str, method: str, body: Any, *, complete_put: bool = True,
+                state_rule: str | None = None) -> tuple[dict[str, Any], requests.Response, UpdateOutcome]:
+    """GET the room, send the PATCH/PUT (a PUT completed as the target wants it), judge the answer."""
+    before = read_room(run, client, sid, f"room before {method.upper()}")
+    if method.upper() == "PUT" and complete_put:
+        body = complete_put_body(run, body, before)
+    response = client.request(method, client.room_path(sid), json_body=body)
+    return before, response, judge_update(run, client, sid, before, method, body, response, state_rule=state_rule)
+
+
+def valid_update_accepted(run: Run, outcome: UpdateOutcome, rule_id: str, method: str, response: requests.Response) -> bool:
+    """A body the contract calls valid was applied. False for a proven conflict (another room really
+    holds a code): the example says nothing about `rule_id` and is not counted."""
+    if outcome is UpdateOutcome.CONFLICT:
+        return False
+    failures = [] if outcome is UpdateOutcome.APPLIED else [Failure(
+        rule_id, room_operation(method), f"valid {method.upper()}", f"a valid {method.upper()} was refused with HTTP "
+        f"{response.status_code}")]
+    check(run, rule_id, room_operation(method), failures, response)
+    return True
+
+
+def update_refused(run: Run, outcome: UpdateOutcome, behaviour_name: str, method: str, response: requests.Response,
+                   situation: str) -> None:
+    """An invalid body was refused with a status the contract allows (nothing changed: `judge_update`)."""
+    behaviour = rules.behaviour(behaviour_name)
+    failures = [Failure(behaviour.rule, room_operation(method), situation, "accepted, must be refused")] \
+        if outcome is UpdateOutcome.APPLIED else []
+    check(run, behaviour.rule, room_operation(method), failures, response)
+    rejection_status(run, behaviour_name, response, room_operation(method), situation)
+
+
+# -- PUT as the target wants it -----------------------------------------------------------------------
+
+def complete_put_body(run: Run, body: Any, room: Mapping[str, Any]) -> Any:
+    """The body with the room's current read-only values when the target requires them."""
+    if not run.put_style.read_only_required or not isinstance(body, dict):
+        return body
+    return {**{f: room.get(f) for f in run.model.READ_ONLY_FIELDS}, **body}
+
+
+def complete_put_for(run: Run, body: Any, sid: str, client: ConferenceClient) -> Any:
+    """A PUT to a sid the suite does not read first (unknown, another account's, deleted), as the
+    target wants it: the path's sid and the sending login's own account, so the answer is about the sid."""
+    if not run.put_style.read_only_required or not isinstance(body, dict):
+        return body
+    return complete_put_body(run, body, {**own_read_only_values(run, client), run.model.ID_FIELD: sid})
+
+
+def own_read_only_values(run: Run, client: ConferenceClient) -> dict[str, Any]:
+    """The read-only fields other than the id (the account) of the login's rooms, read from a room the
+    run created with that login, or from one created for this and deleted at once. Read once per login."""
+    login = client.credentials.username if client.credentials else ""
+    known = run.own_read_only.get(login)
+    if known is not None:
+        return known
+    room = None
+    for sid, owner in client.registry.live_rooms():
+        if owner is client:
+            response = client.get_room(sid)
+            if response.status_code == 200:
+                room = response.json()
+                break
+    if room is None:
+        body = {NAME_KEY: client.registry.room_name("account")} if NAME_KEY in run.model.CREATABLE_FIELDS else {}
+        room = room_answer(run, "status.documented_codes", client.create_room(body), CREATE,
+                           "creating a room to learn the login's account (to complete a PUT)")
+        client.delete_room(room[run.model.ID_FIELD])
+    values = {f: room.get(f) for f in run.model.READ_ONLY_FIELDS if f != run.model.ID_FIELD}
+    run.own_read_only[login] = values
+    return values
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def violated(run: Run, rule_id: str, summary: str, *, response: requests.Response | None = None, expected: Any = None,
+             observed: Any = None, operation: str = "", situation: str = "") -> ContractViolation:
+    """A ContractViolation for a failure a test's own logic found (raise it inside `rule`)."""
+    return violation(run, Failure(rule_id, operation, situation, summary, expected, observed), response)

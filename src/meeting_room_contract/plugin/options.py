@@ -1,0 +1,123 @@
+"""Options, environment variables and hypothesis profiles; bad options are usage errors (one line, exit 4)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import InvalidArgument
+
+from .. import preflight, rules, spec
+from ..mock.behaviours import check_names
+from ..model import Model
+from ..rooms import check_room_prefix
+
+ENV = {
+    "base_url": "CONFERENCE_BASE_URL",
+    "username": "CONFERENCE_USERNAME",
+    "password": "CONFERENCE_PASSWORD",
+    "second_username": "CONFERENCE_SECOND_USERNAME",
+    "second_password": "CONFERENCE_SECOND_PASSWORD",
+}
+PROFILE_ENV = "CONFERENCE_HYPOTHESIS_PROFILE"
+
+_COMMON: dict[str, Any] = dict(deadline=None, print_blob=True,
+                               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("gate", max_examples=25, derandomize=True, database=None, stateful_step_count=8, **_COMMON)
+settings.register_profile("nightly", max_examples=300, stateful_step_count=25,
+                          database=DirectoryBasedExampleDatabase(str(Path(".hypothesis") / "examples")), **_COMMON)
+settings.register_profile("dev", max_examples=10, derandomize=True, database=None, stateful_step_count=5, **_COMMON)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conference", "CarrierX Conference v2 contract target")
+    group.addoption("--base-url", help="API base URL incl. prefix, e.g. https://api.carrierx.com/conference/v2 "
+                                       "(env CONFERENCE_BASE_URL; default: the embedded mock)")
+    group.addoption("--username", help="login (env CONFERENCE_USERNAME)")
+    group.addoption("--password", help="password (env CONFERENCE_PASSWORD); never printed or written")
+    group.addoption("--second-username", help="login of a second account, for isolation checks (env CONFERENCE_SECOND_USERNAME)")
+    group.addoption("--second-password", help="its password (env CONFERENCE_SECOND_PASSWORD)")
+    group.addoption("--spec", help="the OpenAPI spec the suite, the embedded mock and the report use: a file, or a directory "
+                                   "with exactly one *.yaml (env CONFERENCE_SPEC; default openapi/conference-v2-meeting-rooms.yaml): "
+                                   "test a candidate spec before merging it")
+    group.addoption("--mock-fault", action="append", default=[], metavar="NAME",
+                    help="embedded mock only: inject a contract violation (repeatable)")
+    group.addoption("--mock-variant", action="append", default=[], metavar="NAME",
+                    help="embedded mock only: another allowed behaviour (repeatable)")
+    group.addoption("--pin", action="append", default=[], metavar="NAME=ALTERNATIVE",
+                    help="require one allowed behaviour instead of accepting every alternative, e.g. "
+                         "properties_on_patch=merge (repeatable; env CONFERENCE_PINS, comma-separated). "
+                         "The behaviours and their alternatives are listed in CONTRACT.md")
+    group.addoption("--stop-on-rule", metavar="RULE",
+                    help="stop the run at the first test failing with a violation of RULE (used by the self-test)")
+    group.addoption("--request-timeout", type=float, default=15.0, help="seconds per request (default 15)")
+    group.addoption("--rate-limit", type=float, default=0.0, help="max requests per second (default: unlimited)")
+    group.addoption("--room-prefix", default="contract-test", help="name prefix of rooms the suite creates")
+    group.addoption("--delete-leftovers", action="store_true",
+                    help="before the run, delete rooms named with --room-prefix left by earlier runs")
+    group.addoption("--report-dir", default=None, help="where reports go (default: reports/ for contract runs)")
+
+
+def option(config: pytest.Config, name: str) -> Any:
+    """An option's value, else its CONFERENCE_* environment variable (options win)."""
+    value = config.getoption(name)
+    if value in (None, "") and name in ENV:
+        value = os.environ.get(ENV[name]) or None
+    return value
+
+
+def is_contract_run(config: pytest.Config) -> bool:
+    args = config.args or []
+    return any("contracts" in Path(str(arg).split("::")[0]).parts for arg in args)
+
+
+def chosen_spec(config: pytest.Config) -> spec.Spec:
+    """The run's spec (`--spec`, CONFERENCE_SPEC, or the default), checked; a usage error otherwise."""
+    given = config.getoption("spec") or os.environ.get(spec.SPEC_ENV) or None
+    try:
+        path = spec.set_spec_path(given)
+    except ValueError as error:
+        given_by = "--spec" if config.getoption("spec") else f"--spec (from {spec.SPEC_ENV})"
+        raise pytest.UsageError(f"{given_by}: {error}") from None
+    return spec.at(str(path))
+
+
+def chosen_pins(config: pytest.Config) -> dict[str, str]:
+    try:
+        return rules.parse_pins([os.environ.get("CONFERENCE_PINS", ""), *config.getoption("pin")])
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def check_options(config: pytest.Config, api_spec: spec.Spec) -> None:
+    """Bad options are usage errors (one line, exit code 4), found before anything starts."""
+    env_profile = os.environ.get(PROFILE_ENV, "gate")
+    if not known_profile(env_profile):
+        raise pytest.UsageError(f"unknown hypothesis profile {env_profile!r} in {PROFILE_ENV}: use gate, nightly or dev")
+    settings.load_profile(env_profile)
+    try:
+        preflight.check_options(
+            base_url=option(config, "base_url"), username=option(config, "username"),
+            password=option(config, "password"), second_username=option(config, "second_username"),
+            second_password=option(config, "second_password"), mock_faults=config.getoption("mock_fault"),
+            mock_variants=config.getoption("mock_variant"), request_timeout=config.getoption("request_timeout"),
+            rate_limit=config.getoption("rate_limit"), room_prefix=config.getoption("room_prefix"),
+            profile=config.getoption("hypothesis_profile", None), known_profile=known_profile, check_mock_names=check_names)
+        check_room_prefix(Model(api_spec), config.getoption("room_prefix"))
+    except (preflight.PreflightError, ValueError) as error:
+        raise pytest.UsageError(str(error)) from None
+    stop_rule = config.getoption("stop_on_rule")
+    if stop_rule and stop_rule not in rules.RULES:
+        raise pytest.UsageError(f"--stop-on-rule {stop_rule!r}: not a rule id of CONTRACT.md")
+
+
+def known_profile(name: str) -> bool:
+    try:
+        settings.get_profile(name)
+    except InvalidArgument:
+        return False
+    return True

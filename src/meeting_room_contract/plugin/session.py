@@ -1,0 +1,216 @@
+"""The run's lifecycle: the Run made at configure time, the preflight and leftovers before the first
+test, signals, stop-on-rule, and at the end the cleanup of every room and the summary."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from hypothesis import settings
+
+from .. import preflight
+from ..client import Politeness
+from ..observations import merge, write_summary
+from ..rooms import delete_leftover_rooms, preflight_name, sweep_run_rooms
+from ..run import Run
+from ..target import Target, TargetSettings
+from . import hypothesis_limits
+from .options import check_options, chosen_pins, chosen_spec, is_contract_run, option
+
+RUN_KEY = pytest.StashKey[Run]()
+REPORT_DIR_KEY = pytest.StashKey["str | None"]()
+SUMMARY_KEY = pytest.StashKey[dict]()
+WORKER_PARTS_KEY = pytest.StashKey[list]()
+REPORT_KEY = pytest.StashKey[tuple]()  # (document, contract-report.html path) once written
+STARTED_KEY = pytest.StashKey[float]()
+OBSERVATIONS = "conference_observations"  # the xdist workeroutput key of a worker's part of the summary
+
+
+def run_of(config: pytest.Config) -> Run:
+    return config.stash[RUN_KEY]
+
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    api_spec = chosen_spec(config)  # first: everything after this reads the chosen spec
+    check_options(config, api_spec)
+    pins = chosen_pins(config)
+    target_settings = TargetSettings(
+        base_url=option(config, "base_url"), username=option(config, "username"), password=option(config, "password"),
+        second_username=option(config, "second_username"), second_password=option(config, "second_password"),
+        mock_faults=tuple(config.getoption("mock_fault")), mock_variants=tuple(config.getoption("mock_variant")),
+        politeness=Politeness(timeout=config.getoption("request_timeout"), rate_limit=config.getoption("rate_limit")),
+        name_prefix=config.getoption("room_prefix"))
+    run_id = getattr(config, "workerinput", {}).get("conference_run_id") or os.environ.get("CONFERENCE_RUN_ID")
+    try:
+        target = Target(target_settings, run_id=run_id, spec_path=str(api_spec.path))
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+    run = Run(target, api_spec, pins)
+    target.on_response = run.recorder.observe_response
+    config.stash[RUN_KEY] = run
+    report_dir = config.getoption("report_dir") or ("reports" if is_contract_run(config) else None)
+    config.stash[REPORT_DIR_KEY] = report_dir
+    if report_dir:
+        Path(report_dir).mkdir(parents=True, exist_ok=True)
+        if not config.option.xmlpath:
+            config.option.xmlpath = str(Path(report_dir) / "junit.xml")
+        if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
+            config.option.htmlpath = str(Path(report_dir) / "report.html")
+            config.option.self_contained_html = True
+    _name_the_spec_in_the_html_report(config, api_spec.description)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, _interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where SIGINT is ignored on purpose
+        signal.signal(signal.SIGINT, _interrupt)
+
+
+def _name_the_spec_in_the_html_report(config: pytest.Config, description: str) -> None:
+    """pytest-html shows pytest-metadata's table: the spec (path and short hash) goes there too."""
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:
+        return
+    metadata = config.stash.get(metadata_key, None)
+    if metadata is not None:
+        metadata["Contract spec"] = description
+
+
+_RUNNING: list[pytest.Session] = []  # the session a signal stops (signal handlers take no arguments)
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    """Ctrl-C or SIGTERM: stop the run (the rooms are still deleted at the end of the session).
+
+    The KeyboardInterrupt can be lost when raised while a garbage-collector callback runs
+    (hypothesis has one): the session is told to stop too, so the run ends before the next test.
+    """
+    name = signal.Signals(signum).name
+    for session in _RUNNING:
+        session.shouldstop = f"interrupted by {name}"
+    raise KeyboardInterrupt(name)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Once per run (the controller under xdist), before any test: preflight, then leftovers."""
+    config = session.config
+    run = run_of(config)
+    run.recorder.started = time.monotonic()
+    config.stash[STARTED_KEY] = time.monotonic()
+    _RUNNING[:] = [session]
+    hypothesis_limits.bound_gate_shrinking()
+    if is_worker(config) or not is_contract_run(config) or config.option.collectonly:
+        return
+    target = run.target
+    if not target.settings.uses_mock:  # the embedded mock's faults are for the tests to find
+        logins = [c for which in ("primary", "second") if (c := target.credentials(which)) is not None]
+        try:
+            preflight.run(target.base_url, logins, preflight_name(target.registry), target.settings.politeness.timeout)
+        except preflight.PreflightError as error:
+            raise pytest.UsageError(str(error) + (_sweep_after_preflight(target) if error.room_may_exist else "")) from None
+    if config.getoption("delete_leftovers") and not target.settings.uses_mock:
+        for which in ("primary", "second"):
+            login = target.client(which)
+            if login is not None:
+                delete_leftover_rooms(login, target.registry)
+
+
+def _sweep_after_preflight(target: Target) -> str:
+    """The preflight's room may be on the target: the end-of-run sweep (by the run's name prefix),
+    which a run stopped in the preflight never reaches, is done here; the result ends the one line."""
+    client = target.client("primary")
+    try:
+        left = sweep_run_rooms([client], target.registry) if client is not None else None
+    except (requests.RequestException, RuntimeError):
+        left = None
+    if left == []:
+        return f" [cleanup: no room named {target.registry.room_name_prefix!r} is left on the target]"
+    return f" [cleanup: look for rooms named {target.registry.room_name_prefix!r} on the target and delete them]"
+
+
+def duration(config: pytest.Config) -> float | None:
+    """Seconds since the session started (None before)."""
+    started = config.stash.get(STARTED_KEY, None)
+    return None if started is None else round(time.monotonic() - started, 1)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    run_of(item.config).recorder.current_test = item.nodeid
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """--stop-on-rule: end the run once a test's call (not a fixture) failed with that rule."""
+    report = yield
+    run = run_of(item.config)
+    if report.failed and report.longrepr is not None:
+        report.longrepr = run.target.redactor.scrub(str(report.longrepr))  # no password (nor its token) in any failure
+    if report.failed and report.when == "call":
+        hypothesis_limits.shorten_later_gate_shrinking()
+        failed_rules = run.recorder.call_failed(item.nodeid)
+        stop_rule = item.config.getoption("stop_on_rule")
+        if stop_rule and stop_rule in failed_rules:
+            item.session.shouldfail = f"a violation of {stop_rule} was found"
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-html writes report.html, whose summary links the contract report
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Delete every room the run created (also after failures and Ctrl-C), then write the summary."""
+    config = session.config
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return
+    target = run.target
+    remaining = target.close(sweep=not is_worker(config) and is_contract_run(config))
+    if remaining:
+        config.get_terminal_writer().line(f"WARNING: could not delete rooms {remaining}", red=True)
+    for sid, why in sorted(target.registry.foreign.items()):
+        config.get_terminal_writer().line(f"WARNING: room {sid} is not the run's and was left alone: {why}", yellow=True)
+    report_dir = config.stash.get(REPORT_DIR_KEY, None)
+    if not report_dir:
+        return
+    part = {**run.recorder.to_dict(), "requests_sent": target.counter.value,
+            "rooms_created": target.registry.created_count(), "rooms_left_behind": remaining}
+    if is_worker(config):  # xdist sends it to the controller (pytest_testnodedown)
+        config.workeroutput[OBSERVATIONS] = part  # type: ignore[attr-defined]
+        return
+    parts = [part, *config.stash.get(WORKER_PARTS_KEY, [])]
+    summary = merge(parts)
+    config.stash[SUMMARY_KEY] = summary
+    header = {"target": target.description, "spec": run.spec.description, "run_id": target.registry.run_id,
+              "profile": hypothesis_limits.current_profile(), "outcome": "passed" if exitstatus == 0 else f"failed (exit {exitstatus})",
+              "rooms_created": sum(int(p.get("rooms_created", 0)) for p in parts),
+              "rooms_left_behind": sorted({sid for p in parts for sid in p.get("rooms_left_behind", [])}),
+              "duration_seconds": duration(config), "pins": dict(run.pins)}
+    config.stash[REPORT_KEY] = write_summary(summary, Path(report_dir), header)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    run = run_of(config)
+    return [f"contract target: {run.target.description} (hypothesis profile: {hypothesis_limits.current_profile()})",
+            f"contract spec: {run.spec.description}"]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Show the allowed behaviours the target was seen to pick, and any drift."""
+    summary = config.stash.get(SUMMARY_KEY, None) or run_of(config).recorder.to_dict()
+    if not (summary["behaviours"] or summary["drift"] or summary.get("not_checked")):
+        return
+    terminalreporter.section("contract observations")
+    for rule_id, values in summary.get("not_checked", {}).items():
+        terminalreporter.line(f"NOT CHECKED, {rule_id}: " + ", ".join(f"{value} x{count}" for value, count in values.items()),
+                              yellow=True)
+    for name, values in summary["behaviours"].items():
+        terminalreporter.line(f"{name}: " + ", ".join(f"{value} x{count}" for value, count in values.items()))
+    for kind, values in summary["drift"].items():
+        terminalreporter.line(f"drift, {kind}: " + ", ".join(f"{value} x{count}" for value, count in values.items()))

@@ -1,0 +1,99 @@
+"""One contract run: everything the run knows and decides, created once per session and passed along."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .judges import Context, Verdict
+from .model import Model, PropertiesMode
+from .observations import Recorder
+from .spec import Spec
+from .target import Target
+
+
+@dataclass
+class CodeBook:
+    """Access codes (`x-unique` values) held by the account's rooms: generated codes avoid them.
+
+    `avoided` is a snapshot taken before each test, so a code learnt in the middle of a test does
+    not change how hypothesis replays an example."""
+
+    in_use: set[Any] = field(default_factory=set)
+    avoided: frozenset[Any] = frozenset()
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, codes: Any) -> None:
+        with self._lock:
+            self.in_use.update(codes)
+
+    def snapshot(self) -> None:
+        with self._lock:
+            self.avoided = frozenset(self.in_use)
+
+    def __contains__(self, code: Any) -> bool:
+        with self._lock:
+            return code in self.in_use
+
+
+@dataclass
+class PutStyle:
+    """Whether the target's PUT needs the current read-only values (contract A; probed once per run)."""
+
+    read_only_required: bool = False
+
+
+class Run:
+    """The run's target, spec and model, pins, recorder and what it learnt of the target.
+
+    Made once per pytest session (and once per xdist worker) by the plugin; fixtures, actions and
+    reports receive it. Nothing of a run lives in module globals, so two runs in one process do
+    not meet.
+    """
+
+    def __init__(self, target: Target, spec: Spec, pins: Mapping[str, str] | None = None,
+                 recorder: Recorder | None = None):
+        self.target = target
+        self.spec = spec
+        self.model = Model(spec)
+        self.pins: dict[str, str] = dict(pins or {})
+        self.recorder = recorder or Recorder(spec)
+        self.codes = CodeBook()
+        self.put_style = PutStyle()
+        self.did_groups: frozenset[str] | None = None  # the account's DID groups, once read
+        self.properties_settled: PropertiesMode | None = None
+        self.properties_evidence: str | None = None
+        self.own_read_only: dict[str, dict[str, Any]] = {}  # by login: the read-only values of its rooms (its account)
+        self._lock = threading.Lock()
+
+    def context(self) -> Context:
+        """What judges may know of the run, as a snapshot."""
+        return Context(model=self.model, pins=dict(self.pins), properties_settled=self.properties_settled,
+                       properties_evidence=self.properties_evidence, known_did_groups=self.did_groups,
+                       codes_across_did_groups=self.codes_across_did_groups())
+
+    def codes_across_did_groups(self) -> str | None:
+        """"refused" or "shared" as pinned, else as observed this run ("shared" wins); None while unknown."""
+        pinned = self.pins.get("codes_across_did_groups")
+        if pinned:
+            return pinned
+        seen = self.recorder.behaviours.get("codes_across_did_groups") or {}
+        return "shared" if "shared" in seen else "refused" if "refused" in seen else None
+
+    def settle_properties(self, mode: PropertiesMode, evidence: str) -> None:
+        with self._lock:
+            if self.properties_settled is None:
+                self.properties_settled, self.properties_evidence = mode, evidence
+
+    def record(self, verdict: Verdict, violation_for: Any = None) -> None:
+        """Count a verdict's checks and behaviours; `violation_for(failure)` makes the text a failure is reported with."""
+        failures = iter(verdict.failures)
+        for rule_id, operation, passed in verdict.checked:
+            failure = None if passed else next(failures, None)
+            self.recorder.checked(rule_id, operation, passed,
+                                  violation_for(failure) if failure is not None and violation_for else failure)
+        for behaviour, alternative, _operation in verdict.observed:
+            self.recorder.behaviour(behaviour, alternative)
+        for rule_id, operation, reason in verdict.not_checked:
+            self.recorder.unchecked(rule_id, operation, reason)
