@@ -114,20 +114,9 @@ class Target:
         """Delete every room this run created and has not deleted; returns sids that remain."""
         return delete_rooms(self.registry.live_rooms())
 
-    def close(self, sweep: bool = False) -> list[str]:
-        """Delete the run's rooms; with `sweep` (once per run, after every worker), also any listed
-        room named with the run's prefix (one created behind a refusal or a lost answer)."""
+    def close(self) -> list[str]:
+        """Delete the run's rooms and stop the embedded mock; returns the sids that remain."""
         remaining = self.cleanup() if (self.mock is not None or not self.settings.uses_mock) else []
-        if sweep and not self.settings.uses_mock:
-            from .rooms import sweep_run_rooms
-
-            logins = [c for c in (self.client("primary"), self.client("second")) if c is not None]
-            try:
-                remaining = sorted(set(remaining) | set(sweep_run_rooms(logins, self.registry)))
-            except (requests.RequestException, RuntimeError) as error:
-                # Not silent: the warning and the summary's rooms_left_behind say the sweep was not done.
-                remaining = sorted(remaining) + [f"(end-of-run sweep for rooms named {self.registry.room_name_prefix!r} "
-                                                 f"not done: {type(error).__name__}; look for them by that name)"]
         if self.mock is not None:
             self.mock.stop()
         return remaining
