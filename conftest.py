@@ -23,7 +23,8 @@ from schemathesis.pytest.plugin import SchemathesisFunction
 from meeting_room_contract import preflight, rules, spec
 from meeting_room_contract import target as target_module
 from meeting_room_contract.checks import KNOWN_DID_GROUPS, ContractViolation, PropertiesModeTracker
-from meeting_room_contract.client import ConferenceClient, Politeness
+from meeting_room_contract.client import DEFAULT_MAX_RETRY_WAIT_S, ConferenceClient, Politeness
+from meeting_room_contract.journal import DEFAULT_STATE_DIR, STATE_DIR_ENV, CleanupJournal
 from meeting_room_contract.mock.behaviours import check_names
 from meeting_room_contract.observations import RECORDER, merge, write_summary
 from meeting_room_contract.puts import PutStyle, probe_put_style
@@ -97,7 +98,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rate-limit", type=float, default=0.0, help="max requests per second (default: unlimited)")
     group.addoption("--room-prefix", default="contract-test", help="name prefix of rooms the suite creates")
     group.addoption("--delete-leftovers", action="store_true",
-                    help="before the run, delete rooms named with --room-prefix left by earlier runs")
+                    help="before the run, delete every room that dead runs on this machine journalled (by sid, any age, "
+                         "whatever its name); prefixed rooms in no journal are only reported")
+    group.addoption("--state-dir", default=None,
+                    help=f"where the crash-proof journal of created rooms is kept (env {STATE_DIR_ENV}; "
+                         f"default {DEFAULT_STATE_DIR}/); keep it between CI runs to clean up after a killed run")
+    group.addoption("--max-retry-wait", type=float, default=DEFAULT_MAX_RETRY_WAIT_S,
+                    help="seconds one request may wait out 429 answers (Retry-After, seconds or HTTP date) in total; "
+                         f"beyond it the target could not be tested (default {DEFAULT_MAX_RETRY_WAIT_S:g})")
     group.addoption("--report-dir", default=None, help="where reports go (default: reports/ for contract runs)")
 
 
@@ -137,7 +145,8 @@ def pytest_configure(config: pytest.Config) -> None:
         second_password=_option(config, "second_password"),
         mock_faults=tuple(config.getoption("mock_fault")),
         mock_variants=tuple(config.getoption("mock_variant")),
-        politeness=Politeness(timeout=config.getoption("request_timeout"), rate_limit=config.getoption("rate_limit")),
+        politeness=Politeness(timeout=config.getoption("request_timeout"), rate_limit=config.getoption("rate_limit"),
+                              max_retry_wait=config.getoption("max_retry_wait")),
         name_prefix=config.getoption("room_prefix"),
     )
     try:
@@ -146,6 +155,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     config.stash[TARGET_KEY] = target
     target_module.set_current(target)
+    if not target.settings.uses_mock:  # every room created on a real target is journalled on disk at once
+        state_dir = config.getoption("state_dir") or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
+        target.registry.attach_journal(CleanupJournal(state_dir, target.registry.run_id))
     report_dir = config.getoption("report_dir") or ("reports" if _is_contract_run(config) else None)
     config.stash[REPORT_DIR_KEY] = report_dir
     if report_dir:
@@ -225,16 +237,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     target = config.stash[TARGET_KEY]
     if not target.settings.uses_mock:  # the embedded mock's faults are for the tests to find
         logins = [c for which in ("primary", "second") if (c := target.credentials(which)) is not None]
+        target.registry.record_posted_name(preflight_name(target.registry))  # the sweep may delete it
         try:
             preflight.run(target.base_url, logins, preflight_name(target.registry),
-                          target.settings.politeness.timeout)
+                          target.settings.politeness.timeout, journal=target.registry.cleanup_journal)
         except preflight.PreflightError as error:
             raise pytest.UsageError(str(error) + (_sweep_after_preflight(target) if error.room_may_exist else "")) from None
     if config.getoption("delete_leftovers") and not target.settings.uses_mock:
         for which in ("primary", "second"):
             login = target.client(which)
             if login is not None:
-                delete_leftover_rooms(login, target.registry)
+                for line in delete_leftover_rooms(login, target.registry).lines():
+                    config.get_terminal_writer().line(line)
 
 
 def _sweep_after_preflight(target: Target) -> str:
@@ -340,7 +354,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """--stop-on-rule: end the run once a test's call (not a fixture) failed with that rule."""
     report = yield
     if report.failed and report.longrepr is not None:
-        report.longrepr = redact(str(report.longrepr))  # no password (nor its Basic token) in any failure text
+        report.longrepr = redact(str(report.longrepr), item.config.stash[TARGET_KEY].redactor)  # no password (nor its Basic token) in any failure text
     if report.failed and report.when == "call":
         _shorten_later_gate_shrinking()
         failed_rules = RECORDER.call_failed(item.nodeid)
@@ -357,6 +371,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     remaining = target.close(sweep=not _is_worker(config) and _is_contract_run(config)) if target is not None else []
     if remaining:
         session.config.get_terminal_writer().line(f"WARNING: could not delete rooms {remaining}", red=True)
+    for line in target.registry.foreign_warning() if target is not None else []:
+        session.config.get_terminal_writer().line(f"WARNING: {line}", red=True)
     report_dir = config.stash.get(REPORT_DIR_KEY, None)
     if not report_dir or target is None:
         return
@@ -373,7 +389,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
               "rooms_created": sum(int(p.get("rooms_created", 0)) for p in parts),
               "rooms_left_behind": sorted({sid for p in parts for sid in p.get("rooms_left_behind", [])}),
               "duration_seconds": _duration(config), "pins": dict(rules.PINS)}
-    write_summary(summary, Path(report_dir), header)
+    write_summary(summary, Path(report_dir), header, target.redactor)
 
 
 OBSERVATIONS = "conference_observations"

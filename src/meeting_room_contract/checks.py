@@ -21,7 +21,7 @@ from . import model, rules, spec
 from .client import ConferenceClient, curl_command
 from .model import PropertiesMode
 from .observations import RECORDER
-from .redaction import redact
+from .redaction import redact, redactor_of
 from .rules import UpdateOutcome
 
 GATEWAY_STATUSES = frozenset({502, 503, 504})
@@ -50,7 +50,7 @@ class ContractViolation(AssertionError):
             lines += ["Expected vs observed (- expected, + observed; only what differs):", *field_diff(expected, observed)]
         elif expected is not None or observed is not None:
             lines.append(f"{'Expected' if observed is None else 'Observed'}: {_compact(observed if expected is None else expected)}")
-        super().__init__(redact("\n".join(lines)))
+        super().__init__(redact("\n".join(lines), redactor_of(response)))  # the answer may echo a credential
 
 
 def field_diff(expected: Any, observed: Any, path: str = "") -> list[str]:
@@ -308,12 +308,12 @@ def response_is_updated_object(method: str, answered: Mapping[str, Any], after: 
 def read_only_never_applied(client: ConferenceClient, sid: str, before: Mapping[str, Any], method: str, body: Mapping[str, Any],
                             answered: Mapping[str, Any] | None, response: requests.Response) -> dict[str, Any]:
     """After an accepted body with different read-only values the room is where it was, unchanged
-    in its read-only fields (answer and GET). A room the server re-keyed is adopted for cleanup."""
+    in its read-only fields (answer and GET). A sid the server re-keyed our room to is reported, never deleted."""
     operation = room_path_label(method)
     attempted = model.read_only_changes(body, before)
     moved_to = (answered or {}).get(model.ID_FIELD)
-    if isinstance(moved_to, str) and moved_to != sid:
-        client.registry.record_created(moved_to, client)  # the server re-keyed our room: still ours to delete
+    if isinstance(moved_to, str) and moved_to != sid:  # never adopted: a sid from an answer may name anyone's room
+        client.registry.report_foreign(moved_to, f"was named by the server's answer to {method} of our room {sid} (re-keyed?)")
     read_back = client.get_room(sid)
     with rule("read_only.never_applied", operation):
         if read_back.status_code == 404:

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 import requests
 
-from .client import (ConferenceClient, Credentials, Politeness, RateLimiter, RequestCounter, RoomRegistry,
-                     UnsafeTargetError, delete_rooms, new_run_id)
+from .client import (NO_DEADLINE, ConferenceClient, Credentials, Deadline, Politeness, RateLimiter, RequestCounter,
+                     RoomRegistry, UnsafeTargetError, delete_rooms, new_run_id)
+from .journal import signals_held
+from .redaction import Redactor
 from .mock import MeetingRoomMock
 
 PRIMARY_ENV = ("CONFERENCE_USERNAME", "CONFERENCE_PASSWORD", "--password")
@@ -46,6 +48,8 @@ class Target:
         self._lock = threading.Lock()
         self._clients: dict[str, ConferenceClient] = {}
         self._wrong_password_probes: set[str] = set()
+        self.redactor = Redactor()  # every login of the run (scrubs outside text by place)
+        self.deadline: Deadline = NO_DEADLINE  # --max-duration (set by the session before the first request)
 
     def _ensure_started(self) -> None:
         with self._lock:
@@ -65,6 +69,12 @@ class Target:
         return self.base_url
 
     def credentials(self, which: str = "primary") -> Credentials | None:
+        found = self._credentials(which)
+        if found is not None:
+            self.redactor.add(found)
+        return found
+
+    def _credentials(self, which: str = "primary") -> Credentials | None:
         self._ensure_started()
         if self.mock is not None:
             account = self.mock.accounts[0 if which == "primary" else 1]
@@ -86,8 +96,10 @@ class Target:
         credentials = None if which == "anonymous" else self.credentials(which)
         if credentials is None and which != "anonymous":
             return None
+        for other in ("primary", "second"):  # the redactor knows every login before the first request
+            self.credentials(other)
         client = ConferenceClient(self.base_url, credentials, self.registry, self.settings.politeness,
-                                  self.limiter, self.counter)
+                                  self.limiter, self.counter, redactor=self.redactor, deadline=self.deadline)
         with self._lock:
             return self._clients.setdefault(which, client)
 
@@ -110,6 +122,15 @@ class Target:
     def close(self, sweep: bool = False) -> list[str]:
         """Delete the run's rooms; with `sweep` (once per run, after every worker), also any listed
         room named with the run's prefix (one created behind a refusal or a lost answer)."""
+        with signals_held():  # SIGINT/SIGTERM wait until the rooms are deleted
+            remaining = self._close(sweep)
+        if self.registry.cleanup_journal is not None:
+            self.registry.cleanup_journal.close()  # kept on disk while a room of it is left
+        if self.mock is not None:
+            self.mock.stop()
+        return remaining
+
+    def _close(self, sweep: bool) -> list[str]:
         remaining = self.cleanup() if (self.mock is not None or not self.settings.uses_mock) else []
         if sweep and not self.settings.uses_mock:
             from .rooms import sweep_run_rooms
@@ -121,8 +142,6 @@ class Target:
                 # Not silent: the warning and the summary's rooms_left_behind say the sweep was not done.
                 remaining = sorted(remaining) + [f"(end-of-run sweep for rooms named {self.registry.room_name_prefix!r} "
                                                  f"not done: {type(error).__name__}; look for them by that name)"]
-        if self.mock is not None:
-            self.mock.stop()
         return remaining
 
 
