@@ -94,6 +94,9 @@ class PoliteRetry(Retry):
         retry.max_wait, retry.waited, retry.deadline = self.max_wait, self.waited, self.deadline
         return retry
 
+    def is_exhausted(self) -> bool:
+        return super().is_exhausted() or self.deadline.expired()  # no retry after the run deadline
+
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if status_code == 429:
             return bool(self.status)  # 0 or None: no 429 retries left

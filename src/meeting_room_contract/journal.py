@@ -256,11 +256,17 @@ def cleanup_journalled(state_dir: str | os.PathLike[str], client: "ConferenceCli
                 if not pending_rooms(read_journal(path), path):
                     with contextlib.suppress(OSError):
                         path.unlink()  # nothing of that run is left anywhere
-    result.interrupted_by = arrived
-    if log is not None:
-        for line in result.lines():
-            log(line)
+        if log is not None:  # said before a held-back signal is delivered
+            for line in result.lines():
+                log(line)
+        result.interrupted_by = _pending_names()
     return result
+
+
+def _pending_names() -> list[str]:
+    with contextlib.suppress(Exception):
+        return [signal.Signals(s).name for s in signal.sigpending() if s in (signal.SIGINT, signal.SIGTERM)]
+    return []
 
 
 def _append(fd: int, entry: dict[str, Any]) -> None:
