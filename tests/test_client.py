@@ -9,7 +9,7 @@ import pytest
 from meeting_room_contract.client import (ConferenceClient, Politeness, RateLimiter, RequestCounter, RoomRegistry,
                                           UnsafeTargetError, curl_command)
 from meeting_room_contract.mock import MeetingRoomMock
-from meeting_room_contract.redaction import Credentials, redact
+from meeting_room_contract.redaction import Credentials, Redactor
 
 
 def _client(mock: MeetingRoomMock, password: str = "qwerty123", rate: float = 0.0) -> ConferenceClient:
@@ -60,4 +60,6 @@ def test_curl_reproduction_shows_environment_variables_not_the_password():
     assert secret not in command and "Authorization: Basic" not in command
     assert '"$CONFERENCE_USERNAME:$CONFERENCE_PASSWORD"' in command
     assert secret not in repr(credentials) and secret not in repr(client)
-    assert redact(f"oops {secret} {credentials.authorization_header()}").count(secret) == 0
+    scrubbed = Redactor([credentials]).scrub(f"Authorization: {credentials.authorization_header()} "
+                                             f"echoed {credentials.token()} url http://u:{secret}@h/ body {{\"p\": \"{secret}\"}}")
+    assert secret not in scrubbed and credentials.token() not in scrubbed

@@ -12,13 +12,15 @@ import pytest
 import requests
 
 from meeting_room_contract.client import curl_command, curl_commands
-from meeting_room_contract.redaction import Credentials, remember_credentials
+from meeting_room_contract.redaction import Credentials, Redactor
 
 USER, PASSWORD = "conference_user_123", "s3cr3t-Pa55"
 
 
+REDACTOR = Redactor([Credentials(USER, PASSWORD)])
+
+
 def _session() -> requests.Session:
-    remember_credentials(Credentials(USER, PASSWORD))
     session = requests.Session()
     session.auth = (USER, PASSWORD)
     return session
@@ -62,7 +64,7 @@ def test_curl_sends_exactly_the_same_request(kwargs):
     assert shutil.which("curl"), "curl is needed to check that reproductions reproduce"
     session, holder = _session(), {}
     sent = _capture(lambda url: holder.setdefault("response", session.patch(url, timeout=5, **kwargs)))
-    command = curl_command(holder["response"].request)
+    command = curl_command(holder["response"].request, REDACTOR)
     assert PASSWORD not in command
     env = {**os.environ, "CONFERENCE_USERNAME": USER, "CONFERENCE_PASSWORD": PASSWORD}
     replayed = _capture(lambda url: subprocess.run(
@@ -72,7 +74,7 @@ def test_curl_sends_exactly_the_same_request(kwargs):
 
 def test_absent_content_type_is_removed_and_credentials_are_variables():
     request = _session().prepare_request(requests.Request("PATCH", "http://h/x", data=b'{"name": "x"}'))
-    command = curl_command(request)
+    command = curl_command(request, REDACTOR)
     assert "-H Content-Type:" in command and '-u "$CONFERENCE_USERNAME:$CONFERENCE_PASSWORD"' in command
     assert PASSWORD not in command and "Authorization" not in command
 
@@ -80,5 +82,5 @@ def test_absent_content_type_is_removed_and_credentials_are_variables():
 def test_several_requests_are_sent_together():
     session = _session()
     prepared = [session.prepare_request(requests.Request("PATCH", "http://h/x", json={"name": str(i)})) for i in range(2)]
-    script = curl_commands(prepared).splitlines()
+    script = curl_commands(prepared, REDACTOR).splitlines()
     assert len(script) == 3 and all(line.endswith(" &") for line in script[:2]) and script[2] == "wait"

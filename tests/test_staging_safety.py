@@ -28,7 +28,7 @@ SECOND_USER, SECOND_PASSWORD = "conference_user_456", "qwerty456"
 def _suite(mock: MeetingRoomMock, report_dir: Path, *args: str, password_on_command_line: bool = False) -> list[str]:
     command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts"), "-q", "-p", "no:cacheprovider",
                "--base-url", mock.base_url, "--username", USER, "--second-username", SECOND_USER,
-               "--report-dir", str(report_dir), *args]
+               "--report-dir", str(report_dir), "--state-dir", str(report_dir / "state"), *args]
     if password_on_command_line:
         command += ["--password", PASSWORD, "--second-password", SECOND_PASSWORD]
     return command
@@ -128,7 +128,9 @@ def test_interrupted_run_leaves_no_room(tmp_path):
         assert _rooms(mock) == {bystander["meeting_room_sid"]: bystander}, output[-3000:]
 
 
-def test_delete_leftovers_removes_only_prefixed_rooms_of_earlier_runs(tmp_path):
+def test_delete_leftovers_never_deletes_rooms_by_name(tmp_path):
+    """Rooms named like earlier runs' but in no journal are reported, not deleted (tests/test_safety.py
+    covers the journalled rooms of a killed run, which are deleted whatever their names)."""
     with MeetingRoomMock() as mock:
         bystander = _bystander(mock)
         leftover = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
@@ -141,9 +143,12 @@ def test_delete_leftovers_removes_only_prefixed_rooms_of_earlier_runs(tmp_path):
                                     json={"name": f"contract-test-{new_run_id(time.time() - 3600)} room 1"}).json()
         word = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,  # not a run id
                              json={"name": "contract-test-manual room"}).json()
-        completed = subprocess.run(_suite(mock, tmp_path, "--delete-leftovers", "-k", "empty_patch"), cwd=PROJECT_ROOT,
+        completed = subprocess.run(_suite(mock, tmp_path, "--delete-leftovers", "-k", "empty_patch",
+                                          "--state-dir", str(tmp_path / "state")), cwd=PROJECT_ROOT,
                                    env=_env(True), capture_output=True, text=True, timeout=300)
-        assert completed.returncode == 0, (completed.stdout + completed.stderr)[-3000:]
+        output = completed.stdout + completed.stderr
+        assert completed.returncode == 0, output[-3000:]
         rooms = _rooms(mock)
-    assert leftover["meeting_room_sid"] not in rooms and old_run["meeting_room_sid"] not in rooms
-    assert rooms == {room["meeting_room_sid"]: room for room in (bystander, running, new_running, word)}
+    assert rooms == {room["meeting_room_sid"]: room for room in (bystander, leftover, running, old_run, new_running, word)}
+    assert "in no journal here" in output and leftover["meeting_room_sid"] in output and old_run["meeting_room_sid"] in output
+    assert word["meeting_room_sid"] not in output.split("in no journal here", 1)[1]  # not a run id: not even reported

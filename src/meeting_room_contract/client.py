@@ -5,42 +5,122 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import secrets
 import shlex
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
-from .redaction import Credentials, credentials_for_header, redact, remember_credentials
+from .redaction import Credentials, Redactor, redactor_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .journal import CleanupJournal
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 GATEWAY_STATUSES = (502, 503, 504)
 GATEWAY_GIVE_UPS = 3
+DEFAULT_MAX_RETRY_WAIT_S = 30.0
+
+
+class TargetUnavailable(RuntimeError):
+    """The target could not be tested: a request ended without an answer that can be judged.
+
+    Raised after the one retry layer of its kind is spent: 429s whose Retry-After would make the
+    wait for one request exceed --max-retry-wait (or the run deadline), connection errors and
+    timeouts after urllib3's retries, or the run deadline itself. Never a contract violation and
+    never a pass: the run's status is "could not test". `reason` is one line without credentials.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Deadline:
+    """The run's time budget (--max-duration), consulted before each request and each retry wait."""
+
+    def __init__(self, seconds: float | None, *, clock: Any = time.monotonic):
+        self.clock = clock
+        self.seconds = seconds
+        self.ends = clock() + seconds if seconds and math.isfinite(seconds) else math.inf
+
+    def remaining(self) -> float:
+        return self.ends - self.clock()
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+    def check(self, what: str = "") -> None:
+        if self.expired():
+            raise TargetUnavailable(f"run deadline: --max-duration {self.seconds:g} s reached"
+                                    + (f" before {what}" if what else ""))
+
+
+NO_DEADLINE = Deadline(None)
 
 
 class PoliteRetry(Retry):
-    """Waits out 429 (honouring Retry-After) for every method; retries errors only when safe.
+    """urllib3's retries, the only layer for 429s and connection errors (gateway answers: see
+    `ConferenceClient.send`).
 
-    A 429 means the request was not processed, so repeating a POST or PATCH is safe. Gateway
-    answers (502/503/504) are retried here for safe methods only: after one of those a change
-    may or may not have happened, so `ConferenceClient.request` reads the room back first. Read
-    errors and timeouts are retried only for idempotent methods (urllib3's `allowed_methods`);
-    connection errors happen before anything is sent and are always retried.
+    - 429 means the request was not processed, so it is retried for every method, after the
+      Retry-After the target asks for (seconds or an HTTP date) or a backoff. The waits for one
+      request add up to at most `max_wait` seconds (--max-retry-wait) and never pass the run
+      deadline: a Retry-After that would go beyond ends the retries at once and the 429 is
+      returned (the client raises TargetUnavailable). At most `status` retries.
+    - Connection errors (nothing was sent) are retried for every method, read errors and timeouts
+      for idempotent methods only (`allowed_methods`).
+    - 502/503/504 are not retried here: after one of those a change may or may not have
+      happened, so the client reads the room back before sending again.
     """
+
+    def __init__(self, *args: Any, max_wait: float = DEFAULT_MAX_RETRY_WAIT_S, waited: float = 0.0,
+                 deadline: Deadline = NO_DEADLINE, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.max_wait, self.waited, self.deadline = max_wait, waited, deadline
+
+    def new(self, **kwargs: Any) -> "PoliteRetry":
+        retry = super().new(**kwargs)
+        retry.max_wait, retry.waited, retry.deadline = self.max_wait, self.waited, self.deadline
+        return retry
+
+    def is_exhausted(self) -> bool:
+        return super().is_exhausted() or self.deadline.expired()  # no retry after the run deadline
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if status_code == 429:
-            return True
-        if status_code in GATEWAY_STATUSES:
-            return method.upper() in SAFE_METHODS
+            return bool(self.status)  # 0 or None: no 429 retries left
         return super().is_retry(method, status_code, has_retry_after)
+
+    @staticmethod
+    def wait_for(response: Any, retry: Retry) -> float:
+        """What the next retry waits: the Retry-After asked for (uncapped here), else `retry`'s backoff."""
+        value = response.headers.get("Retry-After") if response is not None else None
+        if value is not None:
+            try:
+                return Retry(retry_after_max=10**9).parse_retry_after(value)
+            except Exception:  # an unreadable Retry-After: the backoff
+                pass
+        return retry.get_backoff_time()
+
+    def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
+                  error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> "PoliteRetry":
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        if response is not None and response.status == 429:
+            wait = self.wait_for(response, retry)
+            if self.waited + wait > self.max_wait or wait >= self.deadline.remaining():
+                raise MaxRetryError(_pool, url, ResponseError(f"429: waiting {wait:.0f} s is over the cap"))  # type: ignore[arg-type]
+            retry.waited = self.waited + wait
+        return retry
 
 
 class RateLimiter:
@@ -63,14 +143,28 @@ class RateLimiter:
 
 
 class _PoliteAdapter(HTTPAdapter):
-    def __init__(self, limiter: RateLimiter, counter: "RequestCounter", **kwargs: Any):
-        self.limiter, self.counter = limiter, counter
+    def __init__(self, limiter: RateLimiter, counter: "RequestCounter", *, redactor: Redactor | None = None,
+                 deadline: Deadline = NO_DEADLINE, **kwargs: Any):
+        self.limiter, self.counter, self.redactor, self.deadline = limiter, counter, redactor, deadline
         super().__init__(**kwargs)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        self.deadline.check(f"{request.method} {urlpath(request.url)}")
         self.limiter.wait()
         self.counter.add()
+        request.contract_redactor = self.redactor  # type: ignore[attr-defined]  # reproductions know the run's secrets
+        remaining = self.deadline.remaining()
+        if math.isfinite(remaining):  # a request never outlives the run deadline
+            timeout = kwargs.get("timeout")
+            connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+            kwargs["timeout"] = (min(connect or remaining, remaining), min(read or remaining, remaining))
         return super().send(request, **kwargs)
+
+
+def urlpath(url: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url or "").path
 
 
 class RequestCounter:
@@ -106,28 +200,33 @@ class Politeness:
     max_429_retries: int = 8
     error_retries: int = 3
     gateway_backoff: float = 0.5
+    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT_S  # --max-retry-wait: all 429 waits of one request together
 
 
 def build_session(credentials: Credentials | None, politeness: Politeness, limiter: RateLimiter,
-                  counter: RequestCounter) -> PoliteSession:
+                  counter: RequestCounter, *, redactor: Redactor | None = None,
+                  deadline: Deadline = NO_DEADLINE) -> PoliteSession:
     session = PoliteSession(politeness.timeout)
     if credentials is not None:
-        remember_credentials(credentials)
         session.auth = (credentials.username, credentials.password)
     retry = PoliteRetry(
-        total=politeness.max_429_retries + politeness.error_retries,
+        total=None,
         connect=politeness.error_retries,
         read=politeness.error_retries,
         status=politeness.max_429_retries,
         other=0,
+        redirect=0,
         allowed_methods=IDEMPOTENT_METHODS,
-        status_forcelist=(429, *GATEWAY_STATUSES),
+        status_forcelist=(429,),
         backoff_factor=0.3,
         respect_retry_after_header=True,
+        retry_after_max=max(0, int(math.ceil(politeness.max_retry_wait))),
         raise_on_status=False,
         raise_on_redirect=False,
+        max_wait=politeness.max_retry_wait,
+        deadline=deadline,
     )
-    adapter = _PoliteAdapter(limiter, counter, max_retries=retry)
+    adapter = _PoliteAdapter(limiter, counter, redactor=redactor, deadline=deadline, max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -138,8 +237,12 @@ _CURL_COMPUTED = {"host", "content-length", "authorization"}
 _CURL_DEFAULTS = ("User-Agent", "Accept")
 
 
-def curl_command(request: requests.PreparedRequest) -> str:
+def curl_command(request: requests.PreparedRequest, redactor: Redactor | None = None) -> str:
     """The request exactly as sent, as a curl command; credentials appear only as environment variables.
+
+    Built by place: the Authorization header becomes `-u` with the variables of the run's logins
+    (`redactor`, by default the one of the client that sent it); nothing is scrubbed afterwards,
+    so a short or common password cannot garble the command.
 
     Every header is shown as sent; a header curl would add on its own but the request lacked is
     removed (`-H 'Content-Type:'`), so curl sends the same request. Bodies that are not UTF-8
@@ -150,7 +253,7 @@ def curl_command(request: requests.PreparedRequest) -> str:
     headers = request.headers
     auth = headers.get("Authorization")
     if auth is not None:
-        parts.append(_curl_auth(auth))
+        parts.append(_curl_auth(auth, redactor or redactor_of(request)))
     for name, value in headers.items():
         if name.lower() not in _CURL_COMPUTED:
             parts.append("-H " + shlex.quote(f"{name}: {value}" if value else f"{name};"))
@@ -173,19 +276,27 @@ def curl_command(request: requests.PreparedRequest) -> str:
             command = f"printf %b {shlex.quote(escaped)} | {command} --data-binary @-"
     elif body is not None and not isinstance(body, bytes):  # a generator: sent chunked, content unknown here
         command += " --data-binary '<streamed body, not recorded>'"
-    return redact(command)
+    return command
 
 
-def _curl_auth(value: str) -> str:
-    """`-u` with environment variables for a configured login; other Basic logins (wrong-password probes) as sent."""
-    known = credentials_for_header(value)
+def _curl_auth(value: str, redactor: Redactor | None) -> str:
+    """`-u` with environment variables for a configured login (or a probe that pairs a login with
+    another login's password); other Basic logins (wrong-password probes) as sent. Without the
+    run's redactor nothing of the header is shown."""
+    if redactor is None:
+        return "-H 'Authorization: <not shown: credentials>'"
+    known = redactor.credentials_for_header(value)
     if known is not None:
         return f'-u "${known.username_env}:${known.password_env}"'
     if value.startswith("Basic "):
         try:
-            return "-u " + shlex.quote(base64.b64decode(value[6:], validate=True).decode("utf-8"))
+            decoded = base64.b64decode(value[6:], validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
-            pass
+            decoded = None
+        if decoded is not None and ":" in decoded:
+            return redactor.curl_user(*decoded.split(":", 1))
+    if redactor.scrub(f"Authorization: {value}") != f"Authorization: {value}":
+        return "-H 'Authorization: <redacted: carries a credential>'"
     return "-H " + shlex.quote(f"Authorization: {value}")
 
 
@@ -198,9 +309,9 @@ def _printable(body: bytes) -> str | None:
     return None if "\x00" in text else text
 
 
-def curl_commands(sent: Iterable[requests.PreparedRequest]) -> str:
+def curl_commands(sent: Iterable[requests.PreparedRequest], redactor: Redactor | None = None) -> str:
     """Several requests sent at once (concurrent updates): each command in the background, then `wait`."""
-    return "\n".join(f"{curl_command(request)} &" for request in sent) + "\nwait"
+    return "\n".join(f"{curl_command(request, redactor)} &" for request in sent) + "\nwait"
 
 
 class UnsafeTargetError(RuntimeError):
@@ -215,9 +326,16 @@ class RoomRegistry:
         self._created: dict[str, "ConferenceClient"] = {}
         self._deleted: set[str] = set()
         self._unknown: set[str] = set()
+        self._journalled: set[str] = set()  # rooms of dead runs, found in the cleanup journal (deletable)
+        self._posted_names: set[str] = set()  # names this run sent in a POST (a room created behind a lost answer)
         self._lock = threading.Lock()
-        self.journal: list[str] = []
-        self.foreign: dict[str, str] = {}  # sid -> why: rooms met but not ours (`report_foreign`)
+        self.journal: list[str] = []  # sids in creation order (this process)
+        self.cleanup_journal: "CleanupJournal | None" = None  # the crash-proof journal on disk (real targets)
+        self.foreign: list[tuple[str, str]] = []  # (sid, why): rooms seen but not ours: reported, never deleted
+
+    def attach_journal(self, journal: "CleanupJournal") -> None:
+        """Journal every room created from now on to disk (fsync'd) before anything else happens."""
+        self.cleanup_journal = journal
 
     @property
     def room_name_prefix(self) -> str:
@@ -240,19 +358,48 @@ class RoomRegistry:
         return self.room_name("x" * MAX_LABEL_CHARS, SERIAL_WRAP - 1)
 
     def record_created(self, sid: str, owner: "ConferenceClient") -> None:
+        """A room this run's own request created (its sid from the creating answer, or a sid the
+        suite chose itself): journalled to disk first, then deleted at the end of the run."""
+        if self.cleanup_journal is not None:
+            self.cleanup_journal.created(sid, owner.base_url, owner.credentials.username if owner.credentials else "")
         with self._lock:
             self._created[sid] = owner
             self.journal.append(sid)
 
-    def record_deleted(self, sid: str) -> None:
+    def record_deleted(self, sid: str, *, gone: bool = False) -> None:
         with self._lock:
             self._deleted.add(sid)
+        if self.cleanup_journal is not None:
+            self.cleanup_journal.deleted(sid, gone=gone)
 
     def report_foreign(self, sid: str, why: str) -> None:
-        """A room the run did not create but met (re-keyed by the server, found holding a code):
-        never adopted or deleted; listed at the end of the run for a human to check."""
+        """A room the suite saw but cannot prove it created (re-keyed by the server, found holding
+        our code, ...): never deleted; listed in the end-of-run warning for a human to check."""
         with self._lock:
-            self.foreign.setdefault(sid, why)
+            if sid in self._created or any(known == sid for known, _ in self.foreign):
+                return
+            self.foreign.append((sid, why))
+
+    def foreign_rooms(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self.foreign)
+
+    def foreign_warning(self) -> list[str]:
+        """One line per room for the end-of-run warning."""
+        return [f"room {sid} {why}: not deleted, check it by hand" for sid, why in self.foreign_rooms()]
+
+    def allow_journalled(self, sid: str) -> None:
+        """A sid a dead run of this suite journalled as created: the cleanup may delete it."""
+        with self._lock:
+            self._journalled.add(sid)
+
+    def record_posted_name(self, name: str) -> None:
+        with self._lock:
+            self._posted_names.add(name)
+
+    def posted_this_name(self, name: str) -> bool:
+        with self._lock:
+            return name in self._posted_names
 
     def owns(self, sid: str) -> bool:
         with self._lock:
@@ -267,7 +414,7 @@ class RoomRegistry:
 
     def may_change(self, sid: str) -> bool:
         with self._lock:
-            return sid in self._created or sid in self._unknown
+            return sid in self._created or sid in self._unknown or sid in self._journalled
 
     def live_rooms(self) -> list[tuple[str, "ConferenceClient"]]:
         with self._lock:
@@ -276,6 +423,12 @@ class RoomRegistry:
     def created_count(self) -> int:
         with self._lock:
             return len(self._created)
+
+
+LIST_PAGE_SIZE = 1000  # the documented maximum: most listings are one page, read at one moment
+LIST_ATTEMPTS = 3
+LIST_KEYS = {"/meeting_rooms": "meeting_room_sid", "/did_groups": "did_group_sid"}
+_UNSET = object()
 
 
 MAX_LABEL_CHARS = 8  # room labels ("neighbor", "holder", ...)
@@ -302,7 +455,8 @@ class ConferenceClient:
     """One login against the target. Mutating calls are refused for rooms the run did not create."""
 
     def __init__(self, base_url: str, credentials: Credentials | None, registry: RoomRegistry,
-                 politeness: Politeness, limiter: RateLimiter, counter: RequestCounter,
+                 politeness: Politeness, limiter: RateLimiter, counter: RequestCounter, *,
+                 redactor: Redactor | None = None, deadline: Deadline = NO_DEADLINE,
                  on_response: Callable[[str, str, requests.Response], None] | None = None):
         self.base_url = base_url.rstrip("/")
         self.on_response = on_response  # the run's recorder notes drift (undocumented statuses and fields)
@@ -310,7 +464,12 @@ class ConferenceClient:
         self.registry = registry
         self.politeness = politeness
         self.counter = counter
-        self.session = build_session(credentials, politeness, limiter, counter)
+        self.deadline = deadline
+        self.redactor = redactor if redactor is not None else Redactor([credentials])
+        if credentials is not None:
+            self.redactor.add(credentials)
+        self.session = build_session(credentials, politeness, limiter, counter, redactor=self.redactor,
+                                     deadline=deadline)
 
     def __repr__(self) -> str:
         user = self.credentials.username if self.credentials else None
@@ -342,22 +501,30 @@ class ConferenceClient:
         it was created. (A POST without such a name is one whose name is the invalid part of a
         generated case: a correct server creates nothing.) Other requests are sent again as they
         are. The last answer carries `gateway_attempts`.
+
+        This loop is the only retry layer for gateway answers; 429s and connection errors are
+        retried by the session (`PoliteRetry`) only. What is left after those retries raises
+        `TargetUnavailable` (could not test): a 429, a connection error or timeout, the run deadline.
         """
         method = method.upper()
         self.refuse_unsafe(method, path)
         url = url or self.url(path)
-        response = self.session.request(method, url, **kwargs)
+        response = self._send_once(method, path, url, kwargs)
         attempts = 1
         # After GATEWAY_GIVE_UPS errors that outlived their retries the run is red already: later
         # gateway errors are reported at once instead of being waited out again and again.
         while (response.status_code in GATEWAY_STATUSES and attempts <= self.politeness.error_retries
                and self.counter.gateway_give_ups < GATEWAY_GIVE_UPS):
-            time.sleep(self.politeness.gateway_backoff * attempts)
+            pause = self.politeness.gateway_backoff * attempts
+            if pause >= self.deadline.remaining():
+                self.deadline.check(f"{method} {path}")
+                break
+            time.sleep(pause)
             recovered = self._state_after_gateway_error(method, path, url, kwargs, response)
             if recovered is not None:
                 response = recovered
                 break
-            response = self.session.request(method, url, **kwargs)
+            response = self._send_once(method, path, url, kwargs)
             attempts += 1
         response.gateway_attempts = attempts  # type: ignore[attr-defined]
         if response.status_code in GATEWAY_STATUSES and attempts > 1:
@@ -365,7 +532,27 @@ class ConferenceClient:
         if self.on_response is not None:
             self.on_response(method, path, response)
         if method == "DELETE" and response.status_code in (200, 204):
-            self.registry.record_deleted(path.split("/", 2)[2])
+            self.registry.record_deleted(path.split("/", 2)[2].split("?")[0])
+        return response
+
+    def _send_once(self, method: str, path: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
+        """One request through the session's retries; what they could not turn into an answer that
+        can be judged raises TargetUnavailable."""
+        what = f"{method} {path.split('?')[0]}"
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except requests.RequestException as error:
+            self.deadline.check(what)  # a timeout cut short by the run deadline is the deadline's
+            raise TargetUnavailable(f"{what}: no answer from the target after the retries "
+                                    f"({type(error).__name__}: {self.redactor.scrub(_first_line(error))})") from None
+        if response.status_code == 429:
+            retries = getattr(getattr(response.raw, "retries", None), "history", ()) or ()
+            asked = response.headers.get("Retry-After")
+            raise TargetUnavailable(
+                f"{what}: the target still answers 429 (rate limited) after {len(retries)} retr"
+                f"{'y' if len(retries) == 1 else 'ies'}" + (f"; it asks to wait {asked!r} (Retry-After), beyond "
+                f"--max-retry-wait {self.politeness.max_retry_wait:g} s or the run deadline" if asked else "")
+                + ": try later, or lower --rate-limit")
         return response
 
     def refuse_unsafe(self, method: str, path: str) -> None:
@@ -395,14 +582,17 @@ class ConferenceClient:
         """What the gateway error hid: an answer standing in for the request if it took effect
         and sending it again would do harm (DELETE done, POST created); None to send it again."""
         name = self._our_room_name(kwargs) if method == "POST" else None
-        if name is not None:
+        if name is not None:  # a name this run built and sent: a room holding it was created by this POST
             created = [room for room in self.list_all("/meeting_rooms") if room.get("name") == name]
             if not created:
                 return None
+            for extra in created[1:]:
+                self.registry.report_foreign(extra.get("meeting_room_sid"), f"also holds this run's name {name!r}")
             self.registry.record_created(created[0]["meeting_room_sid"], self)
-            return self.session.request("GET", self.url(self.room_path(created[0]["meeting_room_sid"])))
+            return self._send_once("GET", self.room_path(created[0]["meeting_room_sid"]),
+                                   self.url(self.room_path(created[0]["meeting_room_sid"])), {})
         if method in ("PATCH", "PUT", "DELETE") and path.startswith("/meeting_rooms/"):
-            read_back = self.session.request("GET", url.split("?")[0])
+            read_back = self._send_once("GET", path.split("?")[0], url.split("?")[0], {})
             if method == "DELETE" and read_back.status_code == 404:
                 return _deleted_after_gateway_error(response)
         return None
@@ -425,6 +615,9 @@ class ConferenceClient:
 
     def create_room(self, body: dict[str, Any]) -> requests.Response:
         """POST a room; a created room is recorded for cleanup before anything else happens."""
+        name = body.get("name") if isinstance(body, dict) else None
+        if isinstance(name, str):
+            self.registry.record_posted_name(name)
         response = self.request("POST", "/meeting_rooms", json_body=body)
         self.record_if_created(response)
         return response
@@ -438,23 +631,134 @@ class ConferenceClient:
             if isinstance(sid, str):
                 self.registry.record_created(sid, self)
 
-    def list_all(self, path: str, page_size: int = 100, max_items: int = 20000) -> list[dict[str, Any]]:
-        """Every item of a list endpoint, the offset advancing by what each page returned (a server
-        may cap the page size). More than `max_items` raises: the suite never works on a partial list."""
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self.request("GET", f"{path}?limit={page_size}&offset={len(items)}")
-            response.raise_for_status()
-            data = response.json()
-            page = data.get("items") or []
-            items.extend(page)
-            if not page or not data.get("has_more"):
+    def list_all(self, path: str, page_size: int = LIST_PAGE_SIZE, max_items: int = 20000) -> list[dict[str, Any]]:
+        """Every item of a list endpoint, complete or not at all.
+
+        Pages are read in a stable order (`order=<sid field> asc`, the documented `order`
+        parameter) with the largest documented page, the offset advancing by what each page
+        returned (a server may cap the page size), until `offset + count` reaches `total` (or,
+        where `total` is null, until `has_more` is false; where both are missing, until an empty
+        page). Each envelope is cross-checked: `count` against the items, `offset` against the
+        one asked for, `has_more` against `total`; a contradiction raises ListingContradiction (a
+        violation of shape.response_conformance). If `total` changes between pages (others
+        create or delete rooms meanwhile) the listing starts again; if it keeps changing,
+        TargetUnavailable. More than `max_items` raises: the suite never works on a partial list.
+        """
+        key = LIST_KEYS.get(path.split("?")[0], "")
+        for _ in range(LIST_ATTEMPTS):
+            items, stable = self._list_pass(path, page_size, max_items, key)
+            if stable:
                 return items
+        raise TargetUnavailable(f"GET {path}: the list kept changing while it was read ({LIST_ATTEMPTS} attempts): "
+                                "another client is creating or deleting many items; try later")
+
+    def _list_pass(self, path: str, page_size: int, max_items: int, key: str) -> tuple[list[dict[str, Any]], bool]:
+        items: list[dict[str, Any]] = []
+        seen: set[Any] = set()
+        first_total: Any = _UNSET
+        order = f"&order={key}+asc" if key else ""
+        while True:
+            offset = len(items)
+            response = self.request("GET", f"{path}?limit={page_size}&offset={offset}{order}")
+            response.raise_for_status()
+            data = _json_or_none(response)
+            page, total, has_more = check_list_envelope(data, offset, page_size, response, path)
+            if first_total is _UNSET:
+                first_total = total
+            elif total != first_total:
+                return items, False  # the list changed under us: read it again
+            for item in page:
+                ident = item.get(key) if key and isinstance(item, dict) else None
+                if ident is not None and ident in seen:
+                    return items, False  # shifted by an insertion: read it again
+                if ident is not None:
+                    seen.add(ident)
+                items.append(item)
+            if total is not None:
+                done = len(items) >= total
+            elif has_more is not None:
+                done = not has_more
+            else:
+                done = not page  # neither total nor has_more (a shape violation of its own): read to an empty page
+            if done:
+                return items, True
             if len(items) >= max_items:
                 raise RuntimeError(f"GET {path} lists more than {max_items} items: too many to read in a contract run")
 
     def did_group_sids(self) -> list[str]:
         return [group["did_group_sid"] for group in self.list_all("/did_groups") if group.get("did_group_sid")]
+
+
+class ListingContradiction(AssertionError):
+    """A list envelope that contradicts itself or the request (rule `shape.response_conformance`).
+
+    `rule_id`, `detail` (what was contradictory, one line) and `response` (the page's answer) are
+    for the judge; the message is complete on its own (with the request as a curl command)."""
+
+    rule_id = "shape.response_conformance"
+
+    def __init__(self, detail: str, response: requests.Response):
+        self.detail, self.response = detail, response
+        redactor = redactor_of(response)
+        answer = response.text[:400]
+        answer = redactor.scrub(answer) if redactor is not None else answer
+        super().__init__(f"CONTRACT VIOLATION [{self.rule_id}]: {detail}\n"
+                         f"Request (reproduce with):\n  {curl_command(response.request)}\n"
+                         f"Answer: HTTP {response.status_code} {answer}")
+
+
+def check_list_envelope(data: Any, offset: int, limit: int, response: requests.Response,
+                        path: str) -> tuple[list[Any], int | None, bool | None]:
+    """(items, total, has_more) of one page, or ListingContradiction. Missing `count`, `total` or
+    `has_more` are left to the schema check; values that are there must agree with each other."""
+    what = f"GET {path} (offset {offset}, limit {limit})"
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise ListingContradiction(f"{what}: the answer is not a list envelope with an `items` array", response)
+    page = data["items"]
+    count, total, has_more = data.get("count"), data.get("total"), data.get("has_more")
+    listed_offset, listed_limit = data.get("offset"), data.get("limit")
+    problems = []
+    if count is not None and count != len(page):
+        problems.append(f"count is {count!r} but {len(page)} item(s) are listed")
+    if listed_offset is not None and listed_offset != offset:
+        problems.append(f"offset is {listed_offset!r} but offset {offset} was asked for")
+    if isinstance(listed_limit, int) and len(page) > listed_limit:
+        problems.append(f"{len(page)} item(s) listed with limit {listed_limit}")
+    if len(page) > limit:
+        problems.append(f"{len(page)} item(s) listed where at most {limit} were asked for")
+    if total is not None and not (isinstance(total, int) and not isinstance(total, bool) and total >= 0):
+        problems.append(f"total is {total!r}, not a count")
+        total = None
+    if has_more is not None and not isinstance(has_more, bool):
+        problems.append(f"has_more is {has_more!r}, not a boolean")
+        has_more = None
+    end = offset + len(page)
+    if total is not None:
+        if end > total:
+            problems.append(f"offset {offset} + {len(page)} item(s) is more than total {total}")
+        if has_more is True and end >= total:
+            problems.append(f"has_more is true but offset + count ({end}) reaches total {total}")
+        if has_more is False and end < total:
+            problems.append(f"has_more is false but offset + count ({end}) is below total {total}")
+        if not page and end < total:
+            problems.append(f"an empty page at offset {offset} though total is {total}")
+    if has_more is True and not page:
+        problems.append("has_more is true on an empty page")
+    if problems:
+        raise ListingContradiction(f"{what}: the list envelope contradicts itself: " + "; ".join(problems), response)
+    return page, total, has_more
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:200]
 
 
 def _deleted_after_gateway_error(response: requests.Response) -> requests.Response:
@@ -472,10 +776,10 @@ def delete_rooms(rooms: Iterable[tuple[str, ConferenceClient]]) -> list[str]:
     for sid, owner in rooms:
         try:
             status = owner.delete_room(sid).status_code
-        except (requests.RequestException, UnsafeTargetError):
+        except (requests.RequestException, UnsafeTargetError, TargetUnavailable):
             status = None
         if status not in (200, 204, 404):
             remaining.append(sid)
         else:
-            owner.registry.record_deleted(sid)
+            owner.registry.record_deleted(sid, gone=status == 404)
     return remaining

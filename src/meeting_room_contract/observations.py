@@ -184,16 +184,17 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def write_summary(summary: dict[str, Any], directory: Path, header: dict[str, Any]) -> tuple[dict[str, Any], Path]:
+def write_summary(summary: dict[str, Any], directory: Path, header: dict[str, Any],
+                  redactor: Any = None) -> tuple[dict[str, Any], Path]:
     """Write `contract-summary.json`, `contract-summary.md` and `contract-report.html` (secrets
     redacted first); returns the document and the HTML report's path."""
     directory.mkdir(parents=True, exist_ok=True)
     document = {**header, **summary}
     json_path = directory / "contract-summary.json"
-    json_path.write_text(redact(json.dumps(document, indent=2, ensure_ascii=False)), encoding="utf-8")
+    json_path.write_text(redact(json.dumps(document, indent=2, ensure_ascii=False), redactor), encoding="utf-8")
     md_path = directory / "contract-summary.md"
-    md_path.write_text(redact(_markdown(document)), encoding="utf-8")
-    return document, write_report(document, directory)  # contract-report.html, from the same document
+    md_path.write_text(redact(_markdown(document), redactor), encoding="utf-8")
+    return document, write_report(document, directory, redactor)  # contract-report.html, from the same document
 
 
 def _markdown(doc: dict[str, Any]) -> str:

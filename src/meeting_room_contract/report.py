@@ -60,10 +60,10 @@ def render(doc: dict[str, Any]) -> str:
             f"</title><style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
-def write_report(doc: dict[str, Any], directory: Path) -> Path:
+def write_report(doc: dict[str, Any], directory: Path, redactor: Any = None) -> Path:
     """Write `contract-report.html` into `directory` (secrets redacted); returns its path."""
     path = directory / REPORT_NAME
-    path.write_text(redact(render(doc)), encoding="utf-8")
+    path.write_text(redact(render(doc), redactor), encoding="utf-8")
     return path
 
 

@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import re
 import time
+from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 from hypothesis import currently_in_test_context, reject
@@ -15,6 +16,7 @@ from hypothesis import currently_in_test_context, reject
 from . import actions, strategies
 from .actions import CREATE, NAME_KEY
 from .client import ConferenceClient, RoomRegistry, new_run_id
+from .journal import CleanupResult, cleanup_journalled
 from .model import Model
 from .rules import UpdateOutcome
 from .run import PutStyle, Run
@@ -141,9 +143,6 @@ def probe_put_style(run: Run, client: ConferenceClient, factory: RoomFactory, di
         return PutStyle(read_only_required=True)
 
 
-LEFTOVER_AGE_HOURS = 6.0
-
-
 RUN_ID = re.compile(r"([0-9a-z]{6,7})-[0-9a-f]{3}")  # client.new_run_id: base-36 seconds, 3 hex digits
 OLD_RUN_ID = re.compile(r"([0-9]{14})-[0-9a-f]{6}")  # earlier versions: `YYYYmmddHHMMSS-hex`, local time
 EARLIEST_RUN = 1_577_836_800  # 2020-01-01: an older "start" is a word that looks like base 36, not a run id
@@ -162,34 +161,63 @@ def run_started(run_id: str) -> float | None:
     return None
 
 
+@dataclass
+class LeftoverReport:
+    """What `--delete-leftovers` did: the journal's cleanup, and prefixed rooms no journal here knows."""
+
+    cleanup: CleanupResult
+    unjournalled: list[tuple[str, str]]  # (sid, name): named like an earlier run's room, not deleted
+
+    def lines(self) -> list[str]:
+        out = [f"--delete-leftovers ({self.cleanup_login}): " + line for line in self.cleanup.lines()]
+        if self.unjournalled:
+            out.append(f"--delete-leftovers ({self.cleanup_login}): {len(self.unjournalled)} room(s) named like an "
+                       "earlier run's but in no journal here (another machine, or a run before the journal): not "
+                       "deleted; " + ", ".join(f"{sid} ({name!r})" for sid, name in self.unjournalled[:20])
+                       + (" ..." if len(self.unjournalled) > 20 else ""))
+        return out
+
+    cleanup_login: str = ""
+
+
 def delete_leftover_rooms(client: ConferenceClient, registry: RoomRegistry,
-                          older_than_hours: float = LEFTOVER_AGE_HOURS) -> list[str]:
-    """Delete rooms named by an earlier run of the suite (opt-in), started more than
-    `older_than_hours` ago: a run still going (another pipeline, another worker) keeps its rooms."""
+                          state_dir: str | None = None) -> LeftoverReport:
+    """Before the run (opt-in): delete every room a dead run of the suite journalled on this machine
+    (`journal.cleanup_journalled`: by sid, any age, whatever it was renamed to), then report the
+    rooms still named like an earlier run's (`<prefix>-<run id> ...`) that no journal here knows:
+    those are never deleted (a name is no proof of who created a room)."""
+    journal = registry.cleanup_journal
+    directory = state_dir or (str(journal.state_dir) if journal is not None else None)
+    result = cleanup_journalled(directory, client, own=journal) if directory else CleanupResult()
+    handled = {p.sid for p in result.deleted + result.already_gone} | {p.sid for p, _ in result.failed}
     prefix = f"{registry.name_prefix}-"
-    deleted = []
+    unjournalled = []
     for room in client.list_all("/meeting_rooms"):
         name, sid = room.get("name") or "", room.get("meeting_room_sid")
-        if not sid or not name.startswith(prefix) or name.startswith(registry.room_name_prefix + " "):
+        if not sid or sid in handled or not isinstance(name, str) or not name.startswith(prefix) \
+                or name.startswith(registry.room_name_prefix + " "):
             continue
-        started = run_started(name[len(prefix):].split(" ", 1)[0])
-        if started is None or time.time() - started < older_than_hours * 3600:
-            continue
-        registry.record_created(sid, client)  # an earlier run's room (by its run id in the name)
-        if client.delete_room(sid).status_code in (200, 204, 404):
-            deleted.append(sid)
-    return deleted
+        if run_started(name[len(prefix):].split(" ", 1)[0]) is not None:
+            unjournalled.append((sid, name))
+    user = client.credentials.username if client.credentials else "anonymous"
+    return LeftoverReport(result, unjournalled, cleanup_login=user)
 
 
 def sweep_run_rooms(clients: list[ConferenceClient], registry: RoomRegistry) -> list[str]:
-    """At the end of a run: delete every listed room named with this run's prefix that is still
-    there (created behind a refusal or a lost answer); returns the sids that could not be deleted."""
+    """At the end of a run: delete every listed room holding exactly a name that this run sent in a
+    POST (a room created behind a refusal or a lost answer: this run's request created it); rooms
+    merely starting with the run's prefix are reported, never deleted. Returns the sids left."""
     remaining = []
     for client in clients:
         for room in client.list_all("/meeting_rooms"):
             sid, name = room.get("meeting_room_sid"), room.get("name") or ""
-            if sid and name.startswith(registry.room_name_prefix + " "):
-                registry.record_created(sid, client)
+            if not sid or not isinstance(name, str) or not name.startswith(registry.room_name_prefix + " "):
+                continue
+            if registry.owns(sid) or registry.posted_this_name(name):
+                if not registry.owns(sid):
+                    registry.record_created(sid, client)  # created by this run's POST, its answer lost or a refusal
                 if client.delete_room(sid).status_code not in (200, 204, 404):
                     remaining.append(sid)
+            else:
+                registry.report_foreign(sid, f"is named {name!r} (this run's prefix) but no request of this run sent that name")
     return remaining

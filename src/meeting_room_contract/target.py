@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 
 import requests
 
-from .client import (ConferenceClient, Credentials, Politeness, RateLimiter, RequestCounter, RoomRegistry,
-                     UnsafeTargetError, delete_rooms, new_run_id)
+from .client import (NO_DEADLINE, ConferenceClient, Credentials, Deadline, Politeness, RateLimiter, RequestCounter,
+                     RoomRegistry, UnsafeTargetError, delete_rooms, new_run_id)
+from .journal import signals_held
+from .redaction import Redactor
 from .mock import MeetingRoomMock
 from .redaction import Redactor
 
@@ -52,7 +54,8 @@ class Target:
         self._wrong_password_probes: set[str] = set()
         self.on_response = on_response
         self.spec_path = spec_path  # the spec the embedded mock implements
-        self.redactor = Redactor()
+        self.redactor = Redactor()  # every login of the run (scrubs outside text by place)
+        self.deadline: Deadline = NO_DEADLINE  # --max-duration (set by the session before the first request)
 
     def _ensure_started(self) -> None:
         with self._lock:
@@ -72,6 +75,12 @@ class Target:
         return self.base_url
 
     def credentials(self, which: str = "primary") -> Credentials | None:
+        found = self._credentials(which)
+        if found is not None:
+            self.redactor.add(found)
+        return found
+
+    def _credentials(self, which: str = "primary") -> Credentials | None:
         self._ensure_started()
         if self.mock is not None:
             account = self.mock.accounts[0 if which == "primary" else 1]
@@ -93,8 +102,11 @@ class Target:
         credentials = None if which == "anonymous" else self.credentials(which)
         if credentials is None and which != "anonymous":
             return None
+        for other in ("primary", "second"):  # the redactor knows every login before the first request
+            self.credentials(other)
         client = ConferenceClient(self.base_url, credentials, self.registry, self.settings.politeness,
-                                  self.limiter, self.counter, on_response=self.on_response)
+                                  self.limiter, self.counter, redactor=self.redactor, deadline=self.deadline,
+                                  on_response=self.on_response)
         with self._lock:
             return self._clients.setdefault(which, client)
 
@@ -115,8 +127,12 @@ class Target:
         return delete_rooms(self.registry.live_rooms())
 
     def close(self) -> list[str]:
-        """Delete the run's rooms and stop the embedded mock; returns the sids that remain."""
-        remaining = self.cleanup() if (self.mock is not None or not self.settings.uses_mock) else []
+        """Delete the run's rooms (SIGINT/SIGTERM wait until they are deleted) and stop the embedded
+        mock; returns the sids that remain."""
+        with signals_held():
+            remaining = self.cleanup() if (self.mock is not None or not self.settings.uses_mock) else []
+        if self.registry.cleanup_journal is not None:
+            self.registry.cleanup_journal.close()  # kept on disk while a room of it is left
         if self.mock is not None:
             self.mock.stop()
         return remaining

@@ -12,6 +12,8 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import InvalidArgument
 
 from .. import preflight, rules, spec
+from ..client import DEFAULT_MAX_RETRY_WAIT_S
+from ..journal import DEFAULT_STATE_DIR, STATE_DIR_ENV
 from ..mock.behaviours import check_names
 from ..model import Model
 from ..rooms import check_room_prefix
@@ -58,7 +60,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rate-limit", type=float, default=0.0, help="max requests per second (default: unlimited)")
     group.addoption("--room-prefix", default="contract-test", help="name prefix of rooms the suite creates")
     group.addoption("--delete-leftovers", action="store_true",
-                    help="before the run, delete rooms named with --room-prefix left by earlier runs")
+                    help="before the run, delete every room that dead runs on this machine journalled (by sid, any age, "
+                         "whatever its name); prefixed rooms in no journal are only reported")
+    group.addoption("--state-dir", default=None,
+                    help=f"where the crash-proof journal of created rooms is kept (env {STATE_DIR_ENV}; "
+                         f"default {DEFAULT_STATE_DIR}/); keep it between CI runs to clean up after a killed run")
+    group.addoption("--max-retry-wait", type=float, default=DEFAULT_MAX_RETRY_WAIT_S,
+                    help="seconds one request may wait out 429 answers (Retry-After, seconds or HTTP date) in total; "
+                         f"beyond it the target could not be tested (default {DEFAULT_MAX_RETRY_WAIT_S:g})")
     group.addoption("--report-dir", default=None, help="where reports go (default: reports/ for contract runs)")
 
 

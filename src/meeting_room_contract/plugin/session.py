@@ -15,6 +15,7 @@ from hypothesis import settings
 
 from .. import preflight
 from ..client import Politeness
+from ..journal import DEFAULT_STATE_DIR, STATE_DIR_ENV, CleanupJournal, signals_held
 from ..observations import merge, write_summary
 from ..rooms import delete_leftover_rooms, preflight_name, sweep_run_rooms
 from ..run import Run
@@ -48,7 +49,8 @@ def pytest_configure(config: pytest.Config) -> None:
         base_url=option(config, "base_url"), username=option(config, "username"), password=option(config, "password"),
         second_username=option(config, "second_username"), second_password=option(config, "second_password"),
         mock_faults=tuple(config.getoption("mock_fault")), mock_variants=tuple(config.getoption("mock_variant")),
-        politeness=Politeness(timeout=config.getoption("request_timeout"), rate_limit=config.getoption("rate_limit")),
+        politeness=Politeness(timeout=config.getoption("request_timeout"), rate_limit=config.getoption("rate_limit"),
+                              max_retry_wait=config.getoption("max_retry_wait")),
         name_prefix=config.getoption("room_prefix"))
     run_id = getattr(config, "workerinput", {}).get("conference_run_id") or os.environ.get("CONFERENCE_RUN_ID")
     try:
@@ -56,6 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
     run = Run(target, api_spec, pins)
+    if not target.settings.uses_mock:  # every room created on a real target is journalled on disk at once
+        state_dir = config.getoption("state_dir") or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
+        target.registry.attach_journal(CleanupJournal(state_dir, target.registry.run_id))
     target.on_response = run.recorder.observe_response
     config.stash[RUN_KEY] = run
     report_dir = config.getoption("report_dir") or ("reports" if is_contract_run(config) else None)
@@ -113,15 +118,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     target = run.target
     if not target.settings.uses_mock:  # the embedded mock's faults are for the tests to find
         logins = [c for which in ("primary", "second") if (c := target.credentials(which)) is not None]
+        target.registry.record_posted_name(preflight_name(target.registry))  # the sweep may delete it
         try:
-            preflight.run(target.base_url, logins, preflight_name(target.registry), target.settings.politeness.timeout)
+            preflight.run(target.base_url, logins, preflight_name(target.registry), target.settings.politeness.timeout,
+                          journal=target.registry.cleanup_journal)
         except preflight.PreflightError as error:
             raise pytest.UsageError(str(error) + (_sweep_after_preflight(target) if error.room_may_exist else "")) from None
     if config.getoption("delete_leftovers") and not target.settings.uses_mock:
         for which in ("primary", "second"):
             login = target.client(which)
             if login is not None:
-                delete_leftover_rooms(login, target.registry)
+                for line in delete_leftover_rooms(login, target.registry).lines():
+                    config.get_terminal_writer().line(line)
 
 
 def _sweep_after_preflight(target: Target) -> str:
@@ -185,12 +193,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run is None:
         return
     target = run.target
-    remaining = _sweep_at_the_end(target) if not is_worker(config) and is_contract_run(config) else []
+    with signals_held():  # SIGINT/SIGTERM wait until the rooms are deleted
+        remaining = _sweep_at_the_end(target) if not is_worker(config) and is_contract_run(config) else []
     remaining = sorted(set(target.close()) | set(remaining))
     if remaining:
         config.get_terminal_writer().line(f"WARNING: could not delete rooms {remaining}", red=True)
-    for sid, why in sorted(target.registry.foreign.items()):
-        config.get_terminal_writer().line(f"WARNING: room {sid} is not the run's and was left alone: {why}", yellow=True)
+    for line in target.registry.foreign_warning():
+        config.get_terminal_writer().line(f"WARNING: {line}", red=True)
     report_dir = config.stash.get(REPORT_DIR_KEY, None)
     if not report_dir:
         return
@@ -207,7 +216,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
               "rooms_created": sum(int(p.get("rooms_created", 0)) for p in parts),
               "rooms_left_behind": sorted({sid for p in parts for sid in p.get("rooms_left_behind", [])}),
               "duration_seconds": duration(config), "pins": dict(run.pins)}
-    config.stash[REPORT_KEY] = write_summary(summary, Path(report_dir), header)
+    config.stash[REPORT_KEY] = write_summary(summary, Path(report_dir), header, target.redactor)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -1,0 +1,432 @@
+"""Issue 17, items 4-8: bounded waits, the cleanup journal, never adopting, complete listings,
+redaction by place. Stub servers on loopback; one end-to-end run killed with SIGKILL."""
+
+from __future__ import annotations
+
+import email.utils
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+import requests
+
+from meeting_room_contract import preflight
+from meeting_room_contract.client import (ConferenceClient, Deadline, ListingContradiction, Politeness, RateLimiter,
+                                          RequestCounter, RoomRegistry, TargetUnavailable, curl_command)
+from meeting_room_contract.journal import CleanupJournal, cleanup_journalled, journal_dir, signals_held
+from meeting_room_contract.mock import MeetingRoomMock
+from meeting_room_contract.redaction import Credentials, Redactor
+from meeting_room_contract.rooms import delete_leftover_rooms, sweep_run_rooms
+from meeting_room_contract.selfcheck import PROJECT_ROOT
+
+USER, PASSWORD = "conference_user_123", "qwerty123"
+SECOND_USER, SECOND_PASSWORD = "conference_user_456", "qwerty456"
+
+
+# -- a scripted stub ---------------------------------------------------------------------------------
+
+class Stub(http.server.ThreadingHTTPServer):
+    """Answers each request with the next scripted answer: (status, headers, body, delay); the last repeats."""
+
+    daemon_threads = True
+
+    def __init__(self, script: list[tuple[int, dict[str, str], Any, float]], lists: Callable[[dict], Any] | None = None):
+        self.script, self.lists, self.seen = list(script), lists, []
+        super().__init__(("127.0.0.1", 0), StubHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/conference/v2"
+
+
+class StubHandler(http.server.BaseHTTPRequestHandler):
+    server: Stub
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _any(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        if length:
+            self.rfile.read(length)
+        self.server.seen.append((self.command, self.path, time.monotonic()))
+        if self.server.lists is not None and self.command == "GET":
+            from urllib.parse import parse_qs, urlsplit
+
+            query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+            status, headers, body, delay = 200, {}, self.server.lists(query), 0.0
+        else:
+            script = self.server.script
+            status, headers, body, delay = script.pop(0) if len(script) > 1 else script[0]
+        time.sleep(delay)
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
+
+
+@pytest.fixture
+def stub() -> Iterator[Callable[..., Stub]]:
+    servers: list[Stub] = []
+
+    def start(*args: Any, **kwargs: Any) -> Stub:
+        servers.append(Stub(*args, **kwargs))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _client(base_url: str, *, max_retry_wait: float = 30.0, deadline: Deadline | None = None,
+            password: str = PASSWORD, registry: RoomRegistry | None = None) -> ConferenceClient:
+    kwargs = {"deadline": deadline} if deadline is not None else {}
+    return ConferenceClient(base_url, Credentials(USER, password), registry or RoomRegistry("unit", "contract-test"),
+                            Politeness(timeout=5, max_retry_wait=max_retry_wait), RateLimiter(0), RequestCounter(),
+                            **kwargs)
+
+
+OK = (200, {}, {"meeting_room_sid": "s1", "name": "x"}, 0.0)
+
+
+def _http_date(seconds_from_now: float) -> str:
+    return email.utils.formatdate(time.time() + seconds_from_now, usegmt=True)
+
+
+# -- item 4: bounded waits -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("retry_after", ["3600", "date+3600"], ids=["seconds", "http-date"])
+def test_a_retry_after_beyond_the_cap_ends_as_could_not_test_at_once(stub, retry_after):
+    value = _http_date(3600) if retry_after.startswith("date") else retry_after
+    server = stub([(429, {"Retry-After": value}, {"message": "slow down"}, 0.0)])
+    client = _client(server.base_url, max_retry_wait=5)
+    started = time.monotonic()
+    with pytest.raises(TargetUnavailable) as error:
+        client.patch_room(client.registry.unknown_sid(), {"name": "x"})  # a valid PATCH: never judged as refused
+    elapsed = time.monotonic() - started
+    assert elapsed < 5 + 3, elapsed  # within the cap and a few seconds (here: at once)
+    assert "429" in error.value.reason and "--max-retry-wait 5 s" in error.value.reason
+    assert len(server.seen) == 1  # not sent again before the time the target asked for
+    assert not isinstance(error.value, AssertionError)  # not a contract violation
+
+
+def test_a_retry_after_http_date_within_the_cap_is_waited_out(stub):
+    server = stub([(429, {"Retry-After": _http_date(2)}, {}, 0.0), OK])
+    client = _client(server.base_url, max_retry_wait=5)
+    started = time.monotonic()
+    assert client.create_room({"name": "x"}).status_code == 200  # a POST too: a 429 was not processed
+    assert 0.5 <= time.monotonic() - started < 5
+    assert [method for method, _, _ in server.seen] == ["POST", "POST"]
+
+
+def test_the_cap_bounds_the_waits_of_one_request_together(stub):
+    server = stub([(429, {"Retry-After": "2"}, {}, 0.0)])
+    client = _client(server.base_url, max_retry_wait=3)
+    started = time.monotonic()
+    with pytest.raises(TargetUnavailable):
+        client.get_room("x")
+    assert 1.8 <= time.monotonic() - started < 3 + 2
+    assert len(server.seen) == 2  # one wait of 2 s; the second would pass the 3 s cap
+
+
+def test_gateway_errors_are_retried_in_one_layer_only(stub):
+    server = stub([(502, {}, b"<html>bad gateway</html>", 0.0)])
+    client = _client(server.base_url)
+    response = client.get_room("x")
+    assert response.status_code == 502 and response.gateway_attempts == 1 + client.politeness.error_retries
+    assert len(server.seen) == 1 + client.politeness.error_retries  # not (1 + 3) x (1 + 3)
+
+
+def test_connection_refused_is_could_not_test_after_the_session_retries():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = _client(f"http://127.0.0.1:{port}/conference/v2")
+    started = time.monotonic()
+    with pytest.raises(TargetUnavailable, match="no answer from the target"):
+        client.get_room("x")
+    assert time.monotonic() - started < 5
+
+
+def test_the_run_deadline_ends_requests_as_could_not_test(stub):
+    server = stub([(200, {}, {"items": []}, 3.0)])  # a slow answer
+    deadline = Deadline(1.0)
+    client = _client(server.base_url, deadline=deadline)
+    started = time.monotonic()
+    with pytest.raises(TargetUnavailable, match="run deadline"):
+        client.get_room("x")  # cut at the deadline, not after the 5 s request timeout
+    assert time.monotonic() - started < 2.5
+    with pytest.raises(TargetUnavailable, match="run deadline"):
+        client.get_room("x")  # nothing more is sent
+    assert len(server.seen) == 1
+
+
+def test_a_cold_start_of_5_s_passes_the_preflight(stub):
+    """The first answer takes 5 s (a deployment scaled to zero); --request-timeout 15 allows it."""
+    rooms: dict[str, str] = {}
+
+    class Cold(http.server.BaseHTTPRequestHandler):
+        woke = threading.Event()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _answer(self, status: int, body: Any) -> None:
+            if not Cold.woke.is_set():
+                time.sleep(5)
+                Cold.woke.set()
+            data = json.dumps(body).encode() if body is not None else b""
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._answer(200, {"items": [], "count": 0, "total": 0, "has_more": False, "limit": 1, "offset": 0,
+                               "pagination": {}})
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            sid = str(uuid.uuid4())
+            rooms[sid] = "x"
+            self._answer(200, {"meeting_room_sid": sid})
+
+        def do_DELETE(self) -> None:
+            rooms.pop(self.path.rsplit("/", 1)[1], None)
+            self._answer(204, None)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Cold)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        preflight.run(f"http://127.0.0.1:{server.server_address[1]}/conference/v2", [preflight.Login(USER, PASSWORD)],
+                      "contract-test-unit preflight", 15)
+        assert 5 <= time.monotonic() - started < 9 and rooms == {}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# -- item 7: complete listings ----------------------------------------------------------------------------
+
+def _lister(rooms: list[dict], cap: int = 2, **overrides: Any) -> Callable[[dict], Any]:
+    def answer(query: dict) -> Any:
+        offset, limit = int(query.get("offset", 0)), min(int(query.get("limit", 10)), cap)
+        page = rooms[offset: offset + limit]
+        body = {"count": len(page), "has_more": offset + len(page) < len(rooms), "items": page, "limit": limit,
+                "offset": offset, "pagination": {}, "total": len(rooms)}
+        for key, value in overrides.items():
+            if value is None:
+                body.pop(key, None)
+            else:
+                body[key] = value(body) if callable(value) else value
+        return body
+    return answer
+
+
+def test_listing_pages_in_a_stable_order_to_the_total(stub):
+    rooms = [{"meeting_room_sid": f"s{i}"} for i in range(7)]
+    server = stub([OK], lists=_lister(rooms, cap=3))
+    assert _client(server.base_url).list_all("/meeting_rooms") == rooms
+    assert all("order=meeting_room_sid+asc" in path for _, path, _ in server.seen)
+    assert len(server.seen) == 3
+
+
+def test_listing_without_has_more_and_total_reads_to_an_empty_page(stub):
+    rooms = [{"meeting_room_sid": f"s{i}"} for i in range(5)]
+    server = stub([OK], lists=_lister(rooms, cap=2, has_more=None, total=None))
+    assert _client(server.base_url).list_all("/meeting_rooms") == rooms  # never a silent partial list
+
+
+@pytest.mark.parametrize("overrides,expected", [
+    ({"count": lambda body: body["count"] + 1}, "count is"),
+    ({"has_more": False}, "has_more is false but offset + count"),
+    ({"total": 1}, "is more than total"),
+], ids=["count", "has_more", "total"])
+def test_a_self_contradicting_envelope_is_a_shape_violation(stub, overrides, expected):
+    rooms = [{"meeting_room_sid": f"s{i}"} for i in range(5)]
+    server = stub([OK], lists=_lister(rooms, cap=2, **overrides))
+    with pytest.raises(ListingContradiction) as error:
+        _client(server.base_url).list_all("/meeting_rooms")
+    assert error.value.rule_id == "shape.response_conformance" and expected in error.value.detail
+    assert "[shape.response_conformance]" in str(error.value) and PASSWORD not in str(error.value)
+
+
+# -- item 8: redaction by place -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("password", ["e", "check", "test"])
+def test_a_short_or_common_wrong_password_leaves_the_preflight_line_readable(password):
+    with MeetingRoomMock() as mock:
+        with pytest.raises(preflight.PreflightError) as error:
+            preflight.run(mock.base_url, [preflight.Login(USER, password)], "contract-test-unit preflight", 5)
+    message = str(error.value)
+    assert message.startswith(f"preflight: login '{USER}' was refused (401) on GET /meeting_rooms: check --password "
+                              "(or CONFERENCE_PASSWORD) and the username"), message
+    assert "$CONFERENCE_PASSWORD" not in message
+
+
+def test_redaction_is_by_place():
+    credentials = Credentials(USER, "check")
+    redactor = Redactor([credentials])
+    plain = "preflight: check --password; every room name contract-test-check stays as it is"
+    assert redactor.scrub(plain) == plain
+    echoed = (f"Authorization: {credentials.authorization_header()} | {{'Authorization': '{credentials.authorization_header()}'}}"
+              f" | token {credentials.token()} | https://{USER}:check@api.example/x | {{\"password\": \"check\"}}"
+              f" | {USER}:check")
+    scrubbed = redactor.scrub(echoed)
+    assert credentials.token() not in scrubbed and ":check@" not in scrubbed and '"check"' not in scrubbed
+    assert f"{USER}:check" not in scrubbed and scrubbed.count("<redacted>") >= 4, scrubbed
+    probe = "Authorization: Basic " + __import__("base64").b64encode(b"nosuchuser:wrong").decode()
+    assert redactor.scrub(probe) == probe  # a probe's made-up login is no secret
+
+
+def test_reproductions_name_every_known_secret_by_its_variable():
+    primary, second = Credentials(USER, PASSWORD), Credentials(SECOND_USER, SECOND_PASSWORD, "CONFERENCE_SECOND_USERNAME",
+                                                              "CONFERENCE_SECOND_PASSWORD")
+    redactor = Redactor([primary, second])
+    session = requests.Session()
+    for auth, expected in [((USER, PASSWORD), '-u "$CONFERENCE_USERNAME:$CONFERENCE_PASSWORD"'),
+                           ((USER, SECOND_PASSWORD), '-u "$CONFERENCE_USERNAME:$CONFERENCE_SECOND_PASSWORD"'),
+                           (("nobody$x", PASSWORD), '-u "nobody\\$x:$CONFERENCE_PASSWORD"'),
+                           ((USER, "contract-test-wrong-password"), f"-u {USER}:contract-test-wrong-password")]:
+        request = session.prepare_request(requests.Request("GET", "http://h/conference/v2/meeting_rooms", auth=auth))
+        command = curl_command(request, redactor)
+        assert expected in command and PASSWORD not in command and SECOND_PASSWORD not in command, command
+    bare = session.prepare_request(requests.Request("GET", "http://h/x", auth=(USER, PASSWORD)))
+    assert PASSWORD not in curl_command(bare) and "not shown" in curl_command(bare)  # no redactor: nothing shown
+
+
+# -- items 5 and 6: the journal, never adopting ------------------------------------------------------------
+
+def test_journalled_rooms_of_a_dead_run_are_deleted_by_sid_whatever_their_name(tmp_path):
+    with MeetingRoomMock() as mock:
+        dead = _client(mock.base_url, registry=RoomRegistry("t0dead-abc", "contract-test"))
+        dead.registry.attach_journal(CleanupJournal(tmp_path, "t0dead-abc"))
+        sids = [dead.create_room({"name": f"contract-test-t0dead-abc room {i}"}).json()["meeting_room_sid"]
+                for i in range(3)]
+        dead.patch_room(sids[0], {"name": "plain value"})  # renamed: no prefix any more
+        dead.delete_room(sids[2])  # deleted during the run: journalled as such
+        bystander = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
+                                  json={"name": "contract-test-t0other-abc room 1"}).json()["meeting_room_sid"]
+        alive = CleanupJournal(tmp_path, "t1alive-def")  # a run still going (its lock is held: same process here,
+        alive.created("not-touched", mock.base_url, USER)  # but flock is per open file, so it counts as alive)
+        # The dead run's process "dies": its lock goes with its file descriptor.
+        os.close(dead.registry.cleanup_journal._fd)
+        dead.registry.cleanup_journal._fd = None
+
+        cleaner = _client(mock.base_url, registry=RoomRegistry("t2clean-123", "contract-test"))
+        with signals_held():
+            os.kill(os.getpid(), signal.SIGTERM)  # held back: the cleanup is not aborted
+            result = cleanup_journalled(tmp_path, cleaner)
+            pending = result.interrupted_by
+        assert pending == ["SIGTERM"] or pending == []
+        remaining = set(mock.store.rooms)
+    assert {p.sid for p in result.deleted} == {sids[0], sids[1]} and not result.failed
+    assert remaining == {bystander}  # the unjournalled (other tester's) room stays
+    assert result.busy_journals == 1
+    alive.close()
+
+
+@pytest.fixture(autouse=False)
+def _ignore_sigterm():
+    previous = signal.signal(signal.SIGTERM, lambda *a: None)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+test_journalled_rooms_of_a_dead_run_are_deleted_by_sid_whatever_their_name = pytest.mark.usefixtures("_ignore_sigterm")(
+    test_journalled_rooms_of_a_dead_run_are_deleted_by_sid_whatever_their_name)
+
+
+def test_rooms_found_by_prefix_or_code_are_reported_never_deleted():
+    with MeetingRoomMock() as mock:
+        registry = RoomRegistry("t3run-abc", "contract-test")
+        client = _client(mock.base_url, registry=registry)
+        mine = client.create_room({"name": registry.room_name("room", 1)}).json()["meeting_room_sid"]
+        foreign = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
+                                json={"name": registry.room_name("room", 2)}).json()["meeting_room_sid"]
+        assert sweep_run_rooms([client], registry) == []
+        assert set(mock.store.rooms) == {foreign} and mine not in mock.store.rooms
+    (line,) = registry.foreign_warning()
+    assert foreign in line and "not deleted, check it by hand" in line
+
+
+def test_cleanup_command(tmp_path):
+    with MeetingRoomMock() as mock:
+        journal = CleanupJournal(tmp_path, "t4cmd-abc")
+        sid = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5, json={}).json()["meeting_room_sid"]
+        journal.created(sid, mock.base_url, USER)
+        journal.created("already-gone", mock.base_url, USER)
+        os.close(journal._fd)
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}, "CONFERENCE_PASSWORD": PASSWORD}
+        completed = subprocess.run([sys.executable, "-m", "meeting_room_contract.cleanup", "--base-url", mock.base_url,
+                                    "--username", USER, "--state-dir", str(tmp_path)], env=env, capture_output=True,
+                                   text=True, timeout=60)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        assert mock.store.rooms == {}
+    assert f"deleted 1 room(s) journalled by dead runs: {sid} (run t4cmd-abc)" in completed.stdout
+    assert "already gone: 1: already-gone" in completed.stdout
+    assert list(journal_dir(tmp_path).glob("*.jsonl")) == []  # nothing of that run is left
+    assert PASSWORD not in completed.stdout + completed.stderr
+
+
+def test_a_run_killed_with_sigkill_against_a_renaming_server_leaves_nothing_after_delete_leftovers(tmp_path):
+    """SIGKILL mid-run while the server renames rooms (no name left to find them by), then
+    `--delete-leftovers`: 0 rooms of the dead run are left, another tester's rooms are untouched."""
+    with MeetingRoomMock() as mock:
+        others = [requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
+                                json={"name": name}).json()["meeting_room_sid"]
+                  for name in ("a colleague's room", "contract-test-t0000a-abc room 1")]  # prefixed, not journalled
+        stop = threading.Event()
+
+        def rename() -> None:
+            n = 0
+            while not stop.is_set():
+                with mock.store.lock:
+                    for sid, room in mock.store.rooms.items():
+                        if sid not in others and not str(room.get("name", "")).startswith("renamed"):
+                            n += 1
+                            room["name"] = f"renamed {n}"
+                time.sleep(0.02)
+
+        threading.Thread(target=rename, daemon=True).start()
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}, "CONFERENCE_PASSWORD": PASSWORD}
+        base = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts"), "-q", "-p", "no:cacheprovider",
+                "--base-url", mock.base_url, "--username", USER, "--state-dir", str(tmp_path / "state")]
+        process = subprocess.Popen([*base, "--report-dir", str(tmp_path / "r1")], cwd=PROJECT_ROOT, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while len(mock.store.rooms) < len(others) + 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.kill()  # SIGKILL: no cleanup at all
+        process.wait(timeout=30)
+        time.sleep(0.1)
+        stop.set()
+        left_by_dead_run = set(mock.store.rooms) - set(others)
+        assert left_by_dead_run, "the killed run left no room: nothing was tested"
+        completed = subprocess.run([*base, "--report-dir", str(tmp_path / "r2"), "--delete-leftovers", "-k", "empty_patch"],
+                                   cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+        output = completed.stdout + completed.stderr
+        assert completed.returncode == 0, output[-3000:]
+        assert set(mock.store.rooms) == set(others), output[-3000:]
+    assert f"deleted {len(left_by_dead_run)} room(s) journalled by dead runs" in output, output[-3000:]
+    assert "in no journal here" in output and others[1] in output  # reported, not deleted
