@@ -258,3 +258,18 @@ def test_unknown_did_group_of_another_account_and_nothing_created():
         other_group = mock.accounts[1].did_groups[0]["did_group_sid"]
         assert _post(mock, {"did_group_sid": other_group}).status_code == 422
         assert requests.get(_rooms_url(mock), auth=AUTH, timeout=5).json()["total"] == 0
+
+
+def test_the_mock_is_an_independent_implementation():
+    """The mock shares no code with the suite's oracle: it imports nothing from the package outside mock/."""
+    import ast
+    from pathlib import Path
+
+    import meeting_room_contract.mock as package
+
+    for path in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.level >= 2 or (node.module or "").startswith("meeting_room_contract")), (path.name, node.module)
+            elif isinstance(node, ast.Import):
+                assert not any(alias.name.startswith("meeting_room_contract") for alias in node.names), path.name
