@@ -32,7 +32,7 @@ def test_a_409_that_no_room_explains_is_a_violation():
 def test_a_code_another_room_really_holds_is_a_proven_conflict():
     """A room the suite did not create holds the code: the 409 is proven, the outcome a conflict, no violation."""
     with MeetingRoomMock() as mock:
-        mock.store._other_tester_room([{"access_code": "135790", "role": "host"}], None)  # someone else's room
+        mock.add_other_tester_room([{"access_code": "135790", "role": "host"}], None)  # someone else's room
         client = _client(mock)
         room = RoomFactory(client).create({}, label="ours")
         _, response, outcome = checks.send_update(client, room["meeting_room_sid"], "PATCH",
@@ -45,7 +45,7 @@ def test_a_code_another_room_really_holds_is_a_proven_conflict():
 def test_a_code_in_use_refused_with_422_is_proven_too():
     """Servers may refuse a code in use with 400/422: the suite proves those the same way."""
     with MeetingRoomMock(variants=("rejections_400",)) as mock:
-        mock.store._other_tester_room([{"access_code": "135791", "role": "host"}], None)
+        mock.add_other_tester_room([{"access_code": "135791", "role": "host"}], None)
         client = _client(mock)
         room = RoomFactory(client).create({}, label="ours")
         _, response, outcome = checks.send_update(client, room["meeting_room_sid"], "PUT",

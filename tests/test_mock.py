@@ -113,3 +113,163 @@ def test_standalone_mock_starts_and_lists_behaviours():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# -- the faults of issue 13's classes misbehave as described (the mock's side; the suite's side is the matrix)
+
+def _with(fault):
+    return MeetingRoomMock(faults=(fault,))
+
+
+def _rooms_url(mock):
+    return mock.base_url + "/meeting_rooms"
+
+
+def _post(mock, body, auth=AUTH, **kwargs):
+    return requests.post(_rooms_url(mock), json=body, auth=auth, timeout=5, **kwargs)
+
+
+def test_every_behaviour_has_hooks():
+    from meeting_room_contract.mock.behaviours import SPEC_FAULTS
+    from meeting_room_contract.mock.hooks import BEHAVIOURS
+    assert set(BEHAVIOURS) == set(FAULTS) | set(VARIANTS) | set(SPEC_FAULTS)
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/json;charset=UTF-8",
+                                          "Application/JSON"])
+def test_json_content_type_forms(content_type):
+    body = b'{"name": "forms"}'
+    with MeetingRoomMock() as mock:
+        assert requests.post(_rooms_url(mock), data=body, headers={"Content-Type": content_type}, auth=AUTH,
+                             timeout=5).status_code == 200
+    with _with("charset_content_type_refused") as mock:
+        assert requests.post(_rooms_url(mock), data=body, headers={"Content-Type": content_type}, auth=AUTH,
+                             timeout=5).status_code == 415
+        assert _post(mock, {"name": "plain"}).status_code == 200
+
+
+def test_raw_utf8_body_misdecoded():
+    raw = '{"name": "Zoë 会议"}'.encode("utf-8")
+    for fault, expected in ((None, "Zoë 会议"), ("raw_utf8_body_misdecoded", raw.decode("latin-1")[10:-2])):
+        with MeetingRoomMock(faults=(fault,) if fault else ()) as mock:
+            answer = requests.post(_rooms_url(mock), data=raw, headers={"Content-Type": "application/json"}, auth=AUTH,
+                                   timeout=5).json()
+            assert answer["name"] == expected
+            assert _post(mock, {"name": "Zoë 会议"}).json()["name"] == "Zoë 会议"  # \u escapes are fine
+
+
+def test_list_item_stale_after_update():
+    with _with("list_item_stale_after_update") as mock:
+        room = _post(mock, {"name": "before"}).json()
+        requests.patch(f"{_rooms_url(mock)}/{room['meeting_room_sid']}", json={"name": "after"}, auth=AUTH, timeout=5)
+        assert requests.get(f"{_rooms_url(mock)}/{room['meeting_room_sid']}", auth=AUTH, timeout=5).json()["name"] == "after"
+        assert requests.get(_rooms_url(mock), auth=AUTH, timeout=5).json()["items"][0]["name"] == "before"
+
+
+def test_list_item_mangles_non_ascii():
+    with _with("list_item_mangles_non_ascii") as mock:
+        room = _post(mock, {"name": "Zoë"}).json()
+        assert requests.get(f"{_rooms_url(mock)}/{room['meeting_room_sid']}", auth=AUTH, timeout=5).json()["name"] == "Zoë"
+        assert requests.get(_rooms_url(mock), auth=AUTH, timeout=5).json()["items"][0]["name"] == "Zo?"
+
+
+def test_codes_unique_across_accounts_and_conflict_reveals_foreign_room():
+    codes = {"access_codes": [{"access_code": "424242", "role": "host"}]}
+    with MeetingRoomMock() as mock:  # correct: another account's code is free, a refusal names no foreign room
+        foreign = _post(mock, codes, auth=OTHER).json()
+        assert _post(mock, codes).status_code == 200
+        refused = _post(mock, codes)
+        assert refused.status_code == 409 and foreign["meeting_room_sid"] not in refused.text
+    with _with("codes_unique_across_accounts") as mock:
+        _post(mock, codes, auth=OTHER)
+        assert _post(mock, codes).status_code == 409
+    with _with("conflict_reveals_foreign_room") as mock:
+        foreign = _post(mock, codes, auth=OTHER).json()
+        assert _post(mock, codes).status_code == 200
+        refused = _post(mock, codes)
+        assert refused.status_code == 409 and foreign["meeting_room_sid"] in refused.text
+
+
+@pytest.mark.parametrize("fault, sent, stored", [
+    ("non_ascii_replaced_with_question_mark", "Café 会议 🎉", "Caf? ?? ?"),
+    ("names_normalised_to_nfc", "Cafe\u0301", "Caf\u00e9"),
+    ("astral_characters_dropped", "party 🎉 time", "party  time"),
+    ("invisible_characters_stripped", "a\u200bb\u2060c\ufeffd", "abcd"),
+])
+def test_name_faults_alter_stored_names(fault, sent, stored):
+    with MeetingRoomMock() as mock:
+        assert _post(mock, {"name": sent}).json()["name"] == sent
+    with _with(fault) as mock:
+        room = _post(mock, {"name": "plain"}).json()
+        url = f"{_rooms_url(mock)}/{room['meeting_room_sid']}"
+        assert _post(mock, {"name": sent}).json()["name"] == stored
+        assert requests.patch(url, json={"name": sent}, auth=AUTH, timeout=5).json()["name"] == stored
+        assert requests.put(url, json={"name": sent, "properties": {}, "access_codes": [], "did_group_sid": None},
+                            auth=AUTH, timeout=5).json()["name"] == stored
+        assert requests.get(url, auth=AUTH, timeout=5).json()["name"] == stored
+
+
+def test_astral_characters_dropped_from_property_values():
+    with _with("astral_characters_dropped") as mock:
+        assert _post(mock, {"properties": {"greeting": "hi 🎉"}}).json()["properties"] == {"greeting": "hi "}
+
+
+def test_size_truncation_faults():
+    many_keys = {f"key_{index:02}": "v" for index in range(25)}
+    many_codes = [{"access_code": f"{620000 + index}", "role": "host"} for index in range(12)]
+    with MeetingRoomMock() as mock:
+        room = _post(mock, {"properties": many_keys, "access_codes": many_codes}).json()
+        assert len(room["properties"]) == 25 and len(room["access_codes"]) == 12
+    with _with("properties_truncated_at_20_keys") as mock:
+        response = _post(mock, {"properties": many_keys})
+        assert response.status_code == 200 and len(response.json()["properties"]) == 20
+    with _with("access_codes_truncated_at_10") as mock:
+        response = _post(mock, {"access_codes": many_codes})
+        assert response.status_code == 200 and len(response.json()["access_codes"]) == 10
+
+
+@pytest.mark.parametrize("fault, auth, header", [
+    ("unknown_user_with_known_password_accepted", ("nobody_at_all", "qwerty456"), None),
+    ("password_of_other_login_accepted", ("conference_user_123", "qwerty456"), None),
+    ("malformed_authorization_accepted", None, "Bearer abc"),
+    ("malformed_authorization_accepted", None, "Basic !!!not-base64"),
+    ("malformed_authorization_accepted", None, "Basic Y29uZmVyZW5jZV91c2VyXzEyMw=="),  # no colon
+])
+def test_credential_faults(fault, auth, header):
+    headers = {"Authorization": header} if header else {}
+    for faults, status in (((), 401), ((fault,), 200)):
+        with MeetingRoomMock(faults=faults) as mock:
+            assert requests.get(_rooms_url(mock), auth=auth, headers=headers, timeout=5).status_code == status
+            assert requests.get(_rooms_url(mock), timeout=5).status_code == 401  # no header stays 401
+            assert requests.get(_rooms_url(mock), auth=("nobody_at_all", "nope"), timeout=5).status_code == 401
+
+
+def test_latency_delays_every_answer():
+    import time
+    with MeetingRoomMock(latency_ms=60) as mock:
+        started = time.monotonic()
+        assert requests.get(_rooms_url(mock), auth=AUTH, timeout=5).status_code == 200
+        assert requests.get(_rooms_url(mock) + "/x", auth=AUTH, timeout=5).status_code == 404
+        assert time.monotonic() - started >= 0.12
+
+
+def test_unknown_did_group_of_another_account_and_nothing_created():
+    with MeetingRoomMock() as mock:
+        other_group = mock.accounts[1].did_groups[0]["did_group_sid"]
+        assert _post(mock, {"did_group_sid": other_group}).status_code == 422
+        assert requests.get(_rooms_url(mock), auth=AUTH, timeout=5).json()["total"] == 0
+
+
+def test_the_mock_is_an_independent_implementation():
+    """The mock shares no code with the suite's oracle: it imports nothing from the package outside mock/."""
+    import ast
+    from pathlib import Path
+
+    import meeting_room_contract.mock as package
+
+    for path in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.level >= 2 or (node.module or "").startswith("meeting_room_contract")), (path.name, node.module)
+            elif isinstance(node, ast.Import):
+                assert not any(alias.name.startswith("meeting_room_contract") for alias in node.names), path.name

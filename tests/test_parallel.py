@@ -19,14 +19,7 @@ USER, PASSWORD = "conference_user_123", "qwerty123"
 def test_parallel_run_with_delete_leftovers(tmp_path):
     with MeetingRoomMock() as mock:
         created_names: list[str] = []
-        create = mock.store.create
-
-        def counting_create(account, body):
-            status, room = create(account, body)
-            created_names.append(room["name"])
-            return status, room
-
-        mock.store.create = counting_create  # count what the run creates, from the server's side
+        mock.on_created(lambda room: created_names.append(room["name"]))  # count what the run creates, server side
         bystander = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
                                   json={"name": "a colleague's room"}).json()
         leftover = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
@@ -40,8 +33,7 @@ def test_parallel_run_with_delete_leftovers(tmp_path):
         completed = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
         output = completed.stdout + completed.stderr
         assert completed.returncode == 0, output[-4000:]
-        with mock.store.lock:
-            remaining = set(mock.store.rooms)
+        remaining = set(mock.rooms())
     assert remaining == {bystander["meeting_room_sid"]}  # the leftover is gone, our rooms too, the bystander stays
     assert leftover["meeting_room_sid"] not in remaining
     run_ids = {re.match(r"contract-test-(\S+) ", name).group(1) for name in created_names}

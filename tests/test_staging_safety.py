@@ -51,8 +51,7 @@ def _bystander(mock: MeetingRoomMock) -> dict:
 
 
 def _rooms(mock: MeetingRoomMock) -> dict[str, dict]:
-    with mock.store.lock:
-        return {sid: dict(room) for sid, room in mock.store.rooms.items()}
+    return mock.rooms()
 
 
 def test_passing_run_leaves_no_room_writes_reports_and_no_password(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Callable
 from dataclasses import dataclass, field
@@ -11,7 +12,6 @@ import requests
 from .client import (NO_DEADLINE, ConferenceClient, Credentials, Deadline, Politeness, RateLimiter, RequestCounter,
                      RoomRegistry, UnsafeTargetError, delete_rooms, new_run_id)
 from .journal import signals_held
-from .redaction import Redactor
 from .mock import MeetingRoomMock
 from .redaction import Redactor
 
@@ -28,6 +28,8 @@ class TargetSettings:
     second_password: str | None = field(default=None, repr=False)
     mock_faults: tuple[str, ...] = ()
     mock_variants: tuple[str, ...] = ()
+    # per-answer delay of the embedded mock (a remote-like target without a network)
+    mock_latency_ms: float = field(default_factory=lambda: float(os.environ.get("CONFERENCE_MOCK_LATENCY_MS") or 0))
     politeness: Politeness = Politeness()
     name_prefix: str = "contract-test"
 
@@ -60,7 +62,9 @@ class Target:
     def _ensure_started(self) -> None:
         with self._lock:
             if self.settings.uses_mock and self.mock is None:
-                self.mock = MeetingRoomMock(self.settings.mock_faults, self.settings.mock_variants).start()
+                self.mock = MeetingRoomMock(self.settings.mock_faults, self.settings.mock_variants,
+                                            spec_path=self.spec_path,  # the run's spec (--spec)
+                                            latency_ms=self.settings.mock_latency_ms).start()
 
     @property
     def base_url(self) -> str:

@@ -1,4 +1,4 @@
-"""Run the mock standalone: `python -m meeting_room_contract.mock --port 8080 [--fault NAME] [--variant NAME]`."""
+"""Run the mock standalone: `python -m meeting_room_contract.mock --port 8080 [--fault NAME] [--variant NAME] [--latency-ms N]`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import signal
 import sys
 import threading
 
+import yaml
+
+from . import schema
 from .behaviours import FAULTS, SPEC_FAULTS, VARIANTS
-from .. import spec
 from .server import MeetingRoomMock
 
 
@@ -22,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="switch to another allowed behaviour (repeatable); see --list")
     parser.add_argument("--spec", default=None, help="the OpenAPI spec the mock implements (env CONFERENCE_SPEC; "
                                                      "default openapi/conference-v2-meeting-rooms.yaml)")
+    parser.add_argument("--latency-ms", type=float, default=0, metavar="N",
+                        help="delay every answer by N milliseconds, as a remote deployment would (default 0)")
     parser.add_argument("--list", action="store_true", help="list faults and variants and exit")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
@@ -31,15 +35,19 @@ def main(argv: list[str] | None = None) -> int:
             for behaviour in table.values():
                 print(f"  {behaviour.name:38} [{behaviour.rule}] {behaviour.description}")
         return 0
-    if args.spec:
-        try:
-            spec.set_spec_path(args.spec)
-        except ValueError as error:
-            parser.error(f"--spec: {error}")  # one line, exit code 2
-    mock = MeetingRoomMock(tuple(args.fault), tuple(args.variant), host=args.host, port=args.port, verbose=args.verbose)
+    if args.latency_ms < 0:
+        parser.error("--latency-ms: must be 0 or more")
+    try:
+        path = schema.spec_file(args.spec)
+        api_schema = schema.load(path)
+    except (ValueError, OSError, KeyError, TypeError, yaml.YAMLError) as error:
+        parser.error(f"--spec: {str(error).splitlines()[0] if str(error) else type(error).__name__}")  # one line, exit 2
+    mock = MeetingRoomMock(tuple(args.fault), tuple(args.variant), host=args.host, port=args.port, verbose=args.verbose,
+                           spec_path=path, latency_ms=args.latency_ms)
     mock.start()
     print(f"meeting-room mock listening on {mock.base_url}", flush=True)
-    print(f"  spec: {spec.describe()}", flush=True)
+    version = api_schema.document.get("info", {}).get("version", "?")
+    print(f"  spec: {path} (API version {version}); latency {args.latency_ms:g} ms per answer", flush=True)
     for account in mock.accounts:
         groups = ", ".join(group["did_group_sid"] for group in account.did_groups)
         print(f"  account {account.account_sid} login {account.login}; DID groups {groups}", flush=True)
