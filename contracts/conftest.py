@@ -22,7 +22,7 @@ def _codes_in_use_snapshot() -> None:
 # The most specific checks first, so that a failing gate's first failure names the broken rule
 # (a PATCH bug shows in test_patch before it shows as a lost update in test_concurrency).
 CONCERN_ORDER = ["test_patch", "test_put", "test_read_only", "test_uniqueness", "test_negative", "test_round_trip",
-                 "test_shape", "test_auth", "test_isolation", "test_concurrency", "test_stateful"]
+                 "test_edge_values", "test_request_forms", "test_shape", "test_auth", "test_isolation", "test_concurrency", "test_stateful"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
