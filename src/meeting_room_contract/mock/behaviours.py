@@ -130,6 +130,39 @@ FAULTS: dict[str, Behaviour] = {
     ]
 }
 
+# Issue 13's classes (edge branch; the independent mock of branch `mock` replaces these at merge).
+FAULTS.update({
+    b.name: b
+    for b in [
+        Behaviour("non_ascii_replaced_with_question_mark", "round_trip.exact_values",
+                  "Every non-ASCII character of a stored name becomes '?' (POST/PATCH/PUT)."),
+        Behaviour("names_normalised_to_nfc", "round_trip.exact_values", "Names are stored NFC-normalised."),
+        Behaviour("astral_characters_dropped", "round_trip.exact_values",
+                  "Characters outside the BMP are removed from stored names and property values."),
+        Behaviour("invisible_characters_stripped", "round_trip.exact_values",
+                  "Zero-width/invisible characters (U+200B-U+200D, U+2060, U+FEFF) are removed from names."),
+        Behaviour("properties_truncated_at_20_keys", "round_trip.exact_values",
+                  "A properties object with more than 20 keys keeps only the first 20 (answer 200)."),
+        Behaviour("access_codes_truncated_at_10", "round_trip.exact_values",
+                  "More than 10 access codes: only the first 10 are stored (answer 200)."),
+        Behaviour("charset_content_type_refused", "request.json_body_forms",
+                  "A Content-Type with parameters (`application/json; charset=utf-8`) or not in lower case is 415."),
+        Behaviour("raw_utf8_body_misdecoded", "request.json_body_forms",
+                  "The body bytes are decoded as Latin-1 before JSON parsing (raw UTF-8 non-ASCII mangled; \\u escapes fine)."),
+        Behaviour("codes_unique_across_accounts", "uniqueness.account_scope",
+                  "The uniqueness check looks at every account's rooms (409 for a code another account holds)."),
+        Behaviour("conflict_reveals_foreign_room", "uniqueness.account_scope",
+                  "A 409 body lists every room (of any account) holding the code, with sids."),
+        Behaviour("unknown_user_with_known_password_accepted", "auth.required",
+                  "A login that does not exist is authenticated as the account whose password it sends."),
+        Behaviour("password_of_other_login_accepted", "auth.required",
+                  "A known login with another known login's password is accepted (as the login's account)."),
+        Behaviour("malformed_authorization_accepted", "auth.required",
+                  "An Authorization header that is not Basic, or whose base64 or user:password form is broken, is "
+                  "treated as the first account (no 401)."),
+    ]
+})
+
 VARIANTS: dict[str, Behaviour] = {
     b.name: b
     for b in [

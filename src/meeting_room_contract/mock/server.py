@@ -143,6 +143,9 @@ class MeetingRoomStore:
             room = self.rooms.get(match.group(1)) if match else None
             if room is not None:
                 return self.account_by_sid(room["account_sid"])
+        issue13_account = issue13_authenticate(self, header)  # issue 13 faults (edge branch)
+        if issue13_account is not None:
+            return issue13_account
         if not header or not header.startswith("Basic "):
             raise ApiError(401, "Unauthorized", headers={"WWW-Authenticate": 'Basic realm="conference"'})
         try:
@@ -189,6 +192,7 @@ class MeetingRoomStore:
             if self.fault("non_latin1_mangled"):
                 name = name.encode("latin-1", errors="replace").decode("latin-1")
             room["name"] = name
+        room = issue13_stored(self, room)  # issue 13 faults (edge branch)
         if self.fault("access_code_leading_zeros_dropped"):
             room["access_codes"] = [{**entry, "access_code": str(int(entry["access_code"]))} if entry["access_code"].isdigit()
                                     else entry for entry in room["access_codes"]]
@@ -281,7 +285,8 @@ class MeetingRoomStore:
         for unique in self.model.UNIQUE:  # `x-unique`: no value in two rooms of the account sharing the scope
             codes = self.model.unique_values(candidate, unique)
             for sid, other in self.rooms.items():
-                if sid == exclude_sid or other["account_sid"] != account.account_sid or sid in self.deleted:
+                if sid == exclude_sid or sid in self.deleted or (
+                        other["account_sid"] != account.account_sid and not self.fault("codes_unique_across_accounts")):
                     continue
                 if (self.model.scope_of(other, unique) != self.model.scope_of(candidate, unique)
                         and not self.variant("codes_unique_per_account")):
@@ -289,8 +294,8 @@ class MeetingRoomStore:
                 clash = codes & self.model.unique_values(other, unique)
                 if clash:
                     raise ApiError(422 if self.variant("code_in_use_422") else self.conflict_status(),
-                                   f"{unique.item_field} value(s) already used in this scope: {', '.join(sorted(clash))}",
-                                   unique.array_field)
+                                   f"{unique.item_field} value(s) already used in this scope: {', '.join(sorted(clash))}"
+                                   + issue13_conflict_detail(self, codes, unique), unique.array_field)
 
     # -- operations ------------------------------------------------------------------------
     def list_rooms(self, account: Account, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -744,8 +749,11 @@ class MeetingRoomMock:
         media_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if media_type != "application/json" and not self.store.fault("missing_content_type_accepted"):
             raise ApiError(415, "Unsupported media type: send Content-Type: application/json")
+        if self.store.fault("charset_content_type_refused") and headers.get("Content-Type") != "application/json":
+            raise ApiError(415, "Unsupported media type: send Content-Type: application/json")  # issue 13 fault
+        encoding = "latin-1" if self.store.fault("raw_utf8_body_misdecoded") else "utf-8"  # issue 13 fault
         try:
-            body = json.loads(raw.decode("utf-8"), parse_int=_json_int, parse_float=_json_float,
+            body = json.loads(raw.decode(encoding), parse_int=_json_int, parse_float=_json_float,
                               parse_constant=_json_constant)
         except (UnicodeDecodeError, json.JSONDecodeError):
             if self.store.fault("malformed_json_server_error"):
@@ -791,3 +799,67 @@ def _too_deep(value: Any) -> bool:
                 return True
             stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
     return False
+
+
+# -- issue 13 faults (edge branch): small hooks, replaced by the independent mock at merge --------------
+
+_INVISIBLE = {0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF}
+
+
+def issue13_stored(store: MeetingRoomStore, room: dict[str, Any]) -> dict[str, Any]:
+    """What a storage layer with the issue-13 bugs keeps of a room."""
+    import unicodedata
+
+    name = room.get("name")
+    if isinstance(name, str):
+        if store.fault("non_ascii_replaced_with_question_mark"):
+            name = "".join(char if char.isascii() else "?" for char in name)
+        if store.fault("names_normalised_to_nfc"):
+            name = unicodedata.normalize("NFC", name)
+        if store.fault("astral_characters_dropped"):
+            name = "".join(char for char in name if ord(char) <= 0xFFFF)
+        if store.fault("invisible_characters_stripped"):
+            name = "".join(char for char in name if ord(char) not in _INVISIBLE)
+        room["name"] = name
+    props = room.get("properties")
+    if isinstance(props, dict):
+        if store.fault("astral_characters_dropped"):
+            props = {key: "".join(c for c in value if ord(c) <= 0xFFFF) if isinstance(value, str) else value
+                     for key, value in props.items()}
+        if store.fault("properties_truncated_at_20_keys") and len(props) > 20:
+            props = dict(list(props.items())[:20])
+        room["properties"] = props
+    if store.fault("access_codes_truncated_at_10") and isinstance(room.get("access_codes"), list):
+        room["access_codes"] = room["access_codes"][:10]
+    return room
+
+
+def issue13_authenticate(store: MeetingRoomStore, header: str | None) -> Account | None:
+    """The account a faulty credential check lets in (None: the correct check decides)."""
+    if not header:
+        return None
+    if not header.startswith("Basic "):
+        return store.accounts[0] if store.fault("malformed_authorization_accepted") else None
+    try:
+        decoded = base64.b64decode(header[6:], validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return store.accounts[0] if store.fault("malformed_authorization_accepted") else None
+    if ":" not in decoded:
+        return store.accounts[0] if store.fault("malformed_authorization_accepted") else None
+    login, _, password = decoded.partition(":")
+    known = {account.login: account for account in store.accounts}
+    by_password = next((account for account in store.accounts if account.password == password), None)
+    if login not in known and by_password is not None and store.fault("unknown_user_with_known_password_accepted"):
+        return by_password
+    if login in known and by_password is not None and store.fault("password_of_other_login_accepted"):
+        return known[login]
+    return None
+
+
+def issue13_conflict_detail(store: MeetingRoomStore, codes: set[Any], unique: Any) -> str:
+    """(fault) The 409's message lists every room of any account holding a code, with its sid and codes."""
+    if not store.fault("conflict_reveals_foreign_room"):
+        return ""
+    holders = [f"{sid} ({', '.join(sorted(store.model.unique_values(room, unique)))})"
+               for sid, room in store.rooms.items() if codes & store.model.unique_values(room, unique)]
+    return "; held by rooms: " + "; ".join(holders)
