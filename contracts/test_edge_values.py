@@ -61,9 +61,11 @@ def test_edge_value_by_post(case, client, rooms):
         sid = created[model.ID_FIELD]
         try:
             sent = tuple(body)
-            checks.state_matches(RULE, body, created, response, CREATE, f"POST with {case.id}: the answer", fields=sent)
+            checks.state_matches(RULE, {**created, **body}, created, response, CREATE, f"POST with {case.id}: the answer",
+                                 fields=sent)
             after = checks.current_room(client, sid, RULE, f"POST with {case.id}")
-            checks.state_matches(RULE, body, after, response, CREATE, f"POST with {case.id}: read back", fields=sent)
+            checks.state_matches(RULE, {**after, **body}, after, response, CREATE, f"POST with {case.id}: read back",
+                                 fields=sent)
         finally:
             client.delete_room(sid)
     _verdict(case, value, outcome, response, CREATE, "POST")

@@ -56,9 +56,11 @@ def _post(client, body: dict, data: bytes, content_type: str, situation: str) ->
     created = checks.room_answer("status.documented_codes", response, CREATE, situation)
     sid = created[model.ID_FIELD]
     try:
-        checks.state_matches(RULE, body, created, response, CREATE, f"{situation}: the answer", fields=tuple(body))
+        checks.state_matches(RULE, {**created, **body}, created, response, CREATE, f"{situation}: the answer",
+                             fields=tuple(body))
         after = checks.current_room(client, sid, RULE, situation)
-        checks.state_matches(RULE, body, after, response, CREATE, f"{situation}: read back", fields=tuple(body))
+        checks.state_matches(RULE, {**after, **body}, after, response, CREATE, f"{situation}: read back",
+                             fields=tuple(body))
     finally:
         client.delete_room(sid)
     return response, UpdateOutcome.APPLIED
@@ -111,7 +113,8 @@ def test_raw_utf8_and_escapes_are_the_same_input(method, text, client, rooms, pr
     for form, content_type, escaped in BODY_FORMS:
         situation = f"{method} of name {value!r} as {form} ({content_type})"
         if method == "POST":
-            body = {NAME_KEY: value, **({model.UNIQUE[0].array_field: strategies.fresh_access_codes(1)} if model.UNIQUE else {})}
+            codes = {model.UNIQUE[0].array_field: strategies.fresh_access_codes(1)} if model.UNIQUE else {}
+            body = {NAME_KEY: value, **codes}
             last, verdicts[form] = _post(client, body, _encoded(body, escaped), content_type, situation)
         else:
             with rooms.fresh(label="utf8") as created:
