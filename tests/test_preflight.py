@@ -157,7 +157,6 @@ def _options(**changes):
     ({"request_timeout": float("nan")}, "--request-timeout"),
     ({"rate_limit": float("inf")}, "--rate-limit"),
     ({"second_username": SECOND_USER}, "--second-username and --second-password go together"),
-    ({"room_prefix": ""}, "--room-prefix"),
     ({"base_url": "ftp://example/conference/v2", "username": USER, "password": PASSWORD}, "not an http(s) URL"),
 ])
 def test_option_checks(changes, expected):
@@ -375,6 +374,11 @@ def test_a_spec_directory_with_one_yaml_is_that_spec(tmp_path):
 
 def test_a_room_prefix_that_cannot_make_plain_names_is_one_line(one_line):
     one_line(["--room-prefix", "p" * 30], "--room-prefix", "cannot make plain room names", "use at most")
+
+
+def test_an_empty_room_prefix_is_one_line(one_line):
+    """The prefix is checked with the other options (plugin/options.py), before anything starts."""
+    one_line(["--room-prefix", ""], "--room-prefix", "non-empty")
 
 
 def test_a_slow_delete_passes_when_the_request_timeout_allows_it(stub):

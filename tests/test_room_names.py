@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from meeting_room_contract import preflight, rooms, spec
+from meeting_room_contract import rooms, spec
+from meeting_room_contract.model import Model
+from meeting_room_contract.plugin import options
 from meeting_room_contract.client import MAX_LABEL_CHARS, SERIAL_WRAP, RoomRegistry, new_run_id
-from meeting_room_contract.mock.behaviours import check_names
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PREFIX = "contract-test"
+MODEL = Model(spec.default())  # the default spec: its names allow 40 characters
 
 
 def _labels_in_source() -> set[str]:
@@ -41,8 +43,8 @@ def _all_names(registry: RoomRegistry) -> list[str]:
 
 
 def test_the_spec_has_a_plain_pattern_for_names():
-    assert rooms.name_schema().get("x-plain-pattern"), "the test would prove nothing"
-    assert not rooms.is_plain_name("x" * 41) and rooms.is_plain_name("x" * 40)  # the default spec: 40 characters
+    assert rooms.name_schema(MODEL).get("x-plain-pattern"), "the test would prove nothing"
+    assert not rooms.is_plain_name(MODEL, "x" * 41) and rooms.is_plain_name(MODEL, "x" * 40)  # the default spec: 40 characters
 
 
 def test_the_source_labels_are_found():
@@ -52,7 +54,7 @@ def test_the_source_labels_are_found():
 @pytest.mark.parametrize("run_id", [new_run_id(), new_run_id(4_102_444_800)], ids=["now", "year-2100"])
 def test_every_bookkeeping_name_is_plain(run_id):
     registry = RoomRegistry(run_id, DEFAULT_PREFIX)
-    bad = [name for name in _all_names(registry) if not rooms.is_plain_name(name)]
+    bad = [name for name in _all_names(registry) if not rooms.is_plain_name(MODEL, name)]
     assert bad == []
 
 
@@ -63,13 +65,13 @@ def test_every_label_fits():
 def test_the_longest_allowed_prefix_still_makes_plain_names():
     longest = max(n for n in range(1, 41) if _prefix_ok("p" * n))
     registry = RoomRegistry(new_run_id(), "p" * longest)
-    assert all(rooms.is_plain_name(name) for name in _all_names(registry))
+    assert all(rooms.is_plain_name(MODEL, name) for name in _all_names(registry))
     assert len(DEFAULT_PREFIX) <= longest
 
 
 def _prefix_ok(prefix: str) -> bool:
     try:
-        rooms.check_room_prefix(prefix)
+        rooms.check_room_prefix(MODEL, prefix)
     except ValueError:
         return False
     return True
@@ -83,13 +85,27 @@ def _prefix_ok(prefix: str) -> bool:
     ("ümlaut", "x-plain-pattern"),
 ])
 def test_a_prefix_that_cannot_make_plain_names_is_an_option_error(prefix, expected):
-    options = dict(base_url=None, username=None, password=None, second_username=None, second_password=None,
-                   mock_faults=[], mock_variants=[], request_timeout=15.0, rate_limit=0.0, room_prefix=prefix,
-                   profile=None, known_profile=lambda name: True, check_mock_names=check_names)
-    with pytest.raises(preflight.PreflightError) as error:
-        preflight.check_options(**options)
+    with pytest.raises(ValueError) as error:
+        rooms.check_room_prefix(MODEL, prefix)
     assert expected in str(error.value) and "--room-prefix" in str(error.value)
     assert "\n" not in str(error.value)
+    with pytest.raises(pytest.UsageError) as usage:  # as the plugin checks the options: a usage error, the same line
+        options.check_options(_Config(room_prefix=prefix), spec.default())
+    assert expected in str(usage.value) and "--room-prefix" in str(usage.value) and "\n" not in str(usage.value)
+    options.check_options(_Config(room_prefix=DEFAULT_PREFIX), spec.default())  # the default is fine
+
+
+class _Config:
+    """The options `plugin.options.check_options` reads, at their defaults (no pytest session)."""
+
+    def __init__(self, **changes):
+        self.values = dict(base_url=None, username=None, password=None, second_username=None, second_password=None,
+                           mock_fault=[], mock_variant=[], request_timeout=15.0, rate_limit=0.0,
+                           room_prefix=DEFAULT_PREFIX, hypothesis_profile=None, stop_on_rule=None)
+        self.values.update(changes)
+
+    def getoption(self, name, default=None):
+        return self.values.get(name, default)
 
 
 def test_run_ids_are_short_unique_and_dated():
@@ -107,6 +123,6 @@ def test_run_started_reads_both_forms_and_nothing_else():
 
 
 def test_the_name_pattern_comes_from_the_run_spec():
-    pattern = spec.current().resolved(spec.CREATE_SCHEMA)["properties"]["name"]["x-plain-pattern"]
-    assert rooms.name_schema()["x-plain-pattern"] == pattern
+    pattern = spec.default().resolved(spec.CREATE_SCHEMA)["properties"]["name"]["x-plain-pattern"]
+    assert rooms.name_schema(MODEL)["x-plain-pattern"] == pattern
     assert re.search(pattern, rooms.preflight_name(RoomRegistry(new_run_id(), DEFAULT_PREFIX)))

@@ -8,10 +8,11 @@ from hypothesis.internal.conjecture import providers
 from hypothesis.internal.constants_ast import constants_from_module
 
 from meeting_room_contract import observations, report
-from meeting_room_contract.checks import ContractViolation, field_diff
+from meeting_room_contract.judges import ContractViolation, Failure, Verdict
+from meeting_room_contract.judges.base import field_diff
 from meeting_room_contract.mock import server
 from meeting_room_contract.observations import Recorder, merge, situation, write_summary
-from meeting_room_contract.reporting import hypothesis_notes, violation_text
+from meeting_room_contract.plugin.reporting import hypothesis_notes, violation_text
 
 SID_A, SID_B = "9b776e1e-77f0-559d-9bc9-d71631fb297b", "c7419fa7-dac1-5b88-a300-ac1d4b9e30a1"
 
@@ -67,8 +68,8 @@ def test_markdown_says_what_is_capped(tmp_path):
               for i in range(observations.MD_GROUPS_SHOWN + 10)]
     doc = {"checks": [], "behaviours": {}, "drift": {}, "failures": [{}] * 200, "failure_groups": groups, "failures_total": 240,
            "call_failures": [{"test": "contracts/test_x.py::test_fixture_broke", "rules": []}]}
-    _, md_path = write_summary(doc, tmp_path, {"target": "http://example.test", "run_id": "r", "profile": "gate"})
-    md = md_path.read_text()
+    _, html_path = write_summary(doc, tmp_path, {"target": "http://example.test", "run_id": "r", "profile": "gate"})
+    md = (tmp_path / "contract-summary.md").read_text()
     assert "240 failed check(s) in 60 group(s)" in md
     assert "keeps the first 200 of 240 failures individually" in md
     assert "10 more group(s) not shown here" in md
@@ -76,7 +77,7 @@ def test_markdown_says_what_is_capped(tmp_path):
     assert md.count("```sh") == observations.MD_GROUPS_SHOWN  # one example curl per group shown
     assert "- `contracts/test_x.py::test_fixture_broke`" in md  # a failure no rule explains is not lost
     assert json.loads((tmp_path / "contract-summary.json").read_text())["failures_total"] == 240
-    assert (tmp_path / report.REPORT_NAME).is_file()
+    assert (tmp_path / report.REPORT_NAME).is_file() and html_path == tmp_path / report.REPORT_NAME
 
 
 def test_report_hides_credentials_in_a_target_url():
@@ -121,17 +122,35 @@ def test_generated_data_draws_no_constants_from_the_project_source():
     assert not providers._get_local_constants().strings  # ... and the profiles' switch keeps it out
 
 
-def test_a_check_that_could_not_be_judged_is_shown_not_counted(monkeypatch):
-    """`did_group_is_known` with no DID groups known: recorded as not checked, never as run or passed."""
-    from meeting_room_contract import checks
+def test_a_check_that_could_not_be_judged_is_shown_not_counted(make_run):
+    """An accepted `did_group_sid` with no DID groups of the account known: recorded as not checked,
+    never as run or passed."""
+    from meeting_room_contract import actions
+    from meeting_room_contract.rooms import RoomFactory
 
-    recorder = Recorder()
-    monkeypatch.setattr(checks, "RECORDER", recorder)
-    monkeypatch.setattr(checks, "KNOWN_DID_GROUPS", set())
-    checks.did_group_is_known("PATCH", {"did_group_sid": SID_A}, None)
-    part = recorder.to_dict()
-    assert part["checks"] == []
+    run = make_run()
+    client = run.target.client("primary")
+    run.did_groups = frozenset()  # the account's DID groups were read: none
+    group = client.did_group_sids()[0]  # one the mock accepts
+    room = RoomFactory(run, client).create({}, label="room")
+    _, response, _ = actions.send_update(run, client, room["meeting_room_sid"], "PATCH", {"did_group_sid": group})
+    assert response.status_code == 200
+    part = run.recorder.to_dict()
+    assert [row for row in part["checks"] if row["rule"] == "bad_input.rejected"] == []
     assert list(part["not_checked"]) == ["bad_input.rejected"]
     merged = merge([part, part])
     assert sum(merged["not_checked"]["bad_input.rejected"].values()) == 2
     assert "could not be judged" in observations._markdown({**merged, "behaviours": {}, "drift": {}})
+
+
+def test_typed_failures_group_by_their_situation_not_by_their_prose(make_run):
+    """A judge's failure is grouped by its (rule, operation, situation) fields, whatever its detail says."""
+    run = make_run()
+    verdict = Verdict()
+    for detail in ("name: expected 'a', observed 'b'", "access_codes differ entirely", "properties.k: 1 vs 2"):
+        verdict.add("patch.partial_update", "PATCH /meeting_rooms/{sid}",
+                    [Failure("patch.partial_update", "PATCH /meeting_rooms/{sid}", "accepted PATCH, room read back", detail)])
+    run.record(verdict, lambda failure: ContractViolation(failure))
+    [group] = run.recorder.to_dict()["failure_groups"]
+    assert (group["rule"], group["operation"], group["situation"], group["count"]) == \
+        ("patch.partial_update", "PATCH /meeting_rooms/{sid}", "accepted PATCH, room read back", 3)

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import requests
 
 from . import rules
-from .client import ConferenceClient, curl_command
+from .client import NAME_KEY, ConferenceClient, curl_command
 from .judges import ContractViolation, Failure, Verdict
 from .judges import answers, conflicts, updates
 from .judges.updates import LIST_NOT_READ, UpdateEvidence, room_operation
@@ -20,7 +20,6 @@ from .run import Run
 
 ROOM_GET = "GET /meeting_rooms/{sid}"
 CREATE = "POST /meeting_rooms"
-NAME_KEY = "name"  # where the suite writes recognisable room names (when the spec's creation body has it)
 
 
 # -- failures become test failures -------------------------------------------------------------------
@@ -136,16 +135,17 @@ def state_matches(run: Run, rule_id: str, expected: Mapping[str, Any], observed:
 
 # -- the account's list: a read path of its own -----------------------------------------------------
 
-def listed_room(client: ConferenceClient, sid: str) -> dict[str, Any] | None:
+def listed_room(run: Run, client: ConferenceClient, sid: str) -> dict[str, Any] | None:
     """The room's item in the account's list (None: not listed). Asks with the documented filter
     first; a server that ignores or refuses filters is read page by page, in a stable order."""
-    response = client.request("GET", f"/meeting_rooms?filter={quote(f'meeting_room_sid eq {sid}')}&limit=10")
+    id_field = run.model.ID_FIELD
+    response = client.request("GET", f"/meeting_rooms?filter={quote(f'{id_field} eq {sid}')}&limit=10")
     if response.status_code == 200:
         items = (response.json() or {}).get("items") or []
-        found = [item for item in items if isinstance(item, dict) and item.get("meeting_room_sid") == sid]
+        found = [item for item in items if isinstance(item, dict) and item.get(id_field) == sid]
         if found:
             return found[0]
-    return next((room for room in client.list_all("/meeting_rooms") if room.get("meeting_room_sid") == sid), None)
+    return next((room for room in client.list_all("/meeting_rooms") if room.get(id_field) == sid), None)
 
 
 def account_rooms(run: Run, client: ConferenceClient) -> list[dict[str, Any]]:
@@ -194,7 +194,7 @@ def judge_update(run: Run, client: ConferenceClient, sid: str, before: Mapping[s
     if response.status_code < 500:
         evidence = _with(evidence, after_answer=client.get_room(sid))
     if response.status_code == 200 and evidence.after is not None:
-        evidence = _with(evidence, listed=listed_room(client, sid))
+        evidence = _with(evidence, listed=listed_room(run, client, sid))
     judgement = updates.judge_update(context, evidence)
     for name in updates.unreferenced_fields(context, body) if response.status_code == 200 else ():
         judgement.verdict.not_checked.append(("bad_input.rejected", evidence.operation,

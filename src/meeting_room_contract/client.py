@@ -431,6 +431,7 @@ LIST_KEYS = {"/meeting_rooms": "meeting_room_sid", "/did_groups": "did_group_sid
 _UNSET = object()
 
 
+NAME_KEY = "name"  # where the suite writes recognisable room names (when the spec's creation body has it)
 MAX_LABEL_CHARS = 8  # room labels ("neighbor", "holder", ...)
 SERIAL_WRAP = 100_000  # room serials have at most 5 digits
 BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"

@@ -14,6 +14,7 @@ from .context import Context
 
 ANSWER_RULE = {"PATCH": "patch.response_is_updated_object", "PUT": "put.response_is_updated_object"}
 REJECTED_RULE = {"PATCH": "patch.rejected_changes_nothing", "PUT": "put.rejected_changes_nothing"}
+LIST_OPERATION = "GET /meeting_rooms"
 LIST_NOT_READ = object()  # the list read path was not read for this exchange
 
 
@@ -110,12 +111,12 @@ def judge_update(context: Context, evidence: UpdateEvidence) -> UpdateJudgement:
     else:
         state_rule = evidence.state_rule or "put.full_replacement"
         steps = [(state_rule, lambda: put_full_replacement(context, evidence.before, evidence.body, after, state_rule))]
-    steps += [
-        (ANSWER_RULE[method], lambda: response_is_updated_object(context, method, answered, after)),
-        ("read_paths.list_matches_get", lambda: list_matches_get(context, evidence.listed, after, operation)),
-        ("bad_input.unknown_field", lambda: unknown_fields_not_stored(context, method, evidence.body, [answered, after])),
-    ]
-    if _run_steps(verdict, operation, steps):
+    steps.append((ANSWER_RULE[method], lambda: response_is_updated_object(context, method, answered, after)))
+    if (_run_steps(verdict, operation, steps)
+            or _run_steps(verdict, LIST_OPERATION, [("read_paths.list_matches_get",  # counted where its failure is
+                                                     lambda: list_matches_get(context, evidence.listed, after, operation))])
+            or _run_steps(verdict, operation, [("bad_input.unknown_field", lambda: unknown_fields_not_stored(
+                context, method, evidence.body, [answered, after]))])):
         return result
     if context.model.unknown_fields(evidence.body):
         answers.observe(verdict, context, "unknown_fields", "ignored", operation)
@@ -151,11 +152,10 @@ def _judge_refusal(context: Context, evidence: UpdateEvidence, result: UpdateJud
         if answers.observe(verdict, context, "error_body_shape", answers.error_body_shape(answer), operation):
             return
     rejected_rule = REJECTED_RULE[method]
-    if _run_steps(verdict, operation, [
-            (rejected_rule, lambda: read_back_found(evidence, rejected_rule)),
-            ("shape.meeting_room_schema", lambda: answers.room_shape(context, evidence.after_answer, "GET /meeting_rooms/{sid}",
-                                                                     f"rejected {method}: GET of the room")),
-            (rejected_rule, lambda: rejected_changes_nothing(context, evidence, rejected_rule))]):
+    if (_run_steps(verdict, operation, [(rejected_rule, lambda: read_back_found(evidence, rejected_rule))])
+            or _run_steps(verdict, "GET /meeting_rooms/{sid}", [("shape.meeting_room_schema", lambda: answers.room_shape(
+                context, evidence.after_answer, "GET /meeting_rooms/{sid}", f"rejected {method}: GET of the room"))])
+            or _run_steps(verdict, operation, [(rejected_rule, lambda: rejected_changes_nothing(context, evidence, rejected_rule))])):
         return
     result.after = evidence.after
     if holders or (answer.status_code == 409 and in_body):
@@ -308,10 +308,10 @@ def list_matches_get(context: Context, listed: Any, after: Mapping[str, Any], op
     if listed is LIST_NOT_READ:
         return None
     if listed is None:
-        return [Failure("read_paths.list_matches_get", "GET /meeting_rooms", f"after {operation}",
+        return [Failure("read_paths.list_matches_get", LIST_OPERATION, f"after {operation}",
                         "the room is not in the account's list, though GET by sid finds it",
                         observed={"sid": after.get(context.model.ID_FIELD)})]
-    return state_matches(context, "read_paths.list_matches_get", after, listed, "GET /meeting_rooms",
+    return state_matches(context, "read_paths.list_matches_get", after, listed, LIST_OPERATION,
                          f"after {operation}: the list item differs from GET by sid")
 
 
