@@ -153,9 +153,8 @@ def _refused_for_a_foreign_code(run, client, sid, before, method: str, body: dic
     deployment) leaves the case unjudged (returns True). False: not refused."""
     if response.status_code not in (400, 409, 422):
         return False
-    candidate = checks.candidate_state(before, method, body)
     operation = room_operation(method) if sid else "POST /meeting_rooms"
-    if checks.conflicting_rooms(client, candidate, sid):
+    if actions.code_holders(run, client, sid, before, method, body):
         run.recorder.unchecked(SCOPE, operation, "refused, but a room of this account holds the code too; not judged")
         return True
     with actions.rule(run, SCOPE, operation):
