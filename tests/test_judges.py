@@ -194,7 +194,7 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             module = "." * node.level + (node.module or "")
             found.add(module)
-            found |= {f"{module}.{alias.name}" if module.endswith(".") is False else module + alias.name
+            found |= {f"{module}.{alias.name}" if node.module else module + alias.name  # `from .. import client`
                       for alias in node.names}
     return found
 
