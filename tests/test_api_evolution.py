@@ -48,26 +48,28 @@ def test_evolved_specs_are_valid_openapi(spec_dir):
         validate(yaml.safe_load(evo.write(spec_dir).read_text(encoding="utf-8")))
 
 
-def test_model_and_generators_follow_a_switched_spec(spec_dir):
-    """In-process: after `set_spec_path` the model and the strategies see the new field and rules."""
+def test_model_and_generators_follow_another_spec(spec_dir):
+    """In-process: the model and the strategies of a run on an evolved spec see the new field and rules."""
+    from types import SimpleNamespace
+
     from hypothesis import given, settings
 
-    evolved = evolution.EVOLUTIONS[0].write(spec_dir)
-    try:
-        spec.set_spec_path(evolved)
-        assert "max_participants" in model.MODIFIABLE_FIELDS and "max_participants" in model.PUT_REQUIRED_FIELDS
-        seen: list[dict] = []
+    from meeting_room_contract.run import CodeBook
 
-        @settings(max_examples=30, derandomize=True, database=None)
-        @given(strategies.put_bodies(["g1"]))
-        def draw(body):
-            assert not model.invalid_value_reasons(body), body
-            seen.append(body)
+    evolved = spec.checked(evolution.EVOLUTIONS[0].write(spec_dir))
+    m = model.Model(evolved)
+    run = SimpleNamespace(model=m, spec=evolved, codes=CodeBook())  # what the strategies read of a run
+    assert "max_participants" in m.MODIFIABLE_FIELDS and "max_participants" in m.PUT_REQUIRED_FIELDS
+    seen: list[dict] = []
 
-        draw()
-        assert {body["max_participants"] for body in seen} - {100}, "the new field is generated, not just defaulted"
-        assert all(2 <= body["max_participants"] <= 500 for body in seen)
-        assert model.invalid_value_reasons({"max_participants": 501}) and model.invalid_value_reasons({"max_participants": "9"})
-    finally:
-        spec.set_spec_path(None)
-    assert "max_participants" not in model.MODIFIABLE_FIELDS
+    @settings(max_examples=30, derandomize=True, database=None)
+    @given(strategies.put_bodies(run, ["g1"]))
+    def draw(body):
+        assert not m.invalid_value_reasons(body), body
+        seen.append(body)
+
+    draw()
+    assert {body["max_participants"] for body in seen} - {100}, "the new field is generated, not just defaulted"
+    assert all(2 <= body["max_participants"] <= 500 for body in seen)
+    assert m.invalid_value_reasons({"max_participants": 501}) and m.invalid_value_reasons({"max_participants": "9"})
+    assert "max_participants" not in model.Model(spec.default()).MODIFIABLE_FIELDS

@@ -33,7 +33,7 @@ def mock() -> Iterator[MeetingRoomMock]:
 
 @pytest.fixture(scope="module")
 def mock_schema(mock: MeetingRoomMock) -> Any:
-    schema = schemathesis.openapi.from_path(str(spec.SPEC_PATH))
+    schema = schemathesis.openapi.from_path(str(spec.DEFAULT_SPEC_PATH))
     schema.config.update(base_url=mock.base_url, basic_auth=AUTH)
     schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=25)
     return schema

@@ -3,11 +3,10 @@
 Nothing here names a meeting-room field: the fields, their types and their semantics come from
 the spec (`readOnly`, `required` of the PUT body, and the `x-` extensions `x-patch`, `x-compare`,
 `x-unique`, `x-references`, `x-plain-pattern`). Values are judged with jsonschema against the
-spec's body schema. The mock applies updates with these functions and the checks predict
-expected states with the same ones, so each rule is written exactly once.
+spec's body schema. The judges predict expected states with these functions; the mock is a separate
+implementation of CONTRACT.md that imports nothing from here (two implementations that must agree).
 
-`Model(spec)` answers for one version of the spec; the module's attributes (`model.apply_patch`,
-`model.MODIFIABLE_FIELDS`, ...) answer for the run's spec (`spec.current()`), whichever it is.
+`Model(spec)` answers for one version of the spec; a run holds the model of its spec (`Run.model`).
 """
 
 from __future__ import annotations
@@ -243,15 +242,3 @@ def _short(message: str) -> str:
 @functools.lru_cache(maxsize=4)
 def for_spec(spec: Spec) -> Model:
     return Model(spec)
-
-
-def current() -> Model:
-    """The model of the run's spec."""
-    return for_spec(spec_module.current())
-
-
-def __getattr__(name: str) -> Any:
-    """`model.X`: attribute X of the run's model (follows `--spec`)."""
-    if name.startswith("__"):
-        raise AttributeError(name)
-    return getattr(current(), name)

@@ -125,13 +125,18 @@ _METHOD_ORDER = ["PATCH", "PUT", "GET", "DELETE", "POST"]
 _PATH_ORDER = ["/meeting_rooms/{sid}", "/meeting_rooms", "/did_groups"]
 
 
-def _column(operation: str) -> str:
+def _column(operation: str, spec_path: str | None = None) -> str:
     """The matrix column of an operation: a documented one (sids spelled `{sid}`), or 'other methods'."""
     method, _, path = operation.partition(" ")
     path = path.replace("{meeting_room_sid}", "{sid}")
-    documented = {(m.upper(), p.replace("{meeting_room_sid}", "{sid}"))
-                  for p, item in spec.load_spec()["paths"].items() for m in item if m != "parameters"}
-    return f"{method} {path}" if (method, path) in documented else OTHER_METHODS
+    return f"{method} {path}" if (method, path) in _documented_operations(spec_path) else OTHER_METHODS
+
+
+def _documented_operations(spec_path: str | None) -> set[tuple[str, str]]:
+    """(METHOD, path with `{sid}`) of every operation the run's spec documents."""
+    document = (spec.at(spec_path) if spec_path else spec.default()).document
+    return {(m.upper(), p.replace("{meeting_room_sid}", "{sid}")) for p, item in document["paths"].items()
+            for m in item if m != "parameters"}
 
 
 def _column_key(column: str) -> tuple[int, int]:
@@ -144,7 +149,7 @@ def _matrix(doc: dict[str, Any]) -> str:
     cells: dict[tuple[str, str], dict[str, int]] = {}
     others: set[str] = set()
     for row in doc.get("checks", []):
-        column = _column(row["operation"])
+        column = _column(row["operation"], doc.get("spec_path"))
         if column == OTHER_METHODS:
             others.add(row["operation"])
         cell = cells.setdefault((row["rule"], column), {"run": 0, "passed": 0, "failed": 0})

@@ -16,7 +16,6 @@ registered here (`rule()` raises otherwise), and `tests/test_contract_doc.py` co
 from __future__ import annotations
 
 import enum
-import threading
 from dataclasses import dataclass
 
 
@@ -52,11 +51,7 @@ class Behaviour:
 
     def statuses(self) -> frozenset[int]:
         """The alternatives as HTTP statuses (for behaviours that are a choice of status)."""
-        return frozenset(int(alternative) for alternative in self.allowed())
-
-    def allowed(self) -> tuple[str, ...]:
-        pinned = PINS.get(self.name)
-        return (pinned,) if pinned else self.alternatives
+        return frozenset(int(alternative) for alternative in self.alternatives)
 
 
 D, A = Kind.DOCUMENTED, Kind.ALLOWED
@@ -161,9 +156,6 @@ BEHAVIOURS: dict[str, Behaviour] = {b.name: b for b in [
 
 # -- pins ------------------------------------------------------------------------------------------
 
-PINS: dict[str, str] = {}
-_PIN_LOCK = threading.Lock()
-
 
 def parse_pins(specs: list[str] | tuple[str, ...]) -> dict[str, str]:
     """`NAME=ALTERNATIVE` strings (also comma-separated) into a dict; ValueError says what is wrong."""
@@ -178,12 +170,6 @@ def parse_pins(specs: list[str] | tuple[str, ...]) -> dict[str, str]:
                 raise ValueError(f"--pin {item!r}: {name} is one of {', '.join(behaviour.alternatives)}")
             pins[name.strip()] = alternative.strip()
     return pins
-
-
-def set_pins(pins: dict[str, str]) -> None:
-    with _PIN_LOCK:
-        PINS.clear()
-        PINS.update(pins)
 
 
 def rule(rule_id: str) -> Rule:

@@ -1,9 +1,9 @@
 """The OpenAPI spec: which one the run uses, and the facts other modules read from it.
 
-The spec is a run option (`--spec PATH`, env `CONFERENCE_SPEC`; default the spec in `openapi/`).
-`set_spec_path` switches it before anything reads it; the model, the strategies, the mock and
-the reports follow (they ask this module, never a copy). A `Spec` object answers for one file,
-so the mock can hold another version of the spec than the suite (a backend on an older API).
+The spec is a run option (`--spec PATH`, env `CONFERENCE_SPEC`; default the spec in `openapi/`):
+`checked(path)` gives the `Spec` of a file once it is checked, and the run holds it (`Run.spec`);
+the model, the strategies, the mock and the reports are handed that object (or its path). A
+`Spec` answers for one file, so the mock can hold another version than the suite.
 
 Where JSON Schema cannot say what the contract needs, the spec carries `x-` extensions that the
 model reads (see README "The spec drives the suite"):
@@ -23,9 +23,8 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -132,17 +131,7 @@ def strip_extensions(node: Any) -> Any:
             if not key.startswith("x-") and key != "readOnly"}
 
 
-# -- the run's spec --------------------------------------------------------------------------------
-
-SPEC_PATH: Path = Path(os.environ.get(SPEC_ENV) or DEFAULT_SPEC_PATH).resolve()
-_LISTENERS: list[Callable[[], None]] = []
-
-
-def on_change(listener: Callable[[], None]) -> Callable[[], None]:
-    """Call `listener` whenever the run's spec is switched (caches keyed to the spec register here)."""
-    _LISTENERS.append(listener)
-    return listener
-
+# -- choosing and checking a spec file -------------------------------------------------------------
 
 REQUIRED_SCHEMAS = (ROOM_SCHEMA, CREATE_SCHEMA, PATCH_SCHEMA, PUT_SCHEMA)  # what the model reads
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -201,24 +190,12 @@ def check_spec_file(path: Path) -> None:
         raise ValueError(f"{path} lacks the path {ROOM_PATH}: the suite tests its PATCH and PUT")
 
 
-def set_spec_path(path: str | Path | None) -> Path:
-    """Use the spec at `path` (None: the default; a directory: its one `*.yaml`) for the rest of
-    the run, once checked (`check_spec_file`); returns the resolved file's path."""
-    global SPEC_PATH
-    new = spec_file(path or DEFAULT_SPEC_PATH)
-    check_spec_file(new)
-    if new != SPEC_PATH:
-        SPEC_PATH = new
-        current.cache_clear()
-        for listener in _LISTENERS:
-            listener()
-    os.environ[SPEC_ENV] = str(new)  # subprocesses and xdist workers use the same spec
-    return new
-
-
-@functools.lru_cache(maxsize=1)
-def current() -> Spec:
-    return Spec(SPEC_PATH)
+def checked(path: str | Path | None) -> Spec:
+    """The spec at `path` (None: the default; a directory: its one `*.yaml`), once checked
+    (`check_spec_file`; ValueError, one line, otherwise)."""
+    file = spec_file(path or DEFAULT_SPEC_PATH)
+    check_spec_file(file)
+    return at(str(file))
 
 
 @functools.lru_cache(maxsize=4)
@@ -231,35 +208,19 @@ def default() -> Spec:
     return at(str(DEFAULT_SPEC_PATH))
 
 
-# Module-level shortcuts to the run's spec (kept for existing callers).
+# Module-level shortcuts to the DEFAULT spec (openapi/), for tools and tests that read it.
 
 def load_spec() -> dict[str, Any]:
-    return current().document
+    return default().document
 
 
 def component_schema(name: str) -> dict[str, Any]:
-    return current().component_schema(name)
-
-
-def meeting_room_fields() -> tuple[str, ...]:
-    return current().room_fields()
+    return default().component_schema(name)
 
 
 def read_only_fields() -> tuple[str, ...]:
-    return current().read_only_fields()
-
-
-def modifiable_fields() -> tuple[str, ...]:
-    return current().modifiable_fields()
-
-
-def property_value_forms() -> list[dict[str, Any]]:
-    return current().property_value_forms()
+    return default().read_only_fields()
 
 
 def resolved_schema(name: str) -> dict[str, Any]:
-    return copy.deepcopy(current().resolved(name))
-
-
-def describe() -> str:
-    return current().description
+    return copy.deepcopy(default().resolved(name))

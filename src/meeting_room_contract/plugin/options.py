@@ -88,11 +88,12 @@ def chosen_spec(config: pytest.Config) -> spec.Spec:
     """The run's spec (`--spec`, CONFERENCE_SPEC, or the default), checked; a usage error otherwise."""
     given = config.getoption("spec") or os.environ.get(spec.SPEC_ENV) or None
     try:
-        path = spec.set_spec_path(given)
+        chosen = spec.checked(given)
     except ValueError as error:
         given_by = "--spec" if config.getoption("spec") else f"--spec (from {spec.SPEC_ENV})"
         raise pytest.UsageError(f"{given_by}: {error}") from None
-    return spec.at(str(path))
+    os.environ[spec.SPEC_ENV] = str(chosen.path)  # xdist workers and subprocesses use the same spec
+    return chosen
 
 
 def chosen_pins(config: pytest.Config) -> dict[str, str]:

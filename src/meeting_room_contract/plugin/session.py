@@ -211,7 +211,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     parts = [part, *config.stash.get(WORKER_PARTS_KEY, [])]
     summary = merge(parts)
     config.stash[SUMMARY_KEY] = summary
-    header = {"target": target.description, "spec": run.spec.description, "run_id": target.registry.run_id,
+    header = {"target": target.description, "spec": run.spec.description, "spec_path": str(run.spec.path),
+              "run_id": target.registry.run_id,
               "profile": hypothesis_limits.current_profile(), "outcome": "passed" if exitstatus == 0 else f"failed (exit {exitstatus})",
               "rooms_created": sum(int(p.get("rooms_created", 0)) for p in parts),
               "rooms_left_behind": sorted({sid for p in parts for sid in p.get("rooms_left_behind", [])}),
