@@ -15,9 +15,12 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from meeting_room_contract import model
+from meeting_room_contract import spec
+from meeting_room_contract.model import Model
 from meeting_room_contract.mock import MeetingRoomMock
 from meeting_room_contract.model import PropertiesMode
+
+model = Model(spec.default())  # the contract model of the default spec, which these rows are written for
 
 ROOM = {
     "access_codes": [{"access_code": "890671", "role": "host"}, {"access_code": "265423", "role": "listener"}],
