@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -21,8 +21,14 @@ from urllib3.util.retry import Retry
 
 from .redaction import Credentials, Redactor, redactor_of
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .journal import CleanupJournal
+
+
+class RoomJournal(Protocol):
+    """Where the registry writes each room at once (journal.CleanupJournal on a real target)."""
+
+    def created(self, sid: str, base_url: str, login: str) -> None: ...
+
+    def deleted(self, sid: str, *, gone: bool = False) -> None: ...
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -330,10 +336,10 @@ class RoomRegistry:
         self._posted_names: set[str] = set()  # names this run sent in a POST (a room created behind a lost answer)
         self._lock = threading.Lock()
         self.journal: list[str] = []  # sids in creation order (this process)
-        self.cleanup_journal: "CleanupJournal | None" = None  # the crash-proof journal on disk (real targets)
+        self.cleanup_journal: "RoomJournal | None" = None  # the crash-proof journal on disk (real targets)
         self.foreign: list[tuple[str, str]] = []  # (sid, why): rooms seen but not ours: reported, never deleted
 
-    def attach_journal(self, journal: "CleanupJournal") -> None:
+    def attach_journal(self, journal: RoomJournal) -> None:
         """Journal every room created from now on to disk (fsync'd) before anything else happens."""
         self.cleanup_journal = journal
 
