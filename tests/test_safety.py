@@ -411,7 +411,8 @@ def test_a_run_killed_with_sigkill_against_a_renaming_server_leaves_nothing_afte
         threading.Thread(target=rename, daemon=True).start()
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}, "CONFERENCE_PASSWORD": PASSWORD}
         base = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts"), "-q", "-p", "no:cacheprovider",
-                "--base-url", mock.base_url, "--username", USER, "--state-dir", str(tmp_path / "state")]
+                "--base-url", mock.base_url, "--username", USER, "--state-dir", str(tmp_path / "state"),
+                "--no-contract-strict"]  # a subset of the suite: incomplete by design
         process = subprocess.Popen([*base, "--report-dir", str(tmp_path / "r1")], cwd=PROJECT_ROOT, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
