@@ -153,7 +153,7 @@ def decide(config: pytest.Config, exitstatus: int, summary: dict[str, Any], rema
         if rule_id in SECOND_ACCOUNT_RULES and not second_account:
             why = "no second account (--second-username/--second-password)"
         elif stopped is not None:
-            why = f"the run stopped before a test checked it (could not test: {stopped})"
+            why = "the run stopped before a test checked it: could not test (reason above)"
         elif exitstatus == EXIT_INTERRUPTED:
             why = "the run was interrupted before a test checked it"
         elif status.deselected or not _whole_suite(config):
