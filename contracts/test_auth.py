@@ -21,6 +21,7 @@ import requests
 
 from meeting_room_contract.judges.updates import room_operation
 from meeting_room_contract import actions, strategies
+from meeting_room_contract.client import TargetUnavailable
 
 UNKNOWN_USER = "contract-test-nobody"
 UNKNOWN_LOGIN = (UNKNOWN_USER, "not-a-password")
@@ -98,16 +99,18 @@ def test_wrong_password_is_refused(target, client, room, run):
     password (else a made-up one). A PATCH is 401 and changes nothing.
 
     Exactly one request carries the wrong password: it is sent without retries, and an answer
-    that did not judge the credentials (429, 5xx) leaves the probe inconclusive, never repeated."""
+    that did not judge the credentials is never repeated: a 429 means the target could not be tested,
+    a 5xx is a violation of server.never_5xx."""
     sid = room["meeting_room_sid"]
     before = actions.read_room(run, client, sid, "room before the wrong-password probe")
     credentials, kind = _wrong_password(target)
     response = requests.patch(client.url(client.room_path(sid)), json=_full_body(run), auth=credentials,
                               timeout=client.politeness.timeout)
-    if response.status_code == 429 or response.status_code >= 500:
-        pytest.skip(f"the wrong-password probe got HTTP {response.status_code} (not judged); it is not repeated, "
-                    "to keep the login from being locked")
     operation = room_operation("PATCH")
+    if response.status_code == 429:  # not judged, and not repeated (it could lock the login): the target could not be tested
+        raise TargetUnavailable("PATCH with a wrong password: the target answered 429 (rate limited); the probe is not "
+                                "repeated, to keep the login from being locked")
+    actions.never_5xx(run, response, operation, f"PATCH with {kind}")  # a 5xx is a violation, never a skip
     actions.status_is(run, "auth.required", response, frozenset({401}), operation, f"PATCH with {kind}")
     actions.error_body_is_json_object(run, response, operation)
     after = actions.read_room(run, client, sid, f"PATCH with {kind}")

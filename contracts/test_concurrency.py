@@ -35,7 +35,10 @@ def test_concurrent_patches_of_disjoint_fields_all_persist(client, rooms, did_gr
             for thread in threads:
                 thread.join()
             if _refusals_proven_by_other_rooms(run, client, sid, bodies, responses):
-                continue  # proven: another room took this room's new code mid-round; the round says nothing
+                # proven: another room took this room's new code mid-round; the round says nothing (recorded)
+                run.recorder.unchecked("concurrency.no_lost_update", "PATCH /meeting_rooms/{sid}",
+                                       "a round refused as a proven conflict (another room holds a drawn code)")
+                continue
             candidates = {mode: dict(before) for mode in PropertiesMode}
             for field, body in bodies.items():
                 response = responses[field]

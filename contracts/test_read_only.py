@@ -36,6 +36,8 @@ def test_read_only_values_are_rejected_or_ignored_never_applied(data, client, ro
         sid = created["meeting_room_sid"]
         _, response, outcome = actions.send_update(run, client, sid, method, body)
         if outcome is UpdateOutcome.CONFLICT:
+            run.recorder.unchecked("read_only.never_applied", room_operation(method), "a proven conflict (another room "
+                                   "holds a drawn code): not judged")
             reject()  # proven: another room of the account holds a drawn code (uniqueness.conflict_explained)
         if outcome is UpdateOutcome.REJECTED:  # the rest of the body is plain valid input: the refusal is about read-only values
             operation = room_operation(method)

@@ -28,7 +28,8 @@ SECOND_USER, SECOND_PASSWORD = "conference_user_456", "qwerty456"
 def _suite(mock: MeetingRoomMock, report_dir: Path, *args: str, password_on_command_line: bool = False) -> list[str]:
     command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts"), "-q", "-p", "no:cacheprovider",
                "--base-url", mock.base_url, "--username", USER, "--second-username", SECOND_USER,
-               "--report-dir", str(report_dir), "--state-dir", str(report_dir / "state"), *args]
+               "--report-dir", str(report_dir), "--state-dir", str(report_dir / "state"),
+               "--no-contract-strict", *args]  # subsets of the suite: incomplete by design
     if password_on_command_line:
         command += ["--password", PASSWORD, "--second-password", SECOND_PASSWORD]
     return command

@@ -31,8 +31,21 @@ def violation(run: Run, failure: Failure, response: requests.Response | None = N
     return ContractViolation(failure, reproduction=reproduction, answer=answer, redact=run.target.redactor.scrub)
 
 
+STAND_IN = "X-Contract-Note"  # client.py: an answer the client made up (a DELETE after a gateway error)
+
+
+def is_stand_in(response: requests.Response | None) -> bool:
+    """An answer the suite made up, not the target's: never observed, never counted."""
+    return response is not None and STAND_IN in response.headers
+
+
 def settle(run: Run, verdict: Verdict, response: requests.Response | None = None) -> None:
-    """Count the verdict's checks; raise the first failure as a ContractViolation."""
+    """Count the verdict's checks; raise the first failure as a ContractViolation. A stand-in answer
+    is judged by nothing: its checks are recorded as not checked, its behaviours not observed."""
+    if is_stand_in(response):
+        for rule_id, operation, _passed in verdict.checked:
+            run.recorder.unchecked(rule_id, operation, "the answer was a stand-in after a gateway error, not the target's")
+        return
     made: dict[int, ContractViolation] = {}
 
     def make(failure: Failure) -> ContractViolation:
@@ -228,7 +241,9 @@ def send_update(run: Run, client: ConferenceClient, sid: str, method: str, body:
 def valid_update_accepted(run: Run, outcome: UpdateOutcome, rule_id: str, method: str, response: requests.Response) -> bool:
     """A body the contract calls valid was applied. False for a proven conflict (another room really
     holds a code): the example says nothing about `rule_id` and is not counted."""
-    if outcome is UpdateOutcome.CONFLICT:
+    if outcome is UpdateOutcome.CONFLICT:  # proven (uniqueness.conflict_explained counted it); recorded, not dropped
+        run.recorder.unchecked(rule_id, room_operation(method), "a valid body refused as a proven conflict (another room "
+                               "of the account holds a drawn code): not judged")
         return False
     failures = [] if outcome is UpdateOutcome.APPLIED else [Failure(
         rule_id, room_operation(method), f"valid {method.upper()}", f"a valid {method.upper()} was refused with HTTP "

@@ -198,14 +198,21 @@ def write_summary(summary: dict[str, Any], directory: Path, header: dict[str, An
 
 
 def _markdown(doc: dict[str, Any]) -> str:
-    lines = ["# Contract summary", ""]
-    for key in ("target", "spec", "run_id", "profile", "outcome", "duration_seconds", "requests_sent", "pins"):
+    lines = ["# Contract summary", "", f"Contract run against **{doc.get('target', '?')}**: exit {doc.get('exit_status', '?')} "
+             f"({doc.get('status', doc.get('outcome', '?'))})", ""]
+    for key in ("target", "spec", "run_id", "profile", "exit_status", "status", "strict", "outcome", "duration_seconds",
+                "requests_sent", "pins"):
         if key in doc:
             lines.append(f"- **{key}**: {doc[key]}")
     lines += ["", "## Checks by rule and operation", "", "| rule | operation | run | passed | failed |",
               "|---|---|---:|---:|---:|"]
     for row in doc["checks"]:
         lines.append(f"| {row['rule']} | {row['operation']} | {row['run']} | {row['passed']} | {row['failed']} |")
+    if doc.get("rules_not_checked"):
+        lines += ["", "## Rules NOT CHECKED in this run", ""]
+        lines += [f"- **{rule}**: {why}" for rule, why in doc["rules_not_checked"].items()]
+    if doc.get("incomplete"):
+        lines += ["", "## Why this run is not complete", ""] + [f"- {line}" for line in doc["incomplete"]]
     if doc.get("not_checked"):
         lines += ["", "## Checks that applied but could not be judged (not counted above)", ""]
         for rule, values in doc["not_checked"].items():

@@ -48,6 +48,7 @@ def render(doc: dict[str, Any]) -> str:
     banner = (f"{doc.get('failures_total', 0)} failed check(s) in {len(doc.get('failure_groups', []))} group(s) — "
               f"run {outcome}" if failed else f"No contract violation — run {outcome}")
     body = [f"<h1>Contract report — CarrierX Conference v2 meeting rooms</h1>",
+            f'<p class="banner {"ok" if doc.get("exit_status") == 0 else "bad"}">{escape(first_line(doc))}</p>',
             f'<div class="banner {banner_class}">{escape(banner)}</div>', _run_facts(doc),
             '<p class="muted">Rule ids are the headings of CONTRACT.md. Also written: '
             '<a href="contract-summary.md">contract-summary.md</a>, <a href="contract-summary.json">contract-summary.json</a>, '
@@ -56,8 +57,19 @@ def render(doc: dict[str, Any]) -> str:
             "<h2>Allowed behaviours observed</h2>", _behaviours(doc),
             "<h2>Drift (undocumented fields or status codes in live responses)</h2>", _drift(doc),
             "<h2>Not checked (a check that could not run on this target)</h2>", _not_checked(doc)]
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Contract report {escape(str(doc.get("run_id", "")))}'
+    first = f"<!-- {_comment(first_line(doc))} -->"
+    return (f'{first}\n<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Contract report {escape(str(doc.get("run_id", "")))}'
             f"</title><style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def first_line(doc: dict[str, Any]) -> str:
+    """What the page's first line says: the target (embedded mock or the URL), the status, the run."""
+    return (f"contract run against {public_target(doc)}: exit {doc.get('exit_status', '?')} "
+            f"({doc.get('status', doc.get('outcome', '?'))}), run id {doc.get('run_id', '?')}")
+
+
+def _comment(text: str) -> str:
+    return escape(text, quote=False).replace("--", "- -")
 
 
 def write_report(doc: dict[str, Any], directory: Path, redactor: Any = None) -> Path:
@@ -207,7 +219,34 @@ def _drift(doc: dict[str, Any]) -> str:
 
 def _not_checked(doc: dict[str, Any]) -> str:
     not_checked = {rule_id: values for rule_id, values in doc.get("not_checked", {}).items() if values}
+    whole = doc.get("rules_not_checked") or {}
+    checked = {row["rule"] for row in doc.get("checks", []) if row.get("run")}
+    whole = {**{rule_id: "no check of it ran" for rule_id in rules.RULES if rule_id not in checked}, **whole}
+    out = ""
+    if whole:
+        out = ("<p><b>Rules not checked at all in this run</b> (their matrix rows are empty):</p><ul class=\"bad\">"
+               + "".join(f"<li>{_rule_label(rule_id)}: {escape(why)}</li>" for rule_id, why in whole.items()) + "</ul>")
+    if doc.get("incomplete"):
+        out += "<p><b>Why this run is not complete</b>:</p><ul>" + "".join(
+            f"<li>{escape(line)}</li>" for line in doc["incomplete"]) + "</ul>"
     if not not_checked:
-        return "<p>None: every check that applied could run.</p>"
-    return ('<ul class="bad">' + "".join(f"<li>{_rule_label(rule_id)}: " + ", ".join(f"{escape(v)} ×{c}" for v, c in values.items())
+        return out or "<p>None: every rule was checked, and every check that applied could run.</p>"
+    return out + ('<ul class="bad">' + "".join(f"<li>{_rule_label(rule_id)}: " + ", ".join(f"{escape(v)} ×{c}" for v, c in values.items())
                                           + "</li>" for rule_id, values in not_checked.items()) + "</ul>")
+
+
+STALE_FILES = ("contract-summary.json", "contract-summary.md")
+
+
+def mark_stale(directory: Path, why: str) -> None:
+    """A run that writes no contract report (yet) replaces the previous one with a page that says so,
+    and removes the previous summaries: an earlier run's green page never passes for this run's."""
+    path = directory / REPORT_NAME
+    if not directory.is_dir():
+        return
+    for name in STALE_FILES:
+        (directory / name).unlink(missing_ok=True)
+    path.write_text(f"<!-- no contract run wrote this report: {escape(why)} -->\n<!DOCTYPE html>\n"
+                    '<html lang="en"><head><meta charset="utf-8"><title>No contract report</title></head><body>'
+                    f"<h1>No contract report</h1><p>No contract run wrote this report: {escape(why)}.</p>"
+                    "<p>Run <code>pytest contracts</code> to write one.</p></body></html>\n", encoding="utf-8")

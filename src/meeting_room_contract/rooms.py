@@ -129,7 +129,8 @@ def probe_put_style(run: Run, client: ConferenceClient, factory: RoomFactory, di
         sid = room[run.model.ID_FIELD]
         body = {**strategies.simplest_body(run, did_groups), **strategies.sample_values(run, did_groups)}
         _, response, outcome = actions.send_update(run, client, sid, "PUT", body, complete_put=False)
-        if outcome is UpdateOutcome.APPLIED:
+        if outcome is UpdateOutcome.APPLIED:  # the rule held: a PUT without them was accepted
+            run.recorder.checked("put.read_only_fields", PUT_OPERATION, True)
             actions.observe(run, "put_read_only_fields", "optional", PUT_OPERATION, response)
             return PutStyle(read_only_required=False)
         completed = {**{f: room.get(f) for f in run.model.READ_ONLY_FIELDS}, **body}

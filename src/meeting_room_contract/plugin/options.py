@@ -103,8 +103,39 @@ def chosen_pins(config: pytest.Config) -> dict[str, str]:
         raise pytest.UsageError(str(error)) from None
 
 
+CREDENTIAL_OPTIONS = ("username", "password", "second_username", "second_password")
+
+
+def check_target_is_explicit(config: pytest.Config) -> None:
+    """The target is never a fallback: an empty base URL (a missing CI secret), credentials without a
+    URL, or a base URL for a run that is not the contract suite are usage errors (one line, exit 4)."""
+    given = config.getoption("base_url")
+    from_env = os.environ.get(ENV["base_url"])
+    if not is_contract_run(config):
+        if given is not None or (from_env or "").strip():
+            source = "--base-url" if given is not None else ENV["base_url"]
+            raise pytest.UsageError(f"{source} is for the contract suite, and this run is not one (no `contracts` among the "
+                                    "paths): run `pytest contracts --base-url URL ...`; the project's own tests use their "
+                                    f"own mocks (unset {ENV['base_url']} for them)")
+        return
+    if given is not None and not given.strip():
+        raise pytest.UsageError("--base-url is empty: give the API base URL, or leave --base-url out to run against "
+                                "the embedded mock")
+    if given is None and from_env is not None and not from_env.strip():
+        raise pytest.UsageError(f"{ENV['base_url']} is set but empty (a missing CI secret?): set it to the API base URL, "
+                                "or unset it to run against the embedded mock")
+    if option(config, "base_url") is None:
+        given_credentials = [f"--{name.replace('_', '-')}" if config.getoption(name) else ENV[name]
+                             for name in CREDENTIAL_OPTIONS if option(config, name)]
+        if given_credentials:
+            raise pytest.UsageError(f"credentials without a target ({', '.join(given_credentials)}) but no --base-url or "
+                                    f"{ENV['base_url']}: give the base URL, or drop the credentials to run against the "
+                                    "embedded mock")
+
+
 def check_options(config: pytest.Config, api_spec: spec.Spec) -> None:
     """Bad options are usage errors (one line, exit code 4), found before anything starts."""
+    check_target_is_explicit(config)
     env_profile = os.environ.get(PROFILE_ENV, "gate")
     if not known_profile(env_profile):
         raise pytest.UsageError(f"unknown hypothesis profile {env_profile!r} in {PROFILE_ENV}: use gate, nightly or dev")
@@ -120,6 +151,9 @@ def check_options(config: pytest.Config, api_spec: spec.Spec) -> None:
         check_room_prefix(Model(api_spec), config.getoption("room_prefix"))
     except (preflight.PreflightError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
+    max_duration = config.getoption("max_duration", None)
+    if max_duration is not None and not max_duration > 0:
+        raise pytest.UsageError(f"--max-duration must be a positive number of seconds, not {max_duration:g}")
     stop_rule = config.getoption("stop_on_rule")
     if stop_rule and stop_rule not in rules.RULES:
         raise pytest.UsageError(f"--stop-on-rule {stop_rule!r}: not a rule id of CONTRACT.md")

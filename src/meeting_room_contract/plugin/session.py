@@ -14,13 +14,14 @@ import requests
 from hypothesis import settings
 
 from .. import preflight
-from ..client import Politeness
+from ..client import Deadline, Politeness
 from ..journal import DEFAULT_STATE_DIR, STATE_DIR_ENV, CleanupJournal, signals_held
 from ..observations import merge, write_summary
+from ..report import mark_stale
 from ..rooms import delete_leftover_rooms, preflight_name, sweep_run_rooms
 from ..run import Run
 from ..target import Target, TargetSettings
-from . import hypothesis_limits
+from . import hypothesis_limits, status as run_status
 from .options import check_options, chosen_pins, chosen_spec, is_contract_run, option
 
 RUN_KEY = pytest.StashKey[Run]()
@@ -42,6 +43,11 @@ def is_worker(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    if not is_worker(config):  # the previous run's report never passes for this run's (replaced at the end)
+        stale_dir = config.getoption("report_dir") or "reports"
+        why = ("a contract run started here and has not finished (stopped by a usage error, a crash or a kill?)"
+               if is_contract_run(config) else "the last run here was not a contract run (`pytest contracts`)")
+        mark_stale(Path(stale_dir), why)
     api_spec = chosen_spec(config)  # first: everything after this reads the chosen spec
     check_options(config, api_spec)
     pins = chosen_pins(config)
@@ -111,6 +117,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     run = run_of(config)
     run.recorder.started = time.monotonic()
     config.stash[STARTED_KEY] = time.monotonic()
+    max_duration = config.getoption("max_duration", None)
+    if max_duration:  # before the first request (the preflight's included): every client shares it
+        run.target.deadline = Deadline(max_duration)
     _RUNNING[:] = [session]
     hypothesis_limits.bound_gate_shrinking()
     if is_worker(config) or not is_contract_run(config) or config.option.collectonly:
@@ -124,12 +133,33 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                           journal=target.registry.cleanup_journal)
         except preflight.PreflightError as error:
             raise pytest.UsageError(str(error) + (_sweep_after_preflight(target) if error.room_may_exist else "")) from None
+    _say_the_target(config, run)
     if config.getoption("delete_leftovers") and not target.settings.uses_mock:
         for which in ("primary", "second"):
             login = target.client(which)
             if login is not None:
                 for line in delete_leftover_rooms(login, target.registry).lines():
                     config.get_terminal_writer().line(line)
+
+
+def _say_the_target(config: pytest.Config, run: Run) -> None:
+    """The target, also with -q (which hides pytest's header), and as a JUnit property."""
+    line = f"contract target: {run.target.description}"
+    if config.get_verbosity() < 0:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(line)
+    _junit_property(config, "contract_target", run.target.description)
+
+
+def _junit_property(config: pytest.Config, name: str, value: Any) -> None:
+    try:
+        from _pytest.junitxml import xml_key
+    except ImportError:  # pragma: no cover
+        return
+    xml = config.stash.get(xml_key, None)
+    if xml is not None:
+        xml.add_global_property(name, str(value))
 
 
 def _sweep_after_preflight(target: Target) -> str:
@@ -201,21 +231,35 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for line in target.registry.foreign_warning():
         config.get_terminal_writer().line(f"WARNING: {line}", red=True)
     report_dir = config.stash.get(REPORT_DIR_KEY, None)
-    if not report_dir:
-        return
     part = {**run.recorder.to_dict(), "requests_sent": target.counter.value,
             "rooms_created": target.registry.created_count(), "rooms_left_behind": remaining}
     if is_worker(config):  # xdist sends it to the controller (pytest_testnodedown)
-        config.workeroutput[OBSERVATIONS] = part  # type: ignore[attr-defined]
+        if report_dir:
+            config.workeroutput[OBSERVATIONS] = part  # type: ignore[attr-defined]
+        return
+    if not is_contract_run(config):
         return
     parts = [part, *config.stash.get(WORKER_PARTS_KEY, [])]
     summary = merge(parts)
     config.stash[SUMMARY_KEY] = summary
+    left = sorted({sid for p in parts for sid in p.get("rooms_left_behind", [])})
+    profile = hypothesis_limits.current_profile()
+    decided = run_status.decide(config, int(exitstatus), summary, left, second_account=target.client("second") is not None,
+                                profile=profile)
+    session.exitstatus = decided.final
+    meaning = run_status.meaning(decided)
+    _junit_property(config, "contract_exit_status", decided.final)
+    _junit_property(config, "contract_status", meaning)
+    if not report_dir:
+        return
     header = {"target": target.description, "spec": run.spec.description, "spec_path": str(run.spec.path),
               "run_id": target.registry.run_id,
-              "profile": hypothesis_limits.current_profile(), "outcome": "passed" if exitstatus == 0 else f"failed (exit {exitstatus})",
-              "rooms_created": sum(int(p.get("rooms_created", 0)) for p in parts),
-              "rooms_left_behind": sorted({sid for p in parts for sid in p.get("rooms_left_behind", [])}),
+              "profile": profile, "exit_status": decided.final, "status": meaning,
+              "strict": run_status.strict(config, profile),
+              "outcome": "passed" if decided.final == 0 else f"{meaning} (exit {decided.final})",
+              "rooms_created": sum(int(p.get("rooms_created", 0)) for p in parts), "rooms_left_behind": left,
+              "rules_not_checked": dict(decided.rules_not_checked), "incomplete": list(decided.incomplete),
+              "could_not_test": dict(decided.could_not_test),
               "duration_seconds": duration(config), "pins": dict(run.pins)}
     config.stash[REPORT_KEY] = write_summary(summary, Path(report_dir), header, target.redactor)
 
@@ -229,6 +273,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """Show the allowed behaviours the target was seen to pick, and any drift."""
     summary = config.stash.get(SUMMARY_KEY, None) or run_of(config).recorder.to_dict()
+    decided = run_status.status_of(config)
+    if decided.final is not None and not is_worker(config):
+        terminalreporter.section("contract status")
+        for line in run_status.not_green_lines(decided):
+            terminalreporter.line(line, yellow=True)
+        terminalreporter.line(f"contract target: {run_of(config).target.description}; exit status {decided.final}: "
+                              f"{run_status.meaning(decided)}",
+                              green=decided.final == 0, red=decided.final != 0, bold=True)
     if not (summary["behaviours"] or summary["drift"] or summary.get("not_checked")):
         return
     terminalreporter.section("contract observations")

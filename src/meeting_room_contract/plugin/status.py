@@ -1,0 +1,211 @@
+"""Exit statuses a pipeline can act on, "could not test", strict mode, and what was not checked.
+
+| status | meaning |
+|---|---|
+| 0 | every rule was checked and held (strict), or no violation (`--no-contract-strict`) |
+| 1 | contract violations (or a test failed for another reason) |
+| 2 | interrupted (Ctrl-C, SIGTERM) |
+| 4 | usage error: bad options, the target is not explicit, the preflight failed |
+| 6 | the target could not be tested: no judgeable answer (persistent 429, timeouts, connection lost), the run deadline |
+| 7 | strict mode: no violation, but the run is incomplete (skipped tests, rules not checked, rooms left behind) |
+
+A violation wins over "could not test", which wins over "incomplete". 3 (internal error) and 5 (no
+tests collected) are pytest's own. Each reason is one line at the end of the run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from .. import rules
+from ..client import ListingContradiction, TargetUnavailable
+from ..judges import ContractViolation
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_INTERRUPTED, EXIT_USAGE = 0, 1, 2, 4
+EXIT_COULD_NOT_TEST, EXIT_INCOMPLETE = 6, 7
+MEANING = {0: "passed: every rule checked and held", 1: "contract violations", 2: "interrupted", 3: "internal error",
+           4: "usage error", 5: "no tests collected", EXIT_COULD_NOT_TEST: "could not test the target",
+           EXIT_INCOMPLETE: "incomplete (strict): not every rule was checked"}
+COULD_NOT_TEST = "contract_could_not_test"  # a report's user property: the reason, one line
+SECOND_ACCOUNT_RULES = ("isolation.accounts", "uniqueness.account_scope")
+
+
+@dataclass
+class RunStatus:
+    """What the run's test reports said, beyond passed and failed (kept by the controller under xdist)."""
+
+    could_not_test: dict[str, str] = field(default_factory=dict)  # test -> reason
+    failed: set[str] = field(default_factory=set)
+    skipped: Counter = field(default_factory=Counter)  # reason -> tests
+    deselected: int = 0
+    session: Any = None
+    final: int | None = None
+    incomplete: list[str] = field(default_factory=list)
+    rules_not_checked: dict[str, str] = field(default_factory=dict)
+
+
+STATUS_KEY = pytest.StashKey[RunStatus]()
+
+
+def status_of(config: pytest.Config) -> RunStatus:
+    found = config.stash.get(STATUS_KEY, None)
+    if found is None:
+        found = config.stash[STATUS_KEY] = RunStatus()
+    return found
+
+
+def strict(config: pytest.Config, profile: str) -> bool:
+    """--contract-strict / --no-contract-strict (pytest owns --strict); by default strict in the gate profile."""
+    chosen = config.getoption("contract_strict", None)
+    return profile == "gate" if chosen is None else bool(chosen)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conference", "CarrierX Conference v2 contract target")
+    group.addoption("--contract-strict", dest="contract_strict", action="store_true", default=None,
+                    help="a run is green only if every rule was checked, no test was skipped and no room is left "
+                         f"(else exit {EXIT_INCOMPLETE}); the default in the gate profile")
+    group.addoption("--no-contract-strict", dest="contract_strict", action="store_false",
+                    help="skipped tests, rules not checked and rooms left behind are listed, but do not fail the run")
+    group.addoption("--max-duration", type=float, default=None, metavar="SECONDS",
+                    help=f"bound the run: requests stop after SECONDS; what is left is not checked (exit {EXIT_COULD_NOT_TEST})")
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """TargetUnavailable: one line "could not test: ...", and the run stops. ListingContradiction:
+    a counted violation of shape.response_conformance, shown without a traceback."""
+    report = yield
+    if not (report.failed and call.excinfo is not None):
+        return report
+    leaves = _leaves(call.excinfo.value)
+    unavailable = [leaf for leaf in leaves if isinstance(leaf, TargetUnavailable)]
+    contradictions = [leaf for leaf in leaves if isinstance(leaf, ListingContradiction)]
+    from .session import run_of  # late: session imports this module's constants
+
+    run = run_of(item.config)
+    for error in contradictions:
+        request = error.response.request
+        path = (request.path_url if request is not None else "/meeting_rooms").split("?")[0]
+        run.recorder.checked(error.rule_id, f"GET {path}", False, error)
+    if unavailable and len(unavailable) == len(leaves):
+        reason = run.target.redactor.scrub(unavailable[0].reason.splitlines()[0])
+        report.longrepr = f"could not test: {reason}"
+        report.user_properties.append((COULD_NOT_TEST, reason))
+        item.session.shouldstop = f"could not test: {reason}"
+    elif contradictions and len(contradictions) == len(leaves) and not item.config.getoption("contract_traceback"):
+        report.longrepr = str(contradictions[0])
+    return report
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    status_of(session.config).session = session
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        status_of(items[0].config).deselected += len(items)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Runs where the reports arrive (the controller under xdist)."""
+    if not _CONFIG:
+        return
+    status = status_of(_CONFIG[0])
+    reason = dict(report.user_properties).get(COULD_NOT_TEST)
+    if reason is not None:
+        status.could_not_test.setdefault(report.nodeid, reason)
+        if status.session is not None and not status.session.shouldstop:
+            status.session.shouldstop = f"could not test: {reason}"
+    elif report.failed:
+        status.failed.add(report.nodeid)
+    elif report.skipped and isinstance(report.longrepr, tuple):
+        status.skipped[str(report.longrepr[2]).removeprefix("Skipped: ")] += 1
+
+
+_CONFIG: list[pytest.Config] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _CONFIG[:] = [config]
+    status_of(config)
+
+
+def decide(config: pytest.Config, exitstatus: int, summary: dict[str, Any], remaining: list[str], *,
+           second_account: bool, profile: str) -> RunStatus:
+    """The run's exit status and, one line each, why it is not green."""
+    status = status_of(config)
+    checked = {row["rule"] for row in summary.get("checks", []) if row.get("run")}
+    stopped = next(iter(status.could_not_test.values()), None)
+    for rule_id in rules.RULES:
+        if rule_id in checked:
+            continue
+        if rule_id in SECOND_ACCOUNT_RULES and not second_account:
+            why = "no second account (--second-username/--second-password)"
+        elif stopped is not None:
+            why = "the run stopped before a test checked it: could not test (reason above)"
+        elif exitstatus == EXIT_INTERRUPTED:
+            why = "the run was interrupted before a test checked it"
+        elif status.deselected or not _whole_suite(config):
+            why = "its tests were not selected (a subset of contracts/, -k or -m)"
+        elif status.skipped:
+            why = "its tests were skipped (see the skip reasons)"
+        else:
+            why = "no check of it applied to this target's answers"
+        status.rules_not_checked[rule_id] = why
+    incomplete = [f"SKIPPED ×{count}: {reason}" for reason, count in status.skipped.items()]
+    by_reason: dict[str, list[str]] = {}
+    for rule_id, why in status.rules_not_checked.items():
+        by_reason.setdefault(why, []).append(rule_id)
+    incomplete += [f"NOT CHECKED ({why}): {', '.join(rule_ids)}" for why, rule_ids in by_reason.items()]
+    if remaining:
+        incomplete.append(f"ROOMS LEFT BEHIND on the target: {', '.join(remaining)}")
+    status.incomplete = incomplete
+    failures = bool(status.failed) or int(summary.get("failures_total", 0) or 0) > 0
+    if exitstatus in (3, EXIT_USAGE, 5):
+        final = exitstatus
+    elif failures:
+        final = EXIT_VIOLATIONS
+    elif status.could_not_test:
+        final = EXIT_COULD_NOT_TEST
+    elif exitstatus not in (EXIT_OK, EXIT_VIOLATIONS):
+        final = exitstatus
+    elif incomplete and strict(config, profile):
+        final = EXIT_INCOMPLETE
+    else:
+        final = EXIT_OK
+    status.final = final
+    return status
+
+
+def _whole_suite(config: pytest.Config) -> bool:
+    from pathlib import Path
+
+    for arg in config.args or []:
+        path = Path(str(arg).split("::")[0])
+        if "::" in str(arg) or path.name != "contracts":
+            return False
+    return True
+
+
+def meaning(status: RunStatus) -> str:
+    """The final status in words (a green run that was not strict says what it did not check)."""
+    if status.final == EXIT_OK and status.incomplete:
+        return "passed without strict mode: no violation, but not everything was checked"
+    return MEANING.get(status.final, f"exit {status.final}")
+
+
+def not_green_lines(status: RunStatus) -> list[str]:
+    """The end-of-run lines: could not test, then what keeps a run from being green."""
+    lines = [f"COULD NOT TEST: {reason} ({test})" for test, reason in list(status.could_not_test.items())[:5]]
+    return lines + status.incomplete

@@ -1,0 +1,229 @@
+"""Issue 17 items 1-4: exit statuses a pipeline can act on, an explicit target, honest counting,
+--max-duration. Subprocess runs of `pytest contracts` (small subsets) against the embedded mock or a
+proxy in front of a mock that turns into a 429 wall after the preflight."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+
+from meeting_room_contract import actions, report
+from meeting_room_contract.mock import MeetingRoomMock
+from meeting_room_contract.rules import UpdateOutcome
+from meeting_room_contract.selfcheck import PROJECT_ROOT
+
+USER, PASSWORD = "conference_user_123", "qwerty123"
+
+
+def _run(tmp_path: Path, *args: str, env: dict[str, str] | None = None, contracts: bool = True,
+         cwd: Path = PROJECT_ROOT, timeout: float = 300) -> tuple[int, str, float]:
+    command = [sys.executable, "-m", "pytest", *(["contracts"] if contracts else []), "-q", "-p", "no:cacheprovider",
+               *args]
+    if "--report-dir" not in args:
+        command += ["--report-dir", str(tmp_path)]
+    full_env = {**{k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}, **(env or {})}
+    full_env.pop("PYTHONDONTWRITEBYTECODE", None)
+    started = time.monotonic()
+    completed = subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    return completed.returncode, completed.stdout + completed.stderr, time.monotonic() - started
+
+
+def _lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.strip()]
+
+
+# -- item 2: the target is explicit --------------------------------------------------------------------
+
+@pytest.mark.parametrize("args,env,expected", [
+    ([], {"CONFERENCE_BASE_URL": "", "CONFERENCE_USERNAME": USER, "CONFERENCE_PASSWORD": PASSWORD},
+     "CONFERENCE_BASE_URL is set but empty"),
+    (["--base-url", ""], {}, "--base-url is empty"),
+    ([], {"CONFERENCE_USERNAME": USER, "CONFERENCE_PASSWORD": PASSWORD}, "credentials without a target"),
+    (["--username", USER], {}, "credentials without a target (--username)"),
+], ids=["empty-env-url-with-credentials", "empty-option", "credentials-in-env-without-url", "username-without-url"])
+def test_a_target_that_is_not_explicit_is_a_usage_error(tmp_path, args, env, expected):
+    code, output, _ = _run(tmp_path, *args, env=env)
+    lines = _lines(output)
+    assert code == 4 and len(lines) == 1 and expected in lines[0], output[-2000:]
+    assert PASSWORD not in output
+
+
+def test_a_base_url_without_contracts_is_a_usage_error(tmp_path):
+    """`pytest --base-url URL` (testpaths: tests/) never runs the project's own tests against the mock."""
+    code, output, _ = _run(tmp_path, "--base-url", "https://staging.example/conference/v2", "--username", USER,
+                           contracts=False)
+    lines = _lines(output)
+    assert code == 4 and len(lines) == 1 and "is for the contract suite" in lines[0], output[-2000:]
+
+
+def test_a_quiet_run_names_the_target_everywhere(tmp_path):
+    """-q hides pytest's header: the suite says "embedded mock" itself, and so do the summaries, the
+    JUnit properties and the first line of contract-report.html. A subset of the suite is incomplete:
+    exit 7 in strict mode (the gate profile's default), 0 with --no-contract-strict."""
+    code, output, _ = _run(tmp_path, "-k", "test_empty_patch_is_accepted")
+    assert code == 7, output[-3000:]
+    assert _lines(output)[0] == "contract target: embedded mock", output[:500]
+    assert "exit status 7: incomplete" in output and "NOT CHECKED (its tests were not selected" in output
+    summary = json.loads((tmp_path / "contract-summary.json").read_text())
+    assert summary["target"] == "embedded mock" and summary["exit_status"] == 7
+    assert "isolation.accounts" in summary["rules_not_checked"]
+    assert "embedded mock" in (tmp_path / "contract-summary.md").read_text().splitlines()[2]
+    first = (tmp_path / "contract-report.html").read_text().splitlines()[0]
+    assert first.startswith("<!-- contract run against embedded mock: exit 7"), first
+    page = (tmp_path / "contract-report.html").read_text()
+    assert "Rules not checked at all" in page and "None: every" not in page
+    properties = {p.get("name"): p.get("value") for p in ET.parse(tmp_path / "junit.xml").iter("property")}
+    assert properties["contract_target"] == "embedded mock" and properties["contract_exit_status"] == "7"
+
+    code, output, _ = _run(tmp_path, "-k", "test_empty_patch_is_accepted", "--no-contract-strict")
+    assert code == 0, output[-3000:]
+    assert "exit status 0: passed without strict mode" in output
+
+
+def test_a_run_that_writes_no_contract_report_marks_the_previous_one(tmp_path):
+    """A usage error (and any run that is not a contract run) replaces an earlier green page."""
+    (tmp_path / "contract-report.html").write_text("<p>No contract violation — run passed</p>")
+    (tmp_path / "contract-summary.json").write_text("{}")
+    code, _, _ = _run(tmp_path, "--base-url", "")
+    assert code == 4
+    page = (tmp_path / "contract-report.html").read_text()
+    assert page.startswith("<!-- no contract run wrote this report") and "run passed" not in page
+    assert not (tmp_path / "contract-summary.json").exists()
+
+    project = tmp_path / "other"
+    (project / "reports").mkdir(parents=True)
+    (project / "reports" / "contract-report.html").write_text("green")
+    (project / "test_one.py").write_text("def test_one():\n    pass\n")
+    code, output, _ = _run_plain(project)
+    assert code == 0, output
+    assert "not a contract run" in (project / "reports" / "contract-report.html").read_text().splitlines()[0]
+
+
+def _run_plain(project: Path) -> tuple[int, str, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}
+    completed = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_one.py"], cwd=project,
+                               env=env, capture_output=True, text=True, timeout=120)
+    return completed.returncode, completed.stdout + completed.stderr, 0.0
+
+
+# -- items 1 and 4: could not test ------------------------------------------------------------------------
+
+def test_max_duration_ends_the_run_as_could_not_test(tmp_path):
+    code, output, seconds = _run(tmp_path, "-k", "test_patch or test_put", "--max-duration", "1.5")
+    assert code == 6, output[-3000:]
+    assert "could not test: run deadline: --max-duration 1.5 s reached" in output
+    assert "Traceback" not in output
+    summary = json.loads((tmp_path / "contract-summary.json").read_text())
+    assert summary["exit_status"] == 6 and summary["could_not_test"]
+    assert any("the run stopped before a test checked it" in why for why in summary["rules_not_checked"].values())
+
+
+class _Wall(http.server.ThreadingHTTPServer):
+    """A proxy in front of a mock: after `pass_requests` requests every answer is 429 with `retry_after`."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str, pass_requests: int, retry_after: str):
+        self.upstream, self.pass_requests, self.retry_after, self.count = upstream, pass_requests, retry_after, 0
+        super().__init__(("127.0.0.1", 0), _WallHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/conference/v2"
+
+
+class _WallHandler(http.server.BaseHTTPRequestHandler):
+    server: _Wall
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _any(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        self.server.count += 1
+        if self.server.count > self.server.pass_requests:
+            data, status, headers = b'{"message": "slow down"}', 429, {"Retry-After": self.server.retry_after}
+        else:
+            answer = requests.request(self.command, self.server.upstream + self.path.removeprefix("/conference/v2"),
+                                      data=body, headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+                                      timeout=10)
+            data, status, headers = answer.content, answer.status_code, {}
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
+
+
+@pytest.fixture
+def wall() -> Iterator[Any]:
+    made: list[Any] = []
+
+    def make(retry_after: str, pass_requests: int = 8) -> _Wall:
+        mock = MeetingRoomMock().__enter__()
+        server = _Wall(mock.base_url, pass_requests, retry_after)
+        made.append((mock, server))
+        return server
+
+    yield make
+    for mock, server in made:
+        server.shutdown()
+        mock.__exit__(None, None, None)
+
+
+def test_a_retry_after_of_one_hour_is_could_not_test_within_the_cap(tmp_path, wall):
+    """The preflight passes, then every answer is 429 asking for an hour: one line, exit 6, in seconds."""
+    server = wall("3600")
+    code, output, seconds = _run(tmp_path, "--base-url", server.base_url, "--username", USER, "-k", "test_patch",
+                                 "--max-retry-wait", "5", "--state-dir", str(tmp_path / "state"),
+                                 env={"CONFERENCE_PASSWORD": PASSWORD})
+    assert code == 6, output[-3000:]
+    assert "could not test:" in output and "429" in output and "Traceback" not in output, output[-3000:]
+    assert seconds < 60, seconds
+    assert PASSWORD not in output
+
+
+# -- item 3: honest counting (in process) --------------------------------------------------------------
+
+def test_a_stand_in_answer_is_never_counted_or_observed(make_run):
+    run = make_run()
+    stand_in = requests.Response()
+    stand_in.status_code, stand_in._content = 204, b""
+    stand_in.headers["X-Contract-Note"] = "gateway answered 502; the room was gone when read back"
+    actions.never_5xx(run, stand_in, "DELETE /meeting_rooms/{sid}", "cleanup")
+    actions.observe(run, "delete_status", "204", "DELETE /meeting_rooms/{sid}", stand_in)
+    assert not run.recorder.checks and not run.recorder.behaviours
+    assert "server.never_5xx" in run.recorder.not_checked
+
+
+def test_a_proven_conflict_is_recorded_as_not_checked(make_run):
+    run = make_run()
+    answer = requests.Response()
+    answer.status_code = 409
+    assert actions.valid_update_accepted(run, UpdateOutcome.CONFLICT, "patch.partial_update", "PATCH", answer) is False
+    assert not run.recorder.checks
+    assert any("proven conflict" in key for key in run.recorder.not_checked["patch.partial_update"])
+
+
+def test_the_report_lists_rules_with_empty_rows_as_not_checked():
+    page = report.render({"target": "embedded mock", "checks": [{"rule": "auth.required", "operation": "GET /did_groups",
+                                                                  "run": 1, "passed": 1, "failed": 0}],
+                          "rules_not_checked": {"isolation.accounts": "no second account"}, "exit_status": 7})
+    assert page.splitlines()[0].startswith("<!-- contract run against embedded mock: exit 7")
+    assert "isolation.accounts" in page and "no second account" in page and "None: every" not in page
