@@ -187,19 +187,26 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         run.target.registry.stories.begin(item.nodeid)
 
 
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> Any:
     """Point to the page; a red run ends with its tally per rule and operation, in reading order,
-    and how to replay the first failure."""
-    from ..observations import counts_line
+    and how to replay the first failure (after pytest's short summary: the last lines)."""
     from .session import REPORT_KEY
 
+    result = yield
     written = config.stash.get(REPORT_KEY, None)
     if written is None:
-        return
+        return result
     doc, page = written
     for line in terminal_tally(doc, str(page)):
         terminalreporter.line(line, red=line.startswith(("CONTRACT", "  ")) and bool(doc.get("failure_groups")),
                               bold=line.startswith("contract report"))
+    return result
+
+
+def _shown(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def terminal_tally(doc: dict[str, Any], page: str) -> list[str]:
@@ -207,7 +214,7 @@ def terminal_tally(doc: dict[str, Any], page: str) -> list[str]:
     from ..observations import counts_line
 
     groups = doc.get("failure_groups", [])
-    lines = [f"contract report: {os.path.relpath(page) if not os.path.relpath(page).startswith('..') else page}"]
+    lines = [f"contract report: {_shown(page)}"]
     if not groups:
         return lines
     lines += [f"CONTRACT FAILURES, in reading order ({counts_line(doc)}):"]
@@ -217,7 +224,7 @@ def terminal_tally(doc: dict[str, Any], page: str) -> list[str]:
                      f"{group['count']} failed check(s), {len(group.get('situations') or [1])} situation(s)")
     first = groups[0].get("example", {})
     if first.get("failure_id"):
-        directory = os.path.dirname(os.path.relpath(page)) or "."
+        directory = os.path.dirname(_shown(page)) or "."
         lines.append(f"first failure's story: {directory}/failures/{first['failure_id']}.json "
                      f"(replay: python -m meeting_room_contract.replay {directory} --failure {first['failure_id']} "
                      "--base-url URL --username USER)")
