@@ -42,7 +42,7 @@ def failure_story(run: Run, failure: Failure, response: requests.Response | None
     registry = getattr(run.target, "registry", None)
     if registry is None or not hasattr(registry, "stories"):
         return None, None
-    steps = registry.stories.story(response)
+    steps = registry.stories.story(response, run.target.client("primary"))
     if not steps:
         return None, None
     doc = stories.document(steps, failure, run.recorder.current_test, judge, replay_target(run))

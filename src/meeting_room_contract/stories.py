@@ -101,8 +101,14 @@ class StoryBook:
                     self.creations.pop(next(iter(self.creations)))
                 self.creations[step.created] = step
 
-    def story(self, response: Any = None) -> list[Step]:
-        """The steps that led to the failure found in `response` (else the test's last request)."""
+    def story(self, response: Any = None, client: Any = None) -> list[Step]:
+        """The steps that led to the failure found in `response` (else the test's last request). A
+        response the run's clients did not send (a test's own probe) is added as the last step."""
+        if response is not None and client is not None and getattr(response, "request", None) is not None:
+            with self._lock:
+                known = any(rid == id(response) for rid, _ in self.steps)
+            if not known:
+                self.record(client, response, time.monotonic())
         with self._lock:
             recorded = list(self.steps)
             creations = dict(self.creations)

@@ -224,10 +224,22 @@ def terminal_tally(doc: dict[str, Any], page: str) -> list[str]:
                      f"{group['count']} failed check(s), {len(group.get('situations') or [1])} situation(s)")
     first = groups[0].get("example", {})
     if first.get("failure_id"):
+        import json
+
+        from .. import stories
+
         directory = os.path.dirname(_shown(page)) or "."
-        lines.append(f"first failure's story: {directory}/failures/{first['failure_id']}.json "
-                     f"(replay: python -m meeting_room_contract.replay {directory} --failure {first['failure_id']} "
-                     "--base-url URL --username USER)")
+        story_path = os.path.join(os.path.dirname(page), "failures", f"{first['failure_id']}.json")
+        lines.append(f"first failure's story: {directory}/failures/{first['failure_id']}.json; replay it (exit 1: reproduced):")
+        try:
+            story = json.loads(open(story_path, encoding="utf-8").read())
+        except (OSError, ValueError):
+            story = None
+        if story is not None:
+            mock = stories.mock_command(story.get("target", {}))
+            if mock:
+                lines.append(f"  {mock} &   # stop it with: kill %1")
+            lines.append(f"  {stories.replay_command(story, directory)}")
     return lines
 
 
