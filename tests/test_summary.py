@@ -70,7 +70,7 @@ def test_markdown_says_what_is_capped(tmp_path):
            "call_failures": [{"test": "contracts/test_x.py::test_fixture_broke", "rules": []}]}
     _, html_path = write_summary(doc, tmp_path, {"target": "http://example.test", "run_id": "r", "profile": "gate"})
     md = (tmp_path / "contract-summary.md").read_text()
-    assert "240 failed check(s) in 60 group(s)" in md
+    assert "1 failed test(s); 60 failure group(s) (one per broken rule and operation); 240 failed check(s)" in md
     assert "keeps the first 200 of 240 failures individually" in md
     assert "10 more group(s) not shown here" in md
     assert "tests (5): `t0`, `t1`, `t2` and 2 more" in md

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import requests
 
-from . import rules
+from . import rules, stories
 from .client import NAME_KEY, ConferenceClient, curl_command
 from .judges import ContractViolation, Failure, Verdict
 from .judges import answers, conflicts, updates
@@ -24,11 +24,16 @@ CREATE = "POST /meeting_rooms"
 
 # -- failures become test failures -------------------------------------------------------------------
 
-def violation(run: Run, failure: Failure, response: requests.Response | None = None) -> ContractViolation:
-    """The test failure for `failure`: the request as curl (credentials as variables) and the answer."""
+def violation(run: Run, failure: Failure, response: requests.Response | None = None,
+              judge: dict[str, Any] | None = None) -> ContractViolation:
+    """The test failure for `failure`: the request as curl (credentials as variables), the answer,
+    and its story (the requests that led to it, replayable: `stories`, `replay`)."""
     reproduction = curl_command(response.request) if response is not None and response.request is not None else None
     answer = f"HTTP {response.status_code} {response.text[:800]}" if response is not None else None
-    return ContractViolation(failure, reproduction=reproduction, answer=answer, redact=run.target.redactor.scrub)
+    story, text = failure_story(run, failure, response, judge)
+    error = ContractViolation(failure, reproduction=reproduction, answer=answer, redact=run.target.redactor.scrub, story=text)
+    error.story = story
+    return error
 
 
 STAND_IN = "X-Contract-Note"  # client.py: an answer the client made up (a DELETE after a gateway error)
@@ -39,7 +44,34 @@ def is_stand_in(response: requests.Response | None) -> bool:
     return response is not None and STAND_IN in response.headers
 
 
-def settle(run: Run, verdict: Verdict, response: requests.Response | None = None) -> None:
+def failure_story(run: Run, failure: Failure, response: requests.Response | None,
+                  judge: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
+    """The failure's story as a document (reports/failures/<id>.json) and as the text printed with it."""
+    registry = getattr(run.target, "registry", None)
+    if registry is None or not hasattr(registry, "stories"):
+        return None, None
+    steps = registry.stories.story(response, run.target.client("primary"))
+    if not steps:
+        return None, None
+    doc = stories.document(steps, failure, run.recorder.current_test, judge, replay_target(run))
+    return doc, stories.story_text(doc, getattr(run, "report_dir", None) or "reports")
+
+
+def replay_target(run: Run) -> dict[str, Any]:
+    """What a replay needs to know of the run's target (no secret)."""
+    settings = run.target.settings
+    logins = {}
+    for which in ("primary", "second"):
+        known = run.target.credentials(which)
+        if known is not None:
+            logins[which] = known.username
+    return {"base_url": None if settings.uses_mock else run.target.base_url, "embedded_mock": settings.uses_mock,
+            "mock_faults": list(settings.mock_faults), "mock_variants": list(settings.mock_variants),
+            "spec": str(run.spec.path), "pins": dict(run.pins), "logins": logins}
+
+
+def settle(run: Run, verdict: Verdict, response: requests.Response | None = None,
+           judge: dict[str, Any] | None = None) -> None:
     """Count the verdict's checks; raise the first failure as a ContractViolation. A stand-in answer
     is judged by nothing: its checks are recorded as not checked, its behaviours not observed."""
     if is_stand_in(response):
@@ -49,7 +81,9 @@ def settle(run: Run, verdict: Verdict, response: requests.Response | None = None
     made: dict[int, ContractViolation] = {}
 
     def make(failure: Failure) -> ContractViolation:
-        return made.setdefault(id(failure), violation(run, failure, response))
+        if id(failure) not in made:
+            made[id(failure)] = violation(run, failure, response, judge)
+        return made[id(failure)]
 
     run.record(verdict, make)
     if verdict.failures:
@@ -196,10 +230,10 @@ def conflict_explained(run: Run, client: ConferenceClient, sid: str | None, befo
 
 # -- one PATCH/PUT ---------------------------------------------------------------------------------
 
-def judge_update(run: Run, client: ConferenceClient, sid: str, before: Mapping[str, Any], method: str, body: Any,
-                 response: requests.Response, *, state_rule: str | None = None) -> UpdateOutcome:
-    """Gather the evidence of one PATCH/PUT (the room by sid, its list item, the rooms holding its
-    codes when a refusal may be a conflict), judge it, count the checks; raise the first failure."""
+def update_evidence(run: Run, client: ConferenceClient, sid: str, before: Mapping[str, Any], method: str, body: Any,
+                    response: requests.Response, *, state_rule: str | None = None) -> UpdateEvidence:
+    """The evidence of one PATCH/PUT: the room by sid, its list item, the rooms holding its codes
+    when a refusal may be a conflict (also what `replay` gathers)."""
     context = run.context()
     evidence = UpdateEvidence(method.upper(), body, before, response, state_rule=state_rule)
     if 400 <= response.status_code < 500 and updates.needs_conflict_lookup(context, evidence):
@@ -208,6 +242,15 @@ def judge_update(run: Run, client: ConferenceClient, sid: str, before: Mapping[s
         evidence = _with(evidence, after_answer=client.get_room(sid))
     if response.status_code == 200 and evidence.after is not None:
         evidence = _with(evidence, listed=listed_room(run, client, sid))
+    return evidence
+
+
+def judge_update(run: Run, client: ConferenceClient, sid: str, before: Mapping[str, Any], method: str, body: Any,
+                 response: requests.Response, *, state_rule: str | None = None) -> UpdateOutcome:
+    """Gather the evidence of one PATCH/PUT (the room by sid, its list item, the rooms holding its
+    codes when a refusal may be a conflict), judge it, count the checks; raise the first failure."""
+    context = run.context()
+    evidence = update_evidence(run, client, sid, before, method, body, response, state_rule=state_rule)
     judgement = updates.judge_update(context, evidence)
     for name in updates.unreferenced_fields(context, body) if response.status_code == 200 else ():
         judgement.verdict.not_checked.append(("bad_input.rejected", evidence.operation,
@@ -218,7 +261,7 @@ def judge_update(run: Run, client: ConferenceClient, sid: str, before: Mapping[s
                                        "(re-keyed?)")
     if judgement.properties_mode is not None:
         run.settle_properties(judgement.properties_mode, curl_command(response.request))
-    settle(run, judgement.verdict, response)
+    settle(run, judgement.verdict, response, {"kind": "update", "state_rule": state_rule})
     return judgement.outcome
 
 

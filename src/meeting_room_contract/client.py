@@ -20,6 +20,7 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from .redaction import Credentials, Redactor, redactor_of
+from .stories import StoryBook
 
 
 
@@ -338,6 +339,7 @@ class RoomRegistry:
         self.journal: list[str] = []  # sids in creation order (this process)
         self.cleanup_journal: "RoomJournal | None" = None  # the crash-proof journal on disk (real targets)
         self.foreign: list[tuple[str, str]] = []  # (sid, why): rooms seen but not ours: reported, never deleted
+        self.stories = StoryBook()  # every request of the run, for failure stories (stories.py)
 
     def attach_journal(self, journal: RoomJournal) -> None:
         """Journal every room created from now on to disk (fsync'd) before anything else happens."""
@@ -516,6 +518,7 @@ class ConferenceClient:
         method = method.upper()
         self.refuse_unsafe(method, path)
         url = url or self.url(path)
+        started = time.monotonic()
         response = self._send_once(method, path, url, kwargs)
         attempts = 1
         # After GATEWAY_GIVE_UPS errors that outlived their retries the run is red already: later
@@ -538,6 +541,7 @@ class ConferenceClient:
             self.counter.gateway_give_ups += 1
         if self.on_response is not None and "X-Contract-Note" not in response.headers:  # a stand-in is not observed
             self.on_response(method, path, response)
+        self.registry.stories.record(self, response, started)
         if method == "DELETE" and response.status_code in (200, 204):
             self.registry.record_deleted(path.split("/", 2)[2].split("?")[0])
         return response

@@ -32,8 +32,10 @@ class Recorder:
         self.failed_rules_by_test: dict[str, set[str]] = defaultdict(set)
         self.call_failures: list[dict[str, Any]] = []
         self.started = time.monotonic()  # reset when the session starts: call failures say when they happened
-        self.failure_groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.failure_groups: dict[tuple[str, str], dict[str, Any]] = {}  # one root cause: (rule, operation)
         self.failures_total = 0
+        self.stories: dict[str, dict[str, Any]] = {}  # failure id -> story (group examples and reported failures)
+        self.reported: list[dict[str, Any]] = []  # failed tests in the order they failed: the violations they showed
 
     def call_failed(self, test: str) -> list[str]:
         """A test's call (not a fixture) failed: remember the rules it found broken, in order."""
@@ -51,13 +53,42 @@ class Recorder:
                 self.failed_rules_by_test[self.current_test].add(rule)
             if not passed:
                 self.failures_total += 1
-                _add_to_group(self.failure_groups, failure_group(rule, operation, self.current_test, violation))
+                group = failure_group(rule, operation, self.current_test, violation)
+                group["first_at"] = round(time.monotonic() - self.started, 3)
+                if _add_to_group(self.failure_groups, group) and getattr(violation, "story", None):
+                    self._keep_story(violation.story)
             if not passed and len(self.failures) < 200:
                 entry = {"rule": rule, "operation": operation, "test": self.current_test,
                          "summary": getattr(violation, "summary", str(violation))[:500],
                          "reproduction": getattr(violation, "reproduction", None)}
                 if entry not in self.failures:
                     self.failures.append(entry)
+
+    def _keep_story(self, story: dict[str, Any]) -> None:
+        if len(self.stories) < STORIES_KEPT:
+            self.stories[story["id"]] = story
+
+    def reported_failure(self, test: str, violations: list[Any]) -> None:
+        """A test failed showing `violations` (its first is what the terminal shows first): its group
+        shows that very example (the shrunk one, with its story), and groups are ordered by it."""
+        with self._lock:
+            keys = []
+            for violation in violations:
+                failure = getattr(violation, "failure", None)
+                rule, operation = getattr(violation, "rule", "?"), getattr(failure, "operation", "") or ""
+                key = (rule, operation) if (rule, operation) in self.failure_groups else \
+                    next((k for k in self.failure_groups if k[0] == rule), (rule, operation))
+                keys.append(list(key))
+                group = self.failure_groups.get(key)
+                story = getattr(violation, "story", None)
+                if group is not None and not group.get("shown_by_test"):
+                    group["example"] = failure_group(rule, key[1], test, violation)["example"]
+                    group["shown_by_test"] = test
+                if story:
+                    self.stories[story["id"]] = story
+            first_story = getattr(violations[0], "story", None) if violations else None
+            self.reported.append({"test": test, "groups": keys, "at": round(time.monotonic() - self.started, 3),
+                                  "failure_id": first_story["id"] if first_story else None})
 
     def behaviour(self, name: str, value: str) -> None:
         with self._lock:
@@ -103,8 +134,10 @@ class Recorder:
                 "not_checked": {rule: dict(counter) for rule, counter in sorted(self.not_checked.items())},
                 "failures": list(self.failures),
                 "call_failures": list(self.call_failures),
-                "failure_groups": [dict(group) for group in self.failure_groups.values()],
+                "failure_groups": order_groups([dict(group) for group in self.failure_groups.values()], self.reported),
                 "failures_total": self.failures_total,
+                "reported_failures": list(self.reported),
+                "stories": dict(self.stories),
             }
 
 
@@ -126,26 +159,60 @@ def situation(summary: str) -> str:
     return summary[:300]
 
 
+STORIES_KEPT = 300
+
+
 def failure_group(rule: str, operation: str, test: str | None, violation: Any) -> dict[str, Any]:
-    """A one-failure group: its key fields, a count of 1 and the failure as the group's example."""
+    """A one-failure group (rule and operation: one root cause), with its one situation beneath it."""
     summary = getattr(violation, "summary", str(violation))
     typed = getattr(violation, "failure", None)  # a judge's typed failure: grouped by its fields, not by its prose
     where = typed.situation if typed is not None and typed.situation else situation(summary)
-    return {"rule": rule, "operation": operation, "situation": where, "count": 1,
-            "tests": [test] if test else [],
-            "example": {"test": test, "summary": summary[:500], "reproduction": getattr(violation, "reproduction", None),
-                        "answer": getattr(violation, "answer", None), "text": str(violation)[:4000]}}
+    story = getattr(violation, "story", None)
+    example = {"test": test, "summary": summary[:500], "reproduction": getattr(violation, "reproduction", None),
+               "answer": getattr(violation, "answer", None), "text": str(violation)[:6000],
+               "failure_id": story["id"] if story else None}
+    return {"rule": rule, "operation": operation, "situation": where, "count": 1, "tests": [test] if test else [],
+            "example": example,
+            "situations": [{"situation": where, "count": 1, "tests": [test] if test else [], "example": example}]}
 
 
-def _add_to_group(groups: dict[tuple[str, str, str], dict[str, Any]], new: dict[str, Any]) -> None:
-    """Merge group `new` into `groups` (same rule, operation and situation: counts add up)."""
-    key = (new["rule"], new["operation"], new["situation"])
+def _add_to_group(groups: dict[tuple[str, str], dict[str, Any]], new: dict[str, Any]) -> bool:
+    """Merge group `new` into `groups` (same rule and operation: counts add up, situations beneath);
+    True when `new` made a new group (its example is the group's)."""
+    key = (new["rule"], new["operation"])
     group = groups.get(key)
+    situations = new.get("situations") or [{"situation": new.get("situation", ""), "count": new["count"],
+                                            "tests": list(new["tests"]), "example": new.get("example", {})}]
     if group is None:
-        groups[key] = {**new, "tests": list(new["tests"])}
-        return
+        groups[key] = {**new, "tests": list(new["tests"]), "situations": [dict(s, tests=list(s["tests"])) for s in situations]}
+        return True
     group["count"] += new["count"]
     group["tests"] += [test for test in new["tests"] if test not in group["tests"]]
+    if "first_at" in new:
+        group["first_at"] = min(group.get("first_at", new["first_at"]), new["first_at"])
+    if new.get("shown_by_test") and not group.get("shown_by_test"):
+        group["example"], group["shown_by_test"] = new["example"], new["shown_by_test"]
+    for incoming in situations:
+        mine = next((s for s in group["situations"] if s["situation"] == incoming["situation"]), None)
+        if mine is None:
+            group["situations"].append(dict(incoming, tests=list(incoming["tests"])))
+        else:
+            mine["count"] += incoming["count"]
+            mine["tests"] += [test for test in incoming["tests"] if test not in mine["tests"]]
+    return False
+
+
+def order_groups(groups: list[dict[str, Any]], reported: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One reading order: groups as the failed tests showed them (the first failing test's first
+    violation first: the most specific concern, as the suite runs them), then the others as first seen."""
+    rank: dict[tuple[str, str], tuple[float, int]] = {}
+    for entry in sorted(reported, key=lambda e: e.get("at", 0)):
+        for index, key in enumerate(entry.get("groups", [])):
+            rank.setdefault(tuple(key), (entry.get("at", 0), index))
+    for group in groups:
+        group["situations"] = sorted(group.get("situations", []), key=lambda s: -s["count"])
+    return sorted(groups, key=lambda g: (0, *rank[(g["rule"], g["operation"])]) if (g["rule"], g["operation"]) in rank
+                  else (1, g.get("first_at", 0.0), 0))
 
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -156,9 +223,13 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     not_checked: dict[str, Counter] = defaultdict(Counter)
     failures: list[dict[str, Any]] = []
     call_failures: list[dict[str, Any]] = []
-    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    reported: list[dict[str, Any]] = []
+    stories: dict[str, dict[str, Any]] = {}
     for part in parts:
         call_failures.extend(part.get("call_failures", []))
+        reported.extend(part.get("reported_failures", []))
+        stories.update(part.get("stories", {}))
         for group in part.get("failure_groups", []):
             _add_to_group(groups, group)
         for row in part.get("checks", []):
@@ -178,7 +249,9 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "not_checked": {rule: dict(counter) for rule, counter in sorted(not_checked.items())},
         "failures": failures,
         "call_failures": call_failures,
-        "failure_groups": sorted(groups.values(), key=lambda g: (g["rule"], g["operation"], -g["count"])),
+        "failure_groups": order_groups(list(groups.values()), reported),
+        "reported_failures": sorted(reported, key=lambda e: e.get("at", 0)),
+        "stories": stories,
         "failures_total": sum(int(part.get("failures_total", len(part.get("failures", [])))) for part in parts),
         "requests_sent": sum(int(part.get("requests_sent", 0)) for part in parts),
     }
@@ -190,11 +263,39 @@ def write_summary(summary: dict[str, Any], directory: Path, header: dict[str, An
     redacted first); returns the document and the HTML report's path."""
     directory.mkdir(parents=True, exist_ok=True)
     document = {**header, **summary}
+    stories = document.pop("stories", None) or {}
+    document["failure_files"] = write_stories(stories, directory, redactor)
     json_path = directory / "contract-summary.json"
     json_path.write_text(redact(json.dumps(document, indent=2, ensure_ascii=False), redactor), encoding="utf-8")
     md_path = directory / "contract-summary.md"
     md_path.write_text(redact(_markdown(document), redactor), encoding="utf-8")
     return document, write_report(document, directory, redactor)  # contract-report.html, from the same document
+
+
+FAILURES_DIR = "failures"
+
+
+def write_stories(stories: dict[str, dict[str, Any]], directory: Path, redactor: Any = None) -> list[str]:
+    """`failures/<id>.json` per failure story (what `python -m meeting_room_contract.replay` reads)."""
+    if not stories:
+        return []
+    folder = directory / FAILURES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.json"):  # a report directory holds one run's failures
+        old.unlink()
+    for failure_id, story in stories.items():
+        (folder / f"{failure_id}.json").write_text(redact(json.dumps(story, indent=2, ensure_ascii=False), redactor),
+                                                  encoding="utf-8")
+    return sorted(stories)
+
+
+def counts_line(doc: dict[str, Any]) -> str:
+    """What the failures count, said once the same way everywhere: tests, groups, checks."""
+    groups = doc.get("failure_groups", [])
+    tests = {f["test"] for f in doc.get("call_failures", [])} | {f["test"] for f in doc.get("reported_failures", [])}
+    total = doc.get("failures_total", sum(g.get("count", 0) for g in groups))
+    return (f"{len(tests)} failed test(s); {len(groups)} failure group(s) (one per broken rule and operation); "
+            f"{total} failed check(s)")
 
 
 def _markdown(doc: dict[str, Any]) -> str:
@@ -245,8 +346,9 @@ def _failure_lines(doc: dict[str, Any]) -> list[str]:
     if not groups:
         return ["(none)", *others]
     total = doc.get("failures_total", sum(g["count"] for g in groups))
-    lines = [f"{total} failed check(s) in {len(groups)} group(s). A situation is the violation summary with sids, "
-             "numbers, quoted values, lists and objects normalised; each group shows one example."]
+    lines = [counts_line(doc) + ". Groups are in reading order: the first is the one the first failing test showed. "
+             "A situation is where in the group it failed (a judge's situation, or the violation summary with sids, "
+             "numbers, quoted values, lists and objects normalised); each group shows one example."]
     kept = len(doc.get("failures", []))
     if kept < total:
         lines.append(f"The JSON's `failures` list keeps the first {kept} of {total} failures individually; "
@@ -255,9 +357,14 @@ def _failure_lines(doc: dict[str, Any]) -> list[str]:
         example, tests = group["example"], group["tests"]
         shown = ", ".join(f"`{test}`" for test in tests[:MD_TESTS_SHOWN])
         more = f" and {len(tests) - MD_TESTS_SHOWN} more" if len(tests) > MD_TESTS_SHOWN else ""
-        lines += ["", f"### {index}. {group['rule']} — {group['operation']} — ×{group['count']}", "",
-                  f"- situation: {group['situation']}", f"- tests ({len(tests)}): {shown}{more}",
-                  f"- example: {example['summary']}"]
+        lines += ["", f"### {index}. {group['rule']} — {group['operation']} — {group['count']} failed check(s)", "",
+                  f"- tests ({len(tests)}): {shown}{more}"]
+        for place in group.get("situations") or [{"situation": group.get("situation", ""), "count": group["count"]}]:
+            lines.append(f"- situation ({place['count']} failed check(s)): {place['situation']}")
+        lines.append(f"- example: {example['summary']}")
+        if example.get("failure_id"):
+            lines.append(f"- story: `failures/{example['failure_id']}.json` "
+                         f"(replay: `python -m meeting_room_contract.replay REPORT_DIR --failure {example['failure_id']} ...`)")
         if example.get("reproduction"):
             lines += ["", "```sh", example["reproduction"], "```"]
     if len(groups) > MD_GROUPS_SHOWN:

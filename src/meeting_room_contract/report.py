@@ -45,8 +45,9 @@ def render(doc: dict[str, Any]) -> str:
     failed = doc.get("failures_total", 0) or any(row.get("failed") for row in doc.get("checks", []))
     outcome = str(doc.get("outcome", "unknown"))
     banner_class = "bad" if failed or not outcome.startswith("passed") else "ok"
-    banner = (f"{doc.get('failures_total', 0)} failed check(s) in {len(doc.get('failure_groups', []))} group(s) — "
-              f"run {outcome}" if failed else f"No contract violation — run {outcome}")
+    from .observations import counts_line
+
+    banner = (f"{counts_line(doc)} — run {outcome}" if failed else f"No contract violation — run {outcome}")
     body = [f"<h1>Contract report — CarrierX Conference v2 meeting rooms</h1>",
             f'<p class="banner {"ok" if doc.get("exit_status") == 0 else "bad"}">{escape(first_line(doc))}</p>',
             f'<div class="banner {banner_class}">{escape(banner)}</div>', _run_facts(doc),
@@ -110,19 +111,33 @@ def _rule_label(rule_id: str) -> str:
 
 
 def _failures(doc: dict[str, Any]) -> str:
+    """One box per root cause (rule and operation), in the reading order of the terminal: the group
+    the first failing test showed first; its situations and its example (with its story) beneath."""
     groups = doc.get("failure_groups", [])
     out = [] if groups else ['<p class="ok banner">No failed check.</p>']
-    for group in groups:
+    if groups:
+        out.append('<p class="sum">In reading order: the first group is the one the first failing test showed (the most '
+                   'specific concern runs first). Counts: failed checks (one request judged by one rule); tests that failed with it.</p>')
+    for number, group in enumerate(groups, start=1):
         example, tests = group["example"], group["tests"]
         test_list = ", ".join(f"<code>{escape(t)}</code>" for t in tests[:5])
         if len(tests) > 5:
             test_list += f" and {len(tests) - 5} more"
-        out.append(f'<div class="group"><h3>{_rule_label(group["rule"])}</h3>'
-                   f'<div><b>×{group["count"]}</b> on <code>{escape(group["operation"])}</code> — '
-                   f'{escape(group["situation"])}</div><div class="sum">tests ({len(tests)}): {test_list or "?"}</div>'
+        situations = group.get("situations") or [{"situation": group.get("situation", ""), "count": group["count"]}]
+        rows = "".join(f"<li>{escape(s['situation'])} — {s['count']} failed check(s)</li>" for s in situations[:12])
+        if len(situations) > 12:
+            rows += f"<li>and {len(situations) - 12} more situation(s): see contract-summary.json</li>"
+        out.append(f'<div class="group" id="group-{number}"><h3>{number}. {_rule_label(group["rule"])}</h3>'
+                   f'<div>on <code>{escape(group["operation"])}</code>: <b>{group["count"]} failed check(s)</b> in '
+                   f'{len(tests)} test(s)</div><div class="sum">tests: {test_list or "?"}</div>'
+                   f'<div class="sum">situations ({len(situations)}):</div><ul class="sum">{rows}</ul>'
+                   f'<div class="sum">example{" (as the test " + escape(example["test"]) + " reported it)" if example.get("test") else ""}:</div>'
                    f'<pre>{escape(example.get("text") or example.get("summary", ""))}</pre>')
         if example.get("reproduction") and example["reproduction"] not in (example.get("text") or ""):
             out.append(f'<div class="sum">reproduce with:</div><pre>{escape(example["reproduction"])}</pre>')
+        if example.get("failure_id"):
+            out.append(f'<div class="sum">story: <a href="failures/{escape(example["failure_id"])}.json">'
+                       f'failures/{escape(example["failure_id"])}.json</a></div>')
         out.append("</div>")
     others = [f for f in doc.get("call_failures", []) if not f.get("rules")]
     if others:

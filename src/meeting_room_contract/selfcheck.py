@@ -64,6 +64,8 @@ class MatrixResult:
     requests: int = 0
     output_tail: str = ""
     call_failures: list[dict] = field(default_factory=list)
+    first_failure: dict | None = None  # the story of the run's first failure (failures/<id>.json)
+    replays: dict[str, tuple[int, str, int]] = field(default_factory=dict)  # "fault"/"correct" -> (exit, output, rooms left)
 
     @property
     def suite_failed(self) -> bool:
@@ -103,7 +105,7 @@ def matrix(faults: Iterable[str] | None = None, variants: Iterable[str] | None =
 
 
 def run_entry(entry: MatrixEntry, *, profile: str = "gate", stop_at_first_failure: bool = True,
-              timeout: float = 900) -> MatrixResult:
+              timeout: float = 900, replay: bool = False) -> MatrixResult:
     """One real run of the contract suite against the embedded mock with the entry's behaviour."""
     with tempfile.TemporaryDirectory(prefix="contract-selfcheck-") as tmp:
         report_dir = Path(tmp)
@@ -123,9 +125,52 @@ def run_entry(entry: MatrixEntry, *, profile: str = "gate", stop_at_first_failur
             exit_code, output = -1, f"timed out after {timeout} s\n{expired.stdout or ''}"
         seconds = time.monotonic() - started
         summary = _summary(report_dir / "contract-summary.json")
-        return MatrixResult(entry, exit_code, _failed_tests(report_dir / "junit.xml"), seconds,
-                            int(summary.get("requests_sent", 0)), "\n".join(output.splitlines()[-60:]),
-                            list(summary.get("call_failures", [])))
+        result = MatrixResult(entry, exit_code, _failed_tests(report_dir / "junit.xml"), seconds,
+                              int(summary.get("requests_sent", 0)), "\n".join(output.splitlines()[-60:]),
+                              list(summary.get("call_failures", [])))
+        if replay and entry.must_fail:
+            replay_first_failure(result, report_dir, summary)
+        return result
+
+
+def replay_first_failure(result: MatrixResult, report_dir: Path, summary: dict) -> None:
+    """Replay the run's first recorded failure with the replay command, against the standalone mock
+    with the entry's fault and against the correct mock (each started for this; rooms counted after)."""
+    groups = summary.get("failure_groups", [])
+    failure_id = next((g["example"].get("failure_id") for g in groups if g.get("example", {}).get("failure_id")), None)
+    path = report_dir / "failures" / f"{failure_id}.json"
+    if failure_id is None or not path.exists():
+        return
+    result.first_failure = json.loads(path.read_text(encoding="utf-8"))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CONFERENCE_")}
+    from .mock import MeetingRoomMock
+
+    accounts = MeetingRoomMock().accounts  # the standalone mock's logins (not started)
+    primary, second = accounts[0], accounts[1]
+    for which, faults in (("fault", [result.entry.name]), ("correct", [])):
+        command = [sys.executable, "-m", "meeting_room_contract.mock", "--port", "0"]
+        command += [arg for name in faults for arg in ("--fault", name)] + (["--spec", result.entry.spec] if result.entry.spec else [])
+        mock = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        try:
+            first = mock.stdout.readline() if mock.stdout else ""
+            base_url = first.rsplit(" ", 1)[-1].strip()
+            replay = [sys.executable, "-m", "meeting_room_contract.replay", str(report_dir), "--failure", failure_id,
+                      "--base-url", base_url, "--username", primary.login, "--second-username", second.login]
+            completed = subprocess.run(replay, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+                                       env={**env, "CONFERENCE_PASSWORD": primary.password,
+                                            "CONFERENCE_SECOND_PASSWORD": second.password})
+            rooms = sum(len(mock_rooms(base_url, account)) for account in (primary, second))
+            result.replays[which] = (completed.returncode, completed.stdout + completed.stderr, rooms)
+        finally:
+            mock.terminate()
+            mock.wait(timeout=10)
+
+
+def mock_rooms(base_url: str, account) -> list:
+    import requests
+
+    answer = requests.get(f"{base_url}/meeting_rooms?limit=1000", auth=(account.login, account.password), timeout=10)
+    return answer.json().get("items", [])
 
 
 def run_matrix(entries: list[MatrixEntry], *, workers: int = 2, **kwargs: object) -> list[MatrixResult]:

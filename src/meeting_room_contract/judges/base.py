@@ -96,13 +96,14 @@ class ContractViolation(AssertionError):
 
     def __init__(self, failure: Failure | str, summary: str | None = None, *, reproduction: str | None = None,
                  answer: str | None = None, expected: Any = None, observed: Any = None,
-                 redact: Callable[[str], str] = lambda text: text):
+                 redact: Callable[[str], str] = lambda text: text, story: str | None = None):
         if isinstance(failure, str):  # ContractViolation(rule_id, summary, ...): a failure found outside a judge
             failure = Failure(failure, "", "", summary or "", expected, observed)
         registered = rules.rule(failure.rule)
         self.failure = failure
         self.rule, self.summary = failure.rule, failure.summary
         self.reproduction, self.answer = reproduction, answer
+        self.story: dict[str, Any] | None = None  # the failure's story document (set by actions.violation)
         lines = [f"CONTRACT VIOLATION [{failure.rule}] ({registered.kind.value}): {failure.summary}",
                  f"Rule: {registered.summary}"]
         if reproduction:
@@ -116,6 +117,8 @@ class ContractViolation(AssertionError):
             lines += ["Expected vs observed (- expected, + observed; only what differs):", *field_diff(expected, observed)]
         elif expected is not None or observed is not None:
             lines.append(f"{'Expected' if observed is None else 'Observed'}: {compact(observed if expected is None else expected)}")
+        if story:
+            lines += story.splitlines()
         super().__init__(redact("\n".join(lines)))
 
 

@@ -91,18 +91,156 @@ def violation_text(error: BaseException) -> str:
     return "\n".join(parts + hypothesis_notes(error))
 
 
+def _flaky(error: BaseException) -> bool:
+    try:
+        from hypothesis.errors import Flaky
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(error, Flaky)
+
+
+def _inner_violations(error: BaseException) -> list[ContractViolation]:
+    """Every ContractViolation anywhere inside an error (group)."""
+    if isinstance(error, ContractViolation):
+        return [error]
+    found: list[ContractViolation] = []
+    for inner in getattr(error, "exceptions", ()) or ():
+        found += _inner_violations(inner)
+    cause = error.__cause__ or error.__context__
+    if not found and cause is not None and cause is not error:
+        found += _inner_violations(cause)
+    return found
+
+
+def flaky_text(error: BaseException) -> tuple[str, list[ContractViolation]]:
+    """A hypothesis/schemathesis reproduction hiccup (Flaky: 'Failed to reproduce exception. Expected: ...')
+    as its reason in one line, then the violations it carried (no traceback)."""
+    reason = " ".join(str(error).split())[:300] or type(error).__name__
+    found = _inner_violations(error)
+    lines = [f"HYPOTHESIS COULD NOT REPRODUCE THE FAILURE ({type(error).__name__}): {reason}",
+             "(the target answered differently when the example was sent again; --contract-traceback shows the traceback)"]
+    for index, inner in enumerate(found, start=1):
+        lines += ["", f"--- violation {index} of {len(found)} seen before ---", str(inner)]
+    return "\n".join(lines), found
+
+
+def short_message(found: list[ContractViolation], nodeid: str, width: int) -> str:
+    """The short summary's reason, rule first, never cut inside a rule id: pytest trims what does
+    not fit the terminal, so the message is made to fit (the rule alone, or nothing)."""
+    first = found[0]
+    more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+    full = f"{first.rule}: {first.summary}{more}"
+    available = width - len(f"FAILED {nodeid}") - len(" - ")
+    if len(full) <= available:
+        return full
+    if len(first.rule) + 5 <= available:
+        cut = full[: available - 3]
+        return cut + "..." if len(cut) > len(first.rule) else first.rule
+    return first.rule if len(first.rule) <= available else ""
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """Replace the traceback of a contract failure with the violation (unless --contract-traceback)."""
     report = yield
-    if not (report.failed and call.excinfo is not None) or item.config.getoption("contract_traceback"):
+    if not (report.failed and call.excinfo is not None):
         return report
-    found = violations(call.excinfo.value)
-    if found:
-        path, lineno, _ = item.location
-        message = str(found[0]).splitlines()[0] + (f" (+{len(found) - 1} more)" if len(found) > 1 else "")
-        report.longrepr = ViolationRepr(violation_text(call.excinfo.value), message, path, (lineno or 0) + 1)
+    error = call.excinfo.value
+    flaky = _flaky(error)
+    found = _inner_violations(error) if flaky else violations(error)
+    if found and report.when == "call":
+        from .session import run_of
+
+        try:
+            run_of(item.config).recorder.reported_failure(item.nodeid, found)
+        except (KeyError, AttributeError):  # pragma: no cover - not a contract run
+            pass
+    if item.config.getoption("contract_traceback") or not (found or flaky):
+        return report
+    path, lineno, _ = item.location
+    width = item.config.get_terminal_writer().fullwidth
+    if flaky:
+        text, _ = flaky_text(error)
+        message = short_message(found, item.nodeid, width) if found else f"Flaky: {str(error).splitlines()[0][:200]}"
+    else:
+        text, message = violation_text(error), short_message(found, item.nodeid, width)
+    report.longrepr = ViolationRepr(text, message, path, (lineno or 0) + 1)
     return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Failures name the report directory their stories are written to."""
+    from .session import REPORT_DIR_KEY, RUN_KEY
+
+    run = config.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.report_dir = config.stash.get(REPORT_DIR_KEY, None) or "reports"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test's story starts with its own requests."""
+    from .session import RUN_KEY
+
+    run = item.config.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.target.registry.stories.begin(item.nodeid)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> Any:
+    """Point to the page; a red run ends with its tally per rule and operation, in reading order,
+    and how to replay the first failure (after pytest's short summary: the last lines)."""
+    from .session import REPORT_KEY
+
+    result = yield
+    written = config.stash.get(REPORT_KEY, None)
+    if written is None:
+        return result
+    doc, page = written
+    for line in terminal_tally(doc, str(page)):
+        terminalreporter.line(line, red=line.startswith(("CONTRACT", "  ")) and bool(doc.get("failure_groups")),
+                              bold=line.startswith("contract report"))
+    return result
+
+
+def _shown(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def terminal_tally(doc: dict[str, Any], page: str) -> list[str]:
+    """The lines that end the terminal output: the page, then (red run) one line per rule and operation."""
+    from ..observations import counts_line
+
+    groups = doc.get("failure_groups", [])
+    lines = [f"contract report: {_shown(page)}"]
+    if not groups:
+        return lines
+    lines += [f"CONTRACT FAILURES, in reading order ({counts_line(doc)}):"]
+    for index, group in enumerate(groups, start=1):
+        tests = len(group.get("tests", []))
+        lines.append(f"  {index}. {group['rule']} on {group['operation'] or '(no operation)'}: {tests} test(s), "
+                     f"{group['count']} failed check(s), {len(group.get('situations') or [1])} situation(s)")
+    first = groups[0].get("example", {})
+    if first.get("failure_id"):
+        import json
+
+        from .. import stories
+
+        directory = os.path.dirname(_shown(page)) or "."
+        story_path = os.path.join(os.path.dirname(page), "failures", f"{first['failure_id']}.json")
+        lines.append(f"first failure's story: {directory}/failures/{first['failure_id']}.json; replay it (exit 1: reproduced):")
+        try:
+            story = json.loads(open(story_path, encoding="utf-8").read())
+        except (OSError, ValueError):
+            story = None
+        if story is not None:
+            mock = stories.mock_command(story.get("target", {}))
+            if mock:
+                lines.append(f"  {mock} &   # stop it with: kill %1")
+            lines.append(f"  {stories.replay_command(story, directory)}")
+    return lines
 
 
 def pytest_html_report_title(report: Any) -> None:

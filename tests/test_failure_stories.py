@@ -1,0 +1,74 @@
+"""Issue 16: every failure carries its story; one reading order in the terminal, the page and the summaries."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from meeting_room_contract import stories
+from meeting_room_contract.judges import Failure
+from meeting_room_contract.stories import Step
+
+ROOT = Path(__file__).resolve().parents[1]
+A, B = "11111111-2222-3333-4444-555555555555", "66666666-7777-8888-9999-000000000000"
+
+
+def _step(method, path, status=200, body=None, created=None, t=0.0):
+    return Step(method, path, {"Content-Type": "application/json"} if body is not None else {}, body=body, status=status,
+                created=created, user_env="CONFERENCE_USERNAME", password_env="CONFERENCE_PASSWORD", started=t, ended=t + 0.01)
+
+
+def test_a_story_keeps_the_rooms_creation_updates_failing_request_and_read_back_and_drops_the_rest():
+    steps = [_step("POST", "/meeting_rooms", body='{"name": "old"}', created=B, t=0), _step("DELETE", f"/meeting_rooms/{B}", 204, t=1),
+             _step("POST", "/meeting_rooms", body='{"name": "x"}', created=A, t=2), _step("PATCH", f"/meeting_rooms/{A}", body='{"name": "y"}', t=3),
+             _step("GET", f"/meeting_rooms/{A}", t=4), _step("PATCH", f"/meeting_rooms/{A}", body="{}", t=5),
+             _step("GET", f"/meeting_rooms/{A}", t=6)]
+    story = stories.select(steps, 5, {})
+    assert [(s.method, s.role) for s in story] == [("POST", "create"), ("PATCH", "update"), ("GET", "before"),
+                                                   ("PATCH", "failing"), ("GET", "read-back")]
+    doc = stories.document(story, Failure("patch.partial_update", "PATCH /meeting_rooms/{sid}", "s", "d"), "t", None, {})
+    script = stories.curl_script(stories.steps_of(doc), "http://h/conference/v2")
+    assert 'SID1=$(curl -s -X POST "$BASE"/meeting_rooms -u "$CONFERENCE_USERNAME:$CONFERENCE_PASSWORD"' in script
+    assert A not in script and '"$SID1"' in script  # the room's sid comes from the POST answer
+    assert script.splitlines()[-1].startswith('curl -s -X DELETE "$BASE"/meeting_rooms/"$SID1"')
+
+
+def test_replay_usage_errors_are_one_line_and_exit_2(tmp_path):
+    completed = subprocess.run([sys.executable, "-m", "meeting_room_contract.replay", str(tmp_path), "--base-url",
+                                "http://127.0.0.1:9/x", "--username", "u", "--password", "p"],
+                               capture_output=True, text=True, cwd=ROOT)
+    assert completed.returncode == 2 and len(completed.stderr.strip().splitlines()) == 1, completed.stderr
+
+
+FIRST_VIOLATION = re.compile(r"^CONTRACT VIOLATION \[([\w.]+)\]", re.M)
+
+
+@pytest.mark.parametrize("fault,rule", [("patch_resets_omitted_fields", "patch.partial_update"),
+                                        ("uniqueness_not_enforced", "uniqueness.across_rooms")])
+def test_the_page_and_the_terminal_start_with_the_same_rule(fault, rule, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}
+    completed = subprocess.run([sys.executable, "-m", "pytest", "contracts", "-q", "-p", "no:cacheprovider", "--mock-fault", fault,
+                                "--stop-on-rule", rule, "--report-dir", str(tmp_path)], capture_output=True, text=True,
+                               cwd=ROOT, env={**env, "COLUMNS": "80"}, timeout=600)
+    out = completed.stdout
+    assert completed.returncode == 1, out[-3000:]
+    assert "Traceback" not in out and "Failed to reproduce exception" not in out
+    terminal_first = FIRST_VIOLATION.search(out)[1]
+    summary = json.loads((tmp_path / "contract-summary.json").read_text())
+    page = (tmp_path / "contract-report.html").read_text()
+    page_first = re.search(r'id="group-1"><h3>1\. .*?<span class="rid">([\w.]+)</span>', page)[1]
+    assert terminal_first == page_first == summary["failure_groups"][0]["rule"] == rule
+    tally = out[out.index("CONTRACT FAILURES, in reading order"):]
+    assert tally.splitlines()[1].strip().startswith(f"1. {rule} on ")
+    assert f"contract report: {tmp_path}/contract-report.html" in out
+    story = summary["failure_groups"][0]["example"]["failure_id"]
+    assert (tmp_path / "failures" / f"{story}.json").exists()
+    for line in out.splitlines():  # never a rule id cut by the short summary
+        if line.startswith("FAILED ") and " - " in line:
+            assert re.search(r" - [\w.]+[:]", line) or not line.rstrip().endswith("...") or rule in line
