@@ -55,10 +55,12 @@ class TargetUnavailable(RuntimeError):
 class Deadline:
     """The run's time budget (--max-duration), consulted before each request and each retry wait."""
 
-    def __init__(self, seconds: float | None, *, clock: Any = time.monotonic):
+    def __init__(self, seconds: float | None, *, clock: Any = time.monotonic, shared: bool = False):
         self.clock = clock
         self.seconds = seconds
         self.ends = clock() + seconds if seconds and math.isfinite(seconds) else math.inf
+        self.gave_up: str | None = None  # why the target could not be tested (then every later request ends at once)
+        self._shared = shared  # NO_DEADLINE: the default of stand-alone clients, which keeps no run state
 
     def remaining(self) -> float:
         return self.ends - self.clock()
@@ -66,13 +68,25 @@ class Deadline:
     def expired(self) -> bool:
         return self.remaining() <= 0
 
+    def give_up(self, reason: str) -> None:
+        """The run could not test the target: later requests of the run end at once (a 429 wall or a
+        silent target is not waited out again and again, so "could not test" comes within the cap)."""
+        if not self._shared and self.gave_up is None:
+            self.gave_up = reason
+
+    def try_again(self) -> None:
+        """Send again after giving up (the end-of-run cleanup: one more try, which gives up as before)."""
+        self.gave_up = None
+
     def check(self, what: str = "") -> None:
+        if self.gave_up is not None:
+            raise TargetUnavailable(f"{self.gave_up} (earlier in this run; not sent: {what})" if what else self.gave_up)
         if self.expired():
             raise TargetUnavailable(f"run deadline: --max-duration {self.seconds:g} s reached"
                                     + (f" before {what}" if what else ""))
 
 
-NO_DEADLINE = Deadline(None)
+NO_DEADLINE = Deadline(None, shared=True)
 
 
 class PoliteRetry(Retry):
@@ -554,16 +568,19 @@ class ConferenceClient:
             response = self.session.request(method, url, **kwargs)
         except requests.RequestException as error:
             self.deadline.check(what)  # a timeout cut short by the run deadline is the deadline's
-            raise TargetUnavailable(f"{what}: no answer from the target after the retries "
-                                    f"({type(error).__name__}: {self.redactor.scrub(_first_line(error))})") from None
+            reason = (f"{what}: no answer from the target after the retries "
+                      f"({type(error).__name__}: {self.redactor.scrub(_first_line(error))})")
+            self.deadline.give_up(reason)
+            raise TargetUnavailable(reason) from None
         if response.status_code == 429:
             retries = getattr(getattr(response.raw, "retries", None), "history", ()) or ()
             asked = response.headers.get("Retry-After")
-            raise TargetUnavailable(
-                f"{what}: the target still answers 429 (rate limited) after {len(retries)} retr"
-                f"{'y' if len(retries) == 1 else 'ies'}" + (f"; it asks to wait {asked!r} (Retry-After), beyond "
-                f"--max-retry-wait {self.politeness.max_retry_wait:g} s or the run deadline" if asked else "")
-                + ": try later, or lower --rate-limit")
+            reason = (f"{what}: the target still answers 429 (rate limited) after {len(retries)} retr"
+                      f"{'y' if len(retries) == 1 else 'ies'}" + (f"; it asks to wait {asked!r} (Retry-After), beyond "
+                      f"--max-retry-wait {self.politeness.max_retry_wait:g} s or the run deadline" if asked else "")
+                      + ": try later, or lower --rate-limit")
+            self.deadline.give_up(reason)
+            raise TargetUnavailable(reason)
         return response
 
     def refuse_unsafe(self, method: str, path: str) -> None:

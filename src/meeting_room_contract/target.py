@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from .client import (NO_DEADLINE, ConferenceClient, Credentials, Deadline, Politeness, RateLimiter, RequestCounter,
+from .client import (ConferenceClient, Credentials, Deadline, Politeness, RateLimiter, RequestCounter,
                      RoomRegistry, UnsafeTargetError, delete_rooms, new_run_id)
 from .journal import signals_held
 from .mock import MeetingRoomMock
@@ -57,7 +57,7 @@ class Target:
         self.on_response = on_response
         self.spec_path = spec_path  # the spec the embedded mock implements
         self.redactor = Redactor()  # every login of the run (scrubs outside text by place)
-        self.deadline: Deadline = NO_DEADLINE  # --max-duration (set by the session before the first request)
+        self.deadline = Deadline(None)  # --max-duration (set by the session before the first request); shared by the run's clients
 
     def _ensure_started(self) -> None:
         with self._lock:

@@ -223,6 +223,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run is None:
         return
     target = run.target
+    target.deadline.try_again()  # the cleanup tries once more after "could not test" (bounded like any request)
     with signals_held():  # SIGINT/SIGTERM wait until the rooms are deleted
         remaining = _sweep_at_the_end(target) if not is_worker(config) and is_contract_run(config) else []
     remaining = sorted(set(target.close()) | set(remaining))
