@@ -18,6 +18,7 @@ from meeting_room_contract.checks import ContractViolation, rule
 from meeting_room_contract.observations import RECORDER
 from meeting_room_contract.rooms import NAME_KEY
 from meeting_room_contract.rules import UpdateOutcome
+from test_edge_values import create_room  # POST with gateway recovery by a fresh code (names that are edge values)
 
 RULE = "request.json_body_forms"
 CREATE = "POST /meeting_rooms"
@@ -44,8 +45,7 @@ def _valid_body(rooms) -> dict:
 def _post(client, body: dict, data: bytes, content_type: str, situation: str) -> tuple:
     """POST the bytes; an accepted room must carry the body's values (answer and read back), then is
     deleted. Returns the answer and how the target answered (a proven conflict: CONFLICT)."""
-    response = client.request("POST", "/meeting_rooms", data=data, headers={"Content-Type": content_type})
-    client.record_if_created(response)  # deleted at the end of the run if anything below fails
+    response = create_room(client, body, data=data, content_type=content_type)  # recorded when created
     checks.never_5xx(response, CREATE, situation)
     if response.status_code >= 400:
         provable = response.status_code == 409 or (response.status_code in (400, 422)
