@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 from hypothesis import settings
 
 from meeting_room_contract import actions, strategies
+from meeting_room_contract.judges import conflicts
 from meeting_room_contract.model import PropertiesMode
 
 ROUNDS = max(3, settings.default.max_examples // 8)
@@ -34,7 +36,7 @@ def test_concurrent_patches_of_disjoint_fields_all_persist(client, rooms, did_gr
                 thread.start()
             for thread in threads:
                 thread.join()
-            if _refusals_proven_by_other_rooms(run, client, sid, bodies, responses):
+            if _refusals_proven_by_other_rooms(run, client, sid, bodies, responses, before):
                 # proven: another room took this room's new code mid-round; the round says nothing (recorded)
                 run.recorder.unchecked("concurrency.no_lost_update", "PATCH /meeting_rooms/{sid}",
                                        "a round refused as a proven conflict (another room holds a drawn code)")
@@ -55,12 +57,33 @@ def test_concurrent_patches_of_disjoint_fields_all_persist(client, rooms, did_gr
                                             expected=run.model.comparable(expected), observed=run.model.comparable(after))
 
 
-def _refusals_proven_by_other_rooms(run, client, sid, bodies, responses) -> bool:
+def _refusals_proven_by_other_rooms(run, client, sid, bodies, responses, before) -> bool:
     """Every refused PATCH of the round is explained by another room holding one of the room's codes
-    (a 409 no room explains fails `uniqueness.conflict_explained` here)."""
+    (a 409 no room explains fails `uniqueness.conflict_explained` here).
+
+    The target judged each PATCH against the room as it was when that PATCH arrived: `before` with
+    any of the round's other PATCHes applied (they raced). A refusal is explained by a room for one
+    of those states (e.g. another tester took the room's new code while the room was still in its old
+    DID group, and a later PATCH of the round moved it)."""
     refused = {field: response for field, response in responses.items() if response.status_code in (400, 409, 422)}
     if not refused:
         return False
     current = client.get_room(sid).json()
-    return all(actions.conflict_explained(run, client, sid, current, "PATCH", bodies[field], response)
+    return all(actions.conflict_explained(run, client, sid, _explaining_state(run, client, sid, before, current, bodies, field),
+                                          "PATCH", bodies[field], response)
                for field, response in refused.items())
+
+
+def _explaining_state(run, client, sid, before, current, bodies, field):
+    """A state the room may have had when the PATCH of `field` arrived in which a room of the account
+    explains its refusal; the state after the round when none does (then a 409 is judged there)."""
+    others = [body for name, body in bodies.items() if name != field]
+    for size in range(len(others) + 1):
+        for applied in itertools.combinations(others, size):
+            state = dict(before)
+            for body in applied:
+                state = run.model.apply_patch(state, body, PropertiesMode.REPLACE)
+            holders = actions.code_holders(run, client, sid, state, "PATCH", bodies[field])
+            if conflicts.explaining_holders(run.context(), holders, state, "PATCH", bodies[field]):
+                return state
+    return current

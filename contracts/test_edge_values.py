@@ -87,7 +87,10 @@ def _nothing_created(run, client, body: dict, response) -> None:
     created = [room for room in client.list_all("/meeting_rooms")
                if (name is not None and room.get(NAME_KEY) == name) or (marker and marker & run.model.unique_values(room))]
     for room in created:
-        client.registry.record_created(room[run.model.ID_FIELD], client)  # it carries our name or fresh code: ours, deleted at the end
+        if name is not None and client.registry.posted_this_name(room.get(NAME_KEY)):
+            client.registry.record_created(room[run.model.ID_FIELD], client)  # holds the name this POST sent: ours
+        else:  # found by a code, not by its sid or our name: never adopted (issue 17), reported for a human
+            client.registry.report_foreign(room[run.model.ID_FIELD], f"holds this POST's fresh code (found by it)")
     with actions.rule(run, RULE, CREATE):
         if created:
             raise actions.violated(run, RULE, f"POST was refused with {response.status_code}, but the room was created all "
