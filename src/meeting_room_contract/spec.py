@@ -161,6 +161,8 @@ def check_spec_file(path: Path) -> None:
     openapi-spec-validator judges the document; the suite then needs the Meeting Room schemas
     (`components.schemas`) and the room path."""
     from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPISpecValidatorError, OpenAPIValidationError
+    from referencing.exceptions import Unresolvable as ReferencingError
 
     try:
         document = yaml.safe_load(path.read_bytes().decode("utf-8"))
@@ -176,7 +178,7 @@ def check_spec_file(path: Path) -> None:
         raise ValueError(f"{path} is not an OpenAPI 3 document (no `openapi: 3.x` at the top)")
     try:
         validate(document, base_uri=path.as_uri())
-    except Exception as error:  # the validator's errors (schema, references) describe the document
+    except (OpenAPIValidationError, OpenAPISpecValidatorError, ReferencingError, ValueError, LookupError) as error:  # the validator's verdicts on the document
         message = (getattr(error, "message", None) or str(error) or type(error).__name__).strip().splitlines()[0]
         location = "/".join(str(part) for part in getattr(error, "path", ()) or ())
         raise ValueError(f"{path} is not a valid OpenAPI {version} document (openapi-spec-validator: "

@@ -172,7 +172,7 @@ def decide(config: pytest.Config, exitstatus: int, summary: dict[str, Any], rema
         incomplete.append(f"ROOMS LEFT BEHIND on the target: {', '.join(remaining)}")
     status.incomplete = incomplete
     failures = bool(status.failed) or int(summary.get("failures_total", 0) or 0) > 0
-    if exitstatus in (3, EXIT_USAGE, 5):
+    if exitstatus in (3, EXIT_USAGE, 5) or config.option.collectonly:  # --collect-only checks nothing: pytest's status
         final = exitstatus
     elif failures:
         final = EXIT_VIOLATIONS
