@@ -101,8 +101,9 @@ class _Config:
     def __init__(self, **changes):
         self.values = dict(base_url=None, username=None, password=None, second_username=None, second_password=None,
                            mock_fault=[], mock_variant=[], request_timeout=15.0, rate_limit=0.0,
-                           room_prefix=DEFAULT_PREFIX, hypothesis_profile=None, stop_on_rule=None)
+                           room_prefix=DEFAULT_PREFIX, hypothesis_profile=None, stop_on_rule=None, max_duration=None)
         self.values.update(changes)
+        self.args = ["contracts"]  # a contract run
 
     def getoption(self, name, default=None):
         return self.values.get(name, default)

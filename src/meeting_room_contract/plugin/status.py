@@ -156,7 +156,7 @@ def decide(config: pytest.Config, exitstatus: int, summary: dict[str, Any], rema
             why = "the run stopped before a test checked it: could not test (reason above)"
         elif exitstatus == EXIT_INTERRUPTED:
             why = "the run was interrupted before a test checked it"
-        elif status.deselected or not _whole_suite(config):
+        elif status.deselected or not _whole_suite(config) or config.option.keyword or config.option.markexpr:
             why = "its tests were not selected (a subset of contracts/, -k or -m)"
         elif status.skipped:
             why = "its tests were skipped (see the skip reasons)"
