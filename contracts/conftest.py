@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from meeting_room_contract.plugin.session import RUN_KEY
+from meeting_room_contract.plugin.stash import RUN_KEY
 from meeting_room_contract import strategies
 from meeting_room_contract.run import PutStyle, Run
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import spec
 from .redaction import redact
-from .report import write_report
+from .report import counts_line, write_report
 
 
 class Recorder:
@@ -287,15 +287,6 @@ def write_stories(stories: dict[str, dict[str, Any]], directory: Path, redactor:
         (folder / f"{failure_id}.json").write_text(redact(json.dumps(story, indent=2, ensure_ascii=False), redactor),
                                                   encoding="utf-8")
     return sorted(stories)
-
-
-def counts_line(doc: dict[str, Any]) -> str:
-    """What the failures count, said once the same way everywhere: tests, groups, checks."""
-    groups = doc.get("failure_groups", [])
-    tests = {f["test"] for f in doc.get("call_failures", [])} | {f["test"] for f in doc.get("reported_failures", [])}
-    total = doc.get("failures_total", sum(g.get("count", 0) for g in groups))
-    return (f"{len(tests)} failed test(s); {len(groups)} failure group(s) (one per broken rule and operation); "
-            f"{total} failed check(s)")
 
 
 def _markdown(doc: dict[str, Any]) -> str:

@@ -40,12 +40,20 @@ font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;margin:6px 0}
 """
 
 
+def counts_line(doc: dict[str, Any]) -> str:
+    """What the failures count, said once the same way everywhere: tests, groups, checks."""
+    groups = doc.get("failure_groups", [])
+    tests = {f["test"] for f in doc.get("call_failures", [])} | {f["test"] for f in doc.get("reported_failures", [])}
+    total = doc.get("failures_total", sum(g.get("count", 0) for g in groups))
+    return (f"{len(tests)} failed test(s); {len(groups)} failure group(s) (one per broken rule and operation); "
+            f"{total} failed check(s)")
+
+
 def render(doc: dict[str, Any]) -> str:
     """The whole page for one summary document (header keys plus `observations.merge` output)."""
     failed = doc.get("failures_total", 0) or any(row.get("failed") for row in doc.get("checks", []))
     outcome = str(doc.get("outcome", "unknown"))
     banner_class = "bad" if failed or not outcome.startswith("passed") else "ok"
-    from .observations import counts_line
 
     banner = (f"{counts_line(doc)} — run {outcome}" if failed else f"No contract violation — run {outcome}")
     body = [f"<h1>Contract report — CarrierX Conference v2 meeting rooms</h1>",

@@ -11,7 +11,7 @@ from ..judges import ContractViolation
 from ..rooms import RoomFactory, load_codes_in_use, probe_put_style
 from ..run import PutStyle, Run
 from ..target import Target
-from .session import run_of
+from .stash import run_of
 
 
 @pytest.fixture(scope="session")

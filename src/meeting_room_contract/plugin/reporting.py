@@ -22,7 +22,7 @@ from _pytest._code.code import ReprFileLocation, TerminalRepr
 from .. import report as contract_report
 from .. import rules
 from ..judges import ContractViolation
-from .session import REPORT_KEY
+from .stash import REPORT_DIR_KEY, REPORT_KEY, RUN_KEY, run_of
 
 _BLANK_ARGUMENT = re.compile(r"^\s+\w+=,$")  # hypothesis prints fixtures as `client=,`
 
@@ -149,7 +149,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     flaky = _flaky(error)
     found = _inner_violations(error) if flaky else violations(error)
     if found and report.when == "call":
-        from .session import run_of
 
         try:
             run_of(item.config).recorder.reported_failure(item.nodeid, found)
@@ -171,7 +170,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Failures name the report directory their stories are written to."""
-    from .session import REPORT_DIR_KEY, RUN_KEY
 
     run = config.stash.get(RUN_KEY, None)
     if run is not None:
@@ -180,7 +178,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A test's story starts with its own requests."""
-    from .session import RUN_KEY
 
     run = item.config.stash.get(RUN_KEY, None)
     if run is not None:
@@ -191,7 +188,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> Any:
     """Point to the page; a red run ends with its tally per rule and operation, in reading order,
     and how to replay the first failure (after pytest's short summary: the last lines)."""
-    from .session import REPORT_KEY
 
     result = yield
     written = config.stash.get(REPORT_KEY, None)
@@ -211,7 +207,7 @@ def _shown(path: str) -> str:
 
 def terminal_tally(doc: dict[str, Any], page: str) -> list[str]:
     """The lines that end the terminal output: the page, then (red run) one line per rule and operation."""
-    from ..observations import counts_line
+    from ..report import counts_line
 
     groups = doc.get("failure_groups", [])
     lines = [f"contract report: {_shown(page)}"]

@@ -23,19 +23,8 @@ from ..run import Run
 from ..target import Target, TargetSettings
 from . import hypothesis_limits, status as run_status
 from .options import check_options, chosen_pins, chosen_spec, is_contract_run, option
-
-RUN_KEY = pytest.StashKey[Run]()
-REPORT_DIR_KEY = pytest.StashKey["str | None"]()
-SUMMARY_KEY = pytest.StashKey[dict]()
-WORKER_PARTS_KEY = pytest.StashKey[list]()
-REPORT_KEY = pytest.StashKey[tuple]()  # (document, contract-report.html path) once written
-STARTED_KEY = pytest.StashKey[float]()
-OBSERVATIONS = "conference_observations"  # the xdist workeroutput key of a worker's part of the summary
-
-
-def run_of(config: pytest.Config) -> Run:
-    return config.stash[RUN_KEY]
-
+from .stash import (OBSERVATIONS, REPORT_DIR_KEY, REPORT_KEY, RUN_KEY, STARTED_KEY, SUMMARY_KEY, WORKER_PARTS_KEY,
+                    run_of)
 
 def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")

@@ -24,6 +24,7 @@ import pytest
 from .. import rules
 from ..client import ListingContradiction, TargetUnavailable
 from ..judges import ContractViolation
+from .stash import run_of
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_INTERRUPTED, EXIT_USAGE = 0, 1, 2, 4
 EXIT_COULD_NOT_TEST, EXIT_INCOMPLETE = 6, 7
@@ -91,7 +92,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     leaves = _leaves(call.excinfo.value)
     unavailable = [leaf for leaf in leaves if isinstance(leaf, TargetUnavailable)]
     contradictions = [leaf for leaf in leaves if isinstance(leaf, ListingContradiction)]
-    from .session import run_of  # late: session imports this module's constants
 
     run = run_of(item.config)
     for error in contradictions:

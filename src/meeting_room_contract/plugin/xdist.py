@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from .session import OBSERVATIONS, WORKER_PARTS_KEY, run_of
+from .stash import OBSERVATIONS, WORKER_PARTS_KEY, run_of
 
 
 @pytest.hookimpl(optionalhook=True)
