@@ -332,6 +332,7 @@ class RoomRegistry:
         self.journal: list[str] = []  # sids in creation order (this process)
         self.cleanup_journal: "CleanupJournal | None" = None  # the crash-proof journal on disk (real targets)
         self.foreign: list[tuple[str, str]] = []  # (sid, why): rooms seen but not ours: reported, never deleted
+        self._read: dict[str, dict[str, Any]] = {}  # sid: the room as its owner's last GET read it, nothing sent since
 
     def attach_journal(self, journal: "CleanupJournal") -> None:
         """Journal every room created from now on to disk (fsync'd) before anything else happens."""
@@ -387,6 +388,34 @@ class RoomRegistry:
     def foreign_warning(self) -> list[str]:
         """One line per room for the end-of-run warning."""
         return [f"room {sid} {why}: not deleted, check it by hand" for sid, why in self.foreign_rooms()]
+
+    def note_exchange(self, method: str, path: str, client: "ConferenceClient", response: requests.Response | None) -> None:
+        """Keep the room as its owner last read it (a 200 GET by sid); any other request to the room
+        forgets it (also before it is sent: a change in flight makes the last read stale)."""
+        bare = path.split("?", 1)[0]
+        if not bare.startswith("/meeting_rooms/") or "?" in path:
+            return
+        sid = bare.split("/", 2)[2]
+        with self._lock:
+            if method != "GET" or response is None or response.status_code != 200 or self._created.get(sid) is not client \
+                    or sid in self._deleted:
+                self._read.pop(sid, None)
+                return
+        try:
+            room = response.json()
+        except ValueError:
+            room = None
+        with self._lock:
+            if isinstance(room, dict):
+                self._read[sid] = room
+            else:
+                self._read.pop(sid, None)
+
+    def last_read(self, sid: str, client: "ConferenceClient") -> dict[str, Any] | None:
+        """The room as its owner `client` last read it by sid, if no request has gone to it since."""
+        with self._lock:
+            room = self._read.get(sid) if self._created.get(sid) is client else None
+            return dict(room) if room is not None else None
 
     def allow_journalled(self, sid: str) -> None:
         """A sid a dead run of this suite journalled as created: the cleanup may delete it."""
@@ -509,6 +538,8 @@ class ConferenceClient:
         """
         method = method.upper()
         self.refuse_unsafe(method, path)
+        if method != "GET":
+            self.registry.note_exchange(method, path, self, None)  # a change in flight: the last read is stale
         url = url or self.url(path)
         response = self._send_once(method, path, url, kwargs)
         attempts = 1
@@ -532,6 +563,7 @@ class ConferenceClient:
             self.counter.gateway_give_ups += 1
         if self.on_response is not None:
             self.on_response(method, path, response)
+        self.registry.note_exchange(method, path, self, response)
         if method == "DELETE" and response.status_code in (200, 204):
             self.registry.record_deleted(path.split("/", 2)[2].split("?")[0])
         return response
