@@ -9,7 +9,9 @@ run uses whatever concurrency the suite picks for a remote target. Requests per 
 summary's `requests_sent` (reports/contract-summary.json of the run, xdist workers merged).
 
 The last line is exactly `gate: L s loopback, W s at 20 ms, R requests` (L and W: the default
-concurrency; R: requests of the default run at 20 ms). Exit status 1 if a run failed.
+concurrency; R: requests of the default run at 20 ms). "cpu s" is the CPU time of the run and its
+mock (user + system, xdist workers included): on a shared machine wall time depends on the load,
+CPU time much less. Exit status 1 if a run failed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -30,8 +33,14 @@ LOGINS = ["--username", "conference_user_123", "--password", "qwerty123",
 MODES = {"serial": ["-n", "0"], "default": []}
 
 
-def run_gate(latency_ms: float, extra: list[str], profile: str) -> tuple[float, int, int | None, str]:
-    """(wall seconds, exit code, requests sent, last line) of one `pytest contracts` run against a fresh mock."""
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_gate(latency_ms: float, extra: list[str], profile: str) -> tuple[float, int, int | None, str, float]:
+    """(wall seconds, exit code, requests sent, last line, CPU seconds of the suite and the mock) of
+    one `pytest contracts` run against a fresh mock."""
     mock = subprocess.Popen([sys.executable, "-m", "meeting_room_contract.mock", "--port", "0",
                              "--latency-ms", f"{latency_ms:g}"], stdout=subprocess.PIPE, text=True)
     try:
@@ -42,7 +51,7 @@ def run_gate(latency_ms: float, extra: list[str], profile: str) -> tuple[float, 
                        "--hypothesis-profile", profile, "--base-url", base_url, *LOGINS,
                        "--report-dir", str(report_dir), "--state-dir", str(state_dir), *extra]
             env = {**os.environ, "CONFERENCE_HYPOTHESIS_PROFILE": profile}
-            started = time.monotonic()
+            started, cpu_started = time.monotonic(), _cpu()
             completed = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, env=env)
             seconds = time.monotonic() - started
             try:
@@ -51,10 +60,10 @@ def run_gate(latency_ms: float, extra: list[str], profile: str) -> tuple[float, 
             except (OSError, ValueError, TypeError):
                 requests_sent = None
         lines = (completed.stdout + completed.stderr).strip().splitlines()
-        return seconds, completed.returncode, requests_sent, lines[-1] if lines else ""
     finally:
         mock.terminate()
         mock.wait(timeout=10)
+    return seconds, completed.returncode, requests_sent, lines[-1] if lines else "", _cpu() - cpu_started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,13 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results: dict[tuple[float, str], tuple[float, int | None]] = {}
     failed = False
-    print(f"{'latency':>8} {'mode':8} {'wall s':>7} {'requests':>8}  exit  last line")
+    print(f"{'latency':>8} {'mode':8} {'wall s':>7} {'cpu s':>6} {'requests':>8}  exit  last line")
     for latency in args.latency_ms:
         for mode in args.modes:
-            seconds, code, sent, last = run_gate(latency, MODES[mode] + list(args.pytest_args), args.profile)
+            seconds, code, sent, last, cpu = run_gate(latency, MODES[mode] + list(args.pytest_args), args.profile)
             results[(latency, mode)] = (seconds, sent)
             failed |= code != 0
-            print(f"{latency:6g}ms {mode:8} {seconds:7.1f} {sent if sent is not None else '?':>8}  {code:4}  {last}",
+            print(f"{latency:6g}ms {mode:8} {seconds:7.1f} {cpu:6.1f} {sent if sent is not None else '?':>8}  {code:4}  {last}",
                   flush=True)
 
     def wall(latency: float) -> str:
