@@ -397,6 +397,8 @@ class RoomRegistry:
             return
         sid = bare.split("/", 2)[2]
         with self._lock:
+            if method == "GET" and self._created.get(sid) is not client:
+                return  # another login's read changes nothing
             if method != "GET" or response is None or response.status_code != 200 or self._created.get(sid) is not client \
                     or sid in self._deleted:
                 self._read.pop(sid, None)
