@@ -47,7 +47,7 @@ def run_gate(latency_ms: float, extra: list[str], profile: str) -> tuple[float, 
         base_url = mock.stdout.readline().split("listening on ", 1)[1].strip()
         with tempfile.TemporaryDirectory(prefix="contract-latency-") as scratch:
             report_dir, state_dir = Path(scratch) / "reports", Path(scratch) / "state"
-            command = [sys.executable, "-m", "pytest", "contracts", "-q", "-p", "no:cacheprovider",
+            command = [sys.executable, "-m", "pytest", "contracts", "-p", "no:cacheprovider",
                        "--hypothesis-profile", profile, "--base-url", base_url, *LOGINS,
                        "--report-dir", str(report_dir), "--state-dir", str(state_dir), *extra]
             env = {**os.environ, "CONFERENCE_HYPOTHESIS_PROFILE": profile}
@@ -60,10 +60,15 @@ def run_gate(latency_ms: float, extra: list[str], profile: str) -> tuple[float, 
             except (OSError, ValueError, TypeError):
                 requests_sent = None
         lines = (completed.stdout + completed.stderr).strip().splitlines()
+        workers = next((line.split(": ", 1)[1].split(" xdist workers", 1)[0] for line in lines
+                        if line.startswith("contract concurrency:")), "-")
+        last = lines[-1] if lines else ""
+        if extra[:2] == ["-n", "0"] or "-n" not in extra:
+            last = f"[workers: {workers if '-n' not in extra else 0}] {last}"
     finally:
         mock.terminate()
         mock.wait(timeout=10)
-    return seconds, completed.returncode, requests_sent, lines[-1] if lines else "", _cpu() - cpu_started
+    return seconds, completed.returncode, requests_sent, last, _cpu() - cpu_started
 
 
 def main(argv: list[str] | None = None) -> int:
