@@ -69,6 +69,11 @@ def choose_workers(config: pytest.Config) -> None:
     workers = remote_workers(round_trip)
     if workers:
         config.option.numprocesses = workers
+        if getattr(config.option, "dist", "no") == "no":
+            # tests marked with one xdist_group share a worker: schemathesis's operations draw the same
+            # boundary codes, and a 409 is proven by the room holding the code, which must not vanish
+            # between the refusal and its lookup because another worker deleted it
+            config.option.dist = "loadgroup"
         config.stash[WORKERS_CHOSEN] = (f"{workers} xdist workers by default for a remote target (round trip "
                                         f"{round_trip * 1000:.0f} ms; -n 0 runs serially, -n N picks N)")
 
