@@ -94,3 +94,23 @@ def test_one_wrong_password_probe_per_login_and_run_across_workers(tmp_path):
     with pytest.raises(UnsafeTargetError):
         first.wrong_password("primary")
     assert worker("tpa3om-def", 3).wrong_password("primary")[0] == "qa_user"  # the next run has its own probe
+
+
+def test_a_conflict_with_a_room_another_worker_deleted_is_still_proven(tmp_path):
+    from meeting_room_contract import spec
+    from meeting_room_contract.model import Model
+    from meeting_room_contract.worker_codes import WorkerCodes
+
+    model = Model(spec.default())
+    mine, other = WorkerCodes(tmp_path, "tpa3om-abc", model), WorkerCodes(tmp_path, "tpa3om-abc", model)
+    other.path = tmp_path / "tpa3om-abc.codes.other-worker"
+    other.sent("POST", "/meeting_rooms", '{"name": "x", "access_codes": [{"access_code": "000000", "role": "host"}], '
+                                         '"did_group_sid": null}')
+    mine.sent("PATCH", "/meeting_rooms/abc", '{"access_codes": [{"access_code": "111111", "role": "host"}]}')
+    candidate = {"access_codes": [{"access_code": "000000", "role": "host"}, {"access_code": "111111", "role": "host"}],
+                 "did_group_sid": None}
+    holders = mine.holders(candidate, set())
+    assert [h["codes"] for h in holders] == [["000000"]]  # its own codes are no other worker's
+    assert holders[0]["same_scope"] and holders[0]["other_worker"]
+    assert mine.holders(candidate, {"000000"}) == []  # a listed room holds it: nothing to add
+    assert WorkerCodes(tmp_path, "tpa3om-def", model).holders(candidate, set()) == []  # another run's workers: nothing

@@ -182,7 +182,11 @@ def code_holders(run: Run, client: ConferenceClient, sid: str | None, before: Ma
     candidate = conflicts.candidate_state(run.context(), before, method, body)
     if not candidate or not run.model.unique_values(candidate):
         return []
-    return conflicts.holders_among(run.context(), account_rooms(run, client), candidate, sid)
+    holders = conflicts.holders_among(run.context(), account_rooms(run, client), candidate, sid)
+    others = getattr(run, "worker_codes", None)  # xdist: codes other workers of the run sent lately
+    if others is not None:
+        holders += others.holders(candidate, {code for holder in holders for code in holder["codes"]})
+    return holders
 
 
 def conflict_explained(run: Run, client: ConferenceClient, sid: str | None, before: Mapping[str, Any] | None, method: str,

@@ -333,6 +333,7 @@ class RoomRegistry:
         self.cleanup_journal: "CleanupJournal | None" = None  # the crash-proof journal on disk (real targets)
         self.foreign: list[tuple[str, str]] = []  # (sid, why): rooms seen but not ours: reported, never deleted
         self._read: dict[str, dict[str, Any]] = {}  # sid: the room as its owner's last GET read it, nothing sent since
+        self.on_send: Callable[[str, str, Any], None] | None = None  # notes each request's body before it is sent (xdist)
 
     def attach_journal(self, journal: "CleanupJournal") -> None:
         """Journal every room created from now on to disk (fsync'd) before anything else happens."""
@@ -542,6 +543,8 @@ class ConferenceClient:
         self.refuse_unsafe(method, path)
         if method != "GET":
             self.registry.note_exchange(method, path, self, None)  # a change in flight: the last read is stale
+            if self.registry.on_send is not None:
+                self.registry.on_send(method, path, kwargs.get("data"))
         url = url or self.url(path)
         response = self._send_once(method, path, url, kwargs)
         attempts = 1

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from ..worker_codes import WorkerCodes
 from .options import is_contract_run, option
 from .session import OBSERVATIONS, WORKER_PARTS_KEY, run_of
 
@@ -95,6 +96,20 @@ def measure_round_trip(base_url: str, timeout: float) -> float | None:
             took = time.monotonic() - started
             quickest = took if quickest is None else min(quickest, took)
     return quickest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A worker of several on a real target: notes the codes it sends, and reads the others' (`worker_codes`)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None or int(workerinput.get("workercount") or 1) < 2:
+        return
+    run = run_of(config)
+    journal = run.target.registry.cleanup_journal
+    if journal is None:  # the embedded mock: every worker has its own
+        return
+    codes = WorkerCodes(journal.path.parent, run.target.registry.run_id, run.model)
+    run.target.registry.on_send = codes.sent
+    run.worker_codes = codes  # type: ignore[attr-defined]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
