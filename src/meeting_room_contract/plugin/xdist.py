@@ -25,7 +25,7 @@ import requests
 
 from ..worker_codes import WorkerCodes
 from .options import is_contract_run, option
-from .session import OBSERVATIONS, WORKER_PARTS_KEY, run_of
+from .session import OBSERVATIONS, RUN_KEY, WORKER_PARTS_KEY, run_of
 
 REMOTE_WORKERS = 6  # workers for a remote target on a 2-core machine: most of a worker's time is waiting
 MIN_WORKER_RTT_S = 0.004  # below this round trip (loopback, same rack) workers cost more CPU than they save
@@ -110,6 +110,13 @@ def pytest_configure(config: pytest.Config) -> None:
     codes = WorkerCodes(journal.path.parent, run.target.registry.run_id, run.model)
     run.target.registry.on_send = codes.sent
     run.worker_codes = codes  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A worker's file of sent codes goes with the worker (its rooms are deleted by then)."""
+    codes = getattr(run_of(config), "worker_codes", None) if RUN_KEY in config.stash else None
+    if codes is not None:
+        codes.path.unlink(missing_ok=True)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
