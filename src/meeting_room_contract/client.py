@@ -627,8 +627,8 @@ class ConferenceClient:
             for extra in created[1:]:
                 self.registry.report_foreign(extra.get("meeting_room_sid"), f"also holds this run's name {name!r}")
             self.registry.record_created(created[0]["meeting_room_sid"], self)
-            return self._send_once("GET", self.room_path(created[0]["meeting_room_sid"]),
-                                   self.url(self.room_path(created[0]["meeting_room_sid"])), {})
+            # the GET standing for the lost answer is a safe request: gateway errors of its own are retried
+            return self.send("GET", self.room_path(created[0]["meeting_room_sid"]))
         if method in ("PATCH", "PUT", "DELETE") and path.startswith("/meeting_rooms/"):
             read_back = self._send_once("GET", path.split("?")[0], url.split("?")[0], {})
             if method == "DELETE" and read_back.status_code == 404:
