@@ -19,7 +19,7 @@ def test_invalid_values_are_rejected_and_change_nothing(data, client, rooms, did
     valid = data.draw(strategies.put_bodies(run, did_groups), label="valid fields")
     invalid = data.draw(strategies.invalid_field_values(run), label="invalid field")
     body = {**valid, **invalid}
-    with rooms.fresh(label="badinput") as created:
+    with rooms.reused(label="badinput") as created:
         sid = created["meeting_room_sid"]
         _, response, outcome = actions.send_update(run, client, sid, method, body)
         actions.update_refused(run, outcome, "status_invalid_value", method, response, f"{method} with invalid {next(iter(invalid))}")

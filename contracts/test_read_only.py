@@ -32,7 +32,7 @@ def test_read_only_values_are_rejected_or_ignored_never_applied(data, client, ro
         smuggled[field] = data.draw(st.one_of(st.sampled_from(foreign), realistic) if foreign else realistic, label=field)
     valid = strategies.put_bodies(run, did_groups) if method == "PUT" else strategies.patch_bodies(run, did_groups)
     body = {**data.draw(valid, label="valid part"), **smuggled}
-    with rooms.fresh(label="readonly") as created:
+    with rooms.reused(label="readonly") as created:
         sid = created["meeting_room_sid"]
         _, response, outcome = actions.send_update(run, client, sid, method, body)
         if outcome is UpdateOutcome.CONFLICT:

@@ -41,7 +41,7 @@ def test_accepted_values_come_back_exactly(data, client, rooms, run):
 
 def _round_trip(run, client, rooms, method, body) -> None:
     operation = room_operation(method)
-    with rooms.fresh(label="trip") as created:
+    with rooms.reused(label="trip") as created:
         sid = created["meeting_room_sid"]
         if method == "PUT":
             body = strategies.complete_put(run, body, created)  # the other modifiable fields as they are
@@ -60,7 +60,7 @@ def _round_trip(run, client, rooms, method, body) -> None:
 def test_plain_values_are_accepted_and_come_back_exactly(data, client, rooms, did_groups, run):
     """Ordinary names, documented property value forms and 6-digit codes are accepted and round-trip."""
     body = data.draw(strategies.put_bodies(run, did_groups), label="PUT body")
-    with rooms.fresh(label="plain") as created:
+    with rooms.reused(label="plain") as created:
         sid = created["meeting_room_sid"]
         _, response, outcome = actions.send_update(run, client, sid, "PUT", body,
                                                   state_rule="round_trip.exact_values")

@@ -5,7 +5,8 @@ judges and turn their typed failures into counted checks and test failures."""
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import quote
 
 import requests
@@ -172,6 +173,25 @@ def read_room(run: Run, client: ConferenceClient, sid: str, situation: str) -> d
     return room_answer(run, "status.documented_codes", client.get_room(sid), ROOM_GET, f"{situation}: GET of the room")
 
 
+def last_read(run: Run, client: ConferenceClient, sid: str, situation: str) -> dict[str, Any]:
+    """The room as its owner last read it by sid when no request went to it since; else GET it (`read_room`)."""
+    known = client.registry.last_read(sid, client)
+    return known if known is not None else read_room(run, client, sid, situation)
+
+
+def _both(first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
+    """Run two independent reads at the same time (the second in a worker thread); errors are raised as usual."""
+    future = _READERS.submit(second)
+    try:
+        one = first()
+    finally:
+        wait([future])  # never leave a read running past the exchange (its error comes next, after the first's)
+    return one, future.result()
+
+
+_READERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="contract-read")
+
+
 def state_matches(run: Run, rule_id: str, expected: Mapping[str, Any], observed: Mapping[str, Any],
                   response: requests.Response | None, operation: str, situation: str, *,
                   fields: tuple[str, ...] | None = None) -> None:
@@ -209,7 +229,11 @@ def code_holders(run: Run, client: ConferenceClient, sid: str | None, before: Ma
     candidate = conflicts.candidate_state(run.context(), before, method, body)
     if not candidate or not run.model.unique_values(candidate):
         return []
-    return conflicts.holders_among(run.context(), account_rooms(run, client), candidate, sid)
+    holders = conflicts.holders_among(run.context(), account_rooms(run, client), candidate, sid)
+    others = getattr(run, "worker_codes", None)  # xdist: codes other workers of the run sent lately
+    if others is not None:
+        holders += others.holders(candidate, {code for holder in holders for code in holder["codes"]})
+    return holders
 
 
 def conflict_explained(run: Run, client: ConferenceClient, sid: str | None, before: Mapping[str, Any] | None, method: str,
@@ -238,10 +262,13 @@ def update_evidence(run: Run, client: ConferenceClient, sid: str, before: Mappin
     evidence = UpdateEvidence(method.upper(), body, before, response, state_rule=state_rule)
     if 400 <= response.status_code < 500 and updates.needs_conflict_lookup(context, evidence):
         evidence = _with(evidence, holders=code_holders(run, client, sid, before, method, body))
-    if response.status_code < 500:
+    if response.status_code == 200:  # the two read paths, read at the same time (each after the answer)
+        after_answer, listed = _both(lambda: client.get_room(sid), lambda: listed_room(run, client, sid))
+        evidence = _with(evidence, after_answer=after_answer)
+        if evidence.after is not None:
+            evidence = _with(evidence, listed=listed)
+    elif response.status_code < 500:
         evidence = _with(evidence, after_answer=client.get_room(sid))
-    if response.status_code == 200 and evidence.after is not None:
-        evidence = _with(evidence, listed=listed_room(run, client, sid))
     return evidence
 
 
@@ -273,8 +300,11 @@ def _with(evidence: UpdateEvidence, **changes: Any) -> UpdateEvidence:
 
 def send_update(run: Run, client: ConferenceClient, sid: str, method: str, body: Any, *, complete_put: bool = True,
                 state_rule: str | None = None) -> tuple[dict[str, Any], requests.Response, UpdateOutcome]:
-    """GET the room, send the PATCH/PUT (a PUT completed as the target wants it), judge the answer."""
-    before = read_room(run, client, sid, f"room before {method.upper()}")
+    """GET the room, send the PATCH/PUT (a PUT completed as the target wants it), judge the answer.
+
+    When the room's owner read it by sid after the last request that went to it (the read-back of
+    the previous update), that read is the room before: a second GET would prove nothing new."""
+    before = last_read(run, client, sid, f"room before {method.upper()}")
     if method.upper() == "PUT" and complete_put:
         body = complete_put_body(run, body, before)
     response = client.request(method, client.room_path(sid), json_body=body)

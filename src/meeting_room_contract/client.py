@@ -354,6 +354,8 @@ class RoomRegistry:
         self.cleanup_journal: "RoomJournal | None" = None  # the crash-proof journal on disk (real targets)
         self.foreign: list[tuple[str, str]] = []  # (sid, why): rooms seen but not ours: reported, never deleted
         self.stories = StoryBook()  # every request of the run, for failure stories (stories.py)
+        self._read: dict[str, dict[str, Any]] = {}  # sid: the room as its owner's last GET read it, nothing sent since
+        self.on_send: Callable[[str, str, Any], None] | None = None  # notes each request's body before it is sent (xdist)
 
     def attach_journal(self, journal: RoomJournal) -> None:
         """Journal every room created from now on to disk (fsync'd) before anything else happens."""
@@ -409,6 +411,36 @@ class RoomRegistry:
     def foreign_warning(self) -> list[str]:
         """One line per room for the end-of-run warning."""
         return [f"room {sid} {why}: not deleted, check it by hand" for sid, why in self.foreign_rooms()]
+
+    def note_exchange(self, method: str, path: str, client: "ConferenceClient", response: requests.Response | None) -> None:
+        """Keep the room as its owner last read it (a 200 GET by sid); any other request to the room
+        forgets it (also before it is sent: a change in flight makes the last read stale)."""
+        bare = path.split("?", 1)[0]
+        if not bare.startswith("/meeting_rooms/") or "?" in path:
+            return
+        sid = bare.split("/", 2)[2]
+        with self._lock:
+            if method == "GET" and self._created.get(sid) is not client:
+                return  # another login's read changes nothing
+            if method != "GET" or response is None or response.status_code != 200 or self._created.get(sid) is not client \
+                    or sid in self._deleted:
+                self._read.pop(sid, None)
+                return
+        try:
+            room = response.json()
+        except ValueError:
+            room = None
+        with self._lock:
+            if isinstance(room, dict):
+                self._read[sid] = room
+            else:
+                self._read.pop(sid, None)
+
+    def last_read(self, sid: str, client: "ConferenceClient") -> dict[str, Any] | None:
+        """The room as its owner `client` last read it by sid, if no request has gone to it since."""
+        with self._lock:
+            room = self._read.get(sid) if self._created.get(sid) is client else None
+            return dict(room) if room is not None else None
 
     def allow_journalled(self, sid: str) -> None:
         """A sid a dead run of this suite journalled as created: the cleanup may delete it."""
@@ -531,6 +563,10 @@ class ConferenceClient:
         """
         method = method.upper()
         self.refuse_unsafe(method, path)
+        if method != "GET":
+            self.registry.note_exchange(method, path, self, None)  # a change in flight: the last read is stale
+            if self.registry.on_send is not None:
+                self.registry.on_send(method, path, kwargs.get("data"))
         url = url or self.url(path)
         started = time.monotonic()
         response = self._send_once(method, path, url, kwargs)
@@ -556,6 +592,7 @@ class ConferenceClient:
         if self.on_response is not None and "X-Contract-Note" not in response.headers:  # a stand-in is not observed
             self.on_response(method, path, response)
         self.registry.stories.record(self, response, started)
+        self.registry.note_exchange(method, path, self, response)
         if method == "DELETE" and response.status_code in (200, 204):
             self.registry.record_deleted(path.split("/", 2)[2].split("?")[0])
         return response
@@ -617,8 +654,8 @@ class ConferenceClient:
             for extra in created[1:]:
                 self.registry.report_foreign(extra.get("meeting_room_sid"), f"also holds this run's name {name!r}")
             self.registry.record_created(created[0]["meeting_room_sid"], self)
-            return self._send_once("GET", self.room_path(created[0]["meeting_room_sid"]),
-                                   self.url(self.room_path(created[0]["meeting_room_sid"])), {})
+            # the GET standing for the lost answer is a safe request: gateway errors of its own are retried
+            return self.send("GET", self.room_path(created[0]["meeting_room_sid"]))
         if method in ("PATCH", "PUT", "DELETE") and path.startswith("/meeting_rooms/"):
             read_back = self._send_once("GET", path.split("?")[0], url.split("?")[0], {})
             if method == "DELETE" and read_back.status_code == 404:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from typing import Callable
@@ -124,7 +125,22 @@ class Target:
             if credentials.username in self._wrong_password_probes:
                 raise UnsafeTargetError(f"refusing a second wrong-password probe of login {credentials.username!r} in this run")
             self._wrong_password_probes.add(credentials.username)
+        self._claim_for_the_run(credentials.username)
         return credentials.username, "contract-test-wrong-password"
+
+    def _claim_for_the_run(self, login: str) -> None:
+        """Under xdist every worker has its own Target: the probe is claimed once per run, across the
+        run's processes, by creating a claim file next to the run's journal (O_EXCL)."""
+        journal = self.registry.cleanup_journal
+        if journal is None:  # the embedded mock: every worker has a mock of its own
+            return
+        digest = hashlib.sha256(login.encode("utf-8")).hexdigest()[:16]
+        claim = journal.path.parent / f"{self.registry.run_id}.wrong-password-{digest}.claim"
+        try:
+            os.close(os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise UnsafeTargetError(f"refusing a second wrong-password probe of login {login!r} in this run "
+                                    "(another worker of the run made it)") from None
 
     def cleanup(self) -> list[str]:
         """Delete every room this run created and has not deleted; returns sids that remain."""

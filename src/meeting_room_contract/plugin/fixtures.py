@@ -97,6 +97,7 @@ def second_account_room(run: Run, rooms: RoomFactory) -> Iterator[dict[str, Any]
 
 @pytest.fixture
 def room(rooms: RoomFactory) -> Iterator[dict[str, Any]]:
-    """A fresh room for one test, deleted afterwards."""
-    with rooms.fresh() as created:
-        yield created
+    """A room for one test in the state of a freshly created one (sample values): a room kept
+    between tests and put back to its creation values when a test changed it (`RoomFactory.reused`)."""
+    with rooms.reused() as kept:
+        yield kept

@@ -1,14 +1,127 @@
-"""pytest-xdist: one run id for every worker, their observations merged into one summary.
+"""pytest-xdist: one run id for every worker, their observations merged into one summary, and
+workers by default against a remote target.
+
+Against `--base-url` without `-n`, the run measures the target's round trip (a few requests
+without credentials) and, when answers take long enough for waiting to dominate, runs with
+`REMOTE_WORKERS` workers — more than the cores: workers mostly wait for answers, and requests to
+independent rooms need not wait for each other. `-n 0` keeps a run serial; `-n N` picks N.
+The run stays one run: one run id (room names, journal, cleanup, `--delete-leftovers` once),
+`--rate-limit` is the run's (each worker gets its share), the preflight and the end-of-run sweep
+happen once in the controller, and the one wrong-password probe per login is claimed across
+workers (`Target.wrong_password`).
 
 Tests keep the concern order of `contracts/conftest.py` under xdist too (a red run's first failure
 names the broken rule)."""
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from .stash import OBSERVATIONS, WORKER_PARTS_KEY, run_of
+import requests
+
+from ..worker_codes import WorkerCodes
+from .options import is_contract_run, option
+from .stash import OBSERVATIONS, RUN_KEY, WORKER_PARTS_KEY, run_of
+
+REMOTE_WORKERS = 6  # workers for a remote target on a 2-core machine: most of a worker's time is waiting
+MIN_WORKER_RTT_S = 0.004  # below this round trip (loopback, same rack) workers cost more CPU than they save
+PROBES = 5  # the quickest counts: a busy machine delays some answers
+WORKERS_CHOSEN = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Any:
+    """Before xdist reads `-n`: workers by default for a remote target; a worker's share of --rate-limit."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        share_rate_limit(config, int(workerinput.get("workercount") or 1))
+    else:
+        choose_workers(config)
+    return (yield)
+
+
+def share_rate_limit(config: pytest.Config, workers: int) -> None:
+    """RateLimiter is per process: under xdist each worker keeps to 1/N of the run's --rate-limit."""
+    rate = config.getoption("rate_limit", 0.0)
+    if rate and rate > 0 and workers > 1:
+        config.option.rate_limit = rate / workers
+
+
+def remote_workers(round_trip_s: float | None, cores: int | None = None) -> int:
+    """How many workers a run against a target with this round trip gets by default (0: serial)."""
+    if round_trip_s is None or round_trip_s < MIN_WORKER_RTT_S:
+        return 0
+    return max(REMOTE_WORKERS, 2 * (cores or os.cpu_count() or 1))
+
+
+def choose_workers(config: pytest.Config) -> None:
+    if not hasattr(config.option, "numprocesses") or config.option.numprocesses is not None:
+        return  # no xdist, or -n given (also -n 0)
+    if config.getoption("collectonly") or config.getoption("usepdb", False) or not is_contract_run(config):
+        return
+    base_url = option(config, "base_url")
+    if not base_url or config.getoption("mock_fault") or config.getoption("mock_variant"):
+        return
+    round_trip = measure_round_trip(str(base_url), min(5.0, float(config.getoption("request_timeout") or 5.0)))
+    workers = remote_workers(round_trip)
+    if workers:
+        config.option.numprocesses = workers
+        if getattr(config.option, "dist", "no") == "no":
+            # tests marked with one xdist_group share a worker: schemathesis's operations draw the same
+            # boundary codes, and a 409 is proven by the room holding the code, which must not vanish
+            # between the refusal and its lookup because another worker deleted it
+            config.option.dist = "loadgroup"
+        config.stash[WORKERS_CHOSEN] = (f"{workers} xdist workers by default for a remote target (round trip "
+                                        f"{round_trip * 1000:.0f} ms; -n 0 runs serially, -n N picks N)")
+
+
+def measure_round_trip(base_url: str, timeout: float) -> float | None:
+    """The quickest of a few round trips to the target (GETs without credentials: no login is tried,
+    nothing changes); None when it does not answer (the preflight then says why in one line)."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    quickest = None
+    with requests.Session() as session:
+        for _ in range(PROBES):
+            started = time.monotonic()
+            try:
+                session.get(base_url.rstrip("/") + "/meeting_rooms", timeout=timeout, allow_redirects=False)
+            except requests.RequestException:
+                return None
+            took = time.monotonic() - started
+            quickest = took if quickest is None else min(quickest, took)
+    return quickest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A worker of several on a real target: notes the codes it sends, and reads the others' (`worker_codes`)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None or int(workerinput.get("workercount") or 1) < 2:
+        return
+    run = run_of(config)
+    journal = run.target.registry.cleanup_journal
+    if journal is None:  # the embedded mock: every worker has its own
+        return
+    codes = WorkerCodes(journal.path.parent, run.target.registry.run_id, run.model)
+    run.target.registry.on_send = codes.sent
+    run.worker_codes = codes  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A worker's file of sent codes goes with the worker (its rooms are deleted by then)."""
+    codes = getattr(run_of(config), "worker_codes", None) if RUN_KEY in config.stash else None
+    if codes is not None:
+        codes.path.unlink(missing_ok=True)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    chosen = config.stash.get(WORKERS_CHOSEN, None)
+    return [f"contract concurrency: {chosen}"] if chosen else []
 
 
 @pytest.hookimpl(optionalhook=True)
