@@ -46,6 +46,9 @@ CREATE INDEX holders_of_value ON unique_values (rule, value);
 """
 
 
+SQL_INT_MAX = 2**63 - 1  # SQLite's largest integer: a larger offset is past every row anyway
+
+
 class Conflict(Exception):
     """The unique index refused a write: another room of the scope holds a value."""
 
@@ -120,7 +123,7 @@ class Store:
         of them with `limit` (-1: all) and `offset`."""
         where, args = ("WHERE account_sid = ?", (account_sid,)) if account_sid is not None else ("", ())
         rows = self.db.execute(f"SELECT document FROM rooms {where} ORDER BY created LIMIT ? OFFSET ?",
-                               (*args, limit, offset))
+                               (*args, min(limit, SQL_INT_MAX), min(offset, SQL_INT_MAX)))
         return [json.loads(row[0]) for row in rows]
 
     def count_rooms(self, account_sid: str) -> int:
