@@ -273,3 +273,8 @@ def test_the_mock_is_an_independent_implementation():
                 assert not (node.level >= 2 or (node.module or "").startswith("meeting_room_contract")), (path.name, node.module)
             elif isinstance(node, ast.Import):
                 assert not any(alias.name.startswith("meeting_room_contract") for alias in node.names), path.name
+
+
+def test_paging_beyond_any_integer_is_an_empty_page(mock, room):
+    listed = requests.get(mock.base_url + "/meeting_rooms?limit=5&offset=" + "9" * 30, auth=AUTH, timeout=5)
+    assert listed.status_code == 200 and listed.json()["items"] == [] and listed.json()["total"] >= 1

@@ -144,15 +144,19 @@ class Semantics:
         """The answer to an authenticated call whose body (if any) is parsed."""
         with self.store.lock:
             if call.route == "did_groups":
-                return Answer(200, envelope(self.store.did_groups(call.account.account_sid), call.query))
+                limit, offset = page_of(call.query)
+                groups = self.store.did_groups(call.account.account_sid)
+                return Answer(200, envelope(groups[offset: offset + limit], len(groups), limit, offset))
             if call.route == "collection":
                 return self.list_rooms(call) if call.method == "GET" else self.create(call)
             return {"GET": self.get, "PATCH": self.patch, "PUT": self.put, "DELETE": self.delete}[call.method](call)
 
     def list_rooms(self, call: Call) -> Answer:
+        limit, offset = page_of(call.query)
+        account = call.account.account_sid
         items = [self.hooks("list_item", self.render(room, call), call)
-                 for room in self.store.rooms(call.account.account_sid)]
-        return Answer(200, self.hooks("envelope", envelope(items, call.query), call))
+                 for room in self.store.rooms(account, limit=limit, offset=offset)]
+        return Answer(200, self.hooks("envelope", envelope(items, self.store.count_rooms(account), limit, offset), call))
 
     def get(self, call: Call) -> Answer:
         return Answer(200, self.render(self.find(call, deleted_ok=True), call))
@@ -366,17 +370,19 @@ def repeated_values(items: Any, rule: UniqueRule) -> set[str]:
     return repeated
 
 
-def envelope(items: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
-    """A page of a list, as the list envelope (limit default 10, at most 1000; offset from 0)."""
-    limit = _int_param(query, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
-    offset = _int_param(query, "offset", 0, 0, None)
-    page = items[offset: offset + limit]
-    has_more = offset + len(page) < len(items)
+def page_of(query: dict[str, list[str]]) -> tuple[int, int]:
+    """(limit, offset) of a list request: limit default 10, at most 1000; offset from 0."""
+    return _int_param(query, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT), _int_param(query, "offset", 0, 0, None)
+
+
+def envelope(page: list[dict[str, Any]], total: int, limit: int, offset: int) -> dict[str, Any]:
+    """One page of a list as the list envelope."""
+    has_more = offset + len(page) < total
     pagination = {"next": f"?limit={limit}&offset={offset + limit}"} if has_more else {}
     if offset > 0:
         pagination["previous"] = f"?limit={limit}&offset={max(0, offset - limit)}"
     return {"count": len(page), "has_more": has_more, "items": page, "limit": limit, "offset": offset,
-            "pagination": pagination, "total": len(items)}
+            "pagination": pagination, "total": total}
 
 
 def _int_param(query: dict[str, list[str]], name: str, default: int, low: int, high: int | None) -> int:

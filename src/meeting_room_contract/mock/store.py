@@ -46,6 +46,9 @@ CREATE INDEX holders_of_value ON unique_values (rule, value);
 """
 
 
+SQL_INT_MAX = 2**63 - 1  # SQLite's largest integer: a larger offset is past every row anyway
+
+
 class Conflict(Exception):
     """The unique index refused a write: another room of the scope holds a value."""
 
@@ -115,13 +118,16 @@ class Store:
         row = self.db.execute("SELECT document, deleted FROM rooms WHERE meeting_room_sid = ?", (sid,)).fetchone()
         return (json.loads(row[0]), bool(row[1])) if row else None
 
-    def rooms(self, account_sid: str | None = None) -> list[dict[str, Any]]:
-        """The rooms of an account (None: all), in creation order, soft-deleted ones included."""
-        if account_sid is None:
-            rows = self.db.execute("SELECT document FROM rooms ORDER BY created")
-        else:
-            rows = self.db.execute("SELECT document FROM rooms WHERE account_sid = ? ORDER BY created", (account_sid,))
+    def rooms(self, account_sid: str | None = None, limit: int = -1, offset: int = 0) -> list[dict[str, Any]]:
+        """The rooms of an account (None: all) in creation order, soft-deleted ones included; a page
+        of them with `limit` (-1: all) and `offset`."""
+        where, args = ("WHERE account_sid = ?", (account_sid,)) if account_sid is not None else ("", ())
+        rows = self.db.execute(f"SELECT document FROM rooms {where} ORDER BY created LIMIT ? OFFSET ?",
+                               (*args, min(limit, SQL_INT_MAX), min(offset, SQL_INT_MAX)))
         return [json.loads(row[0]) for row in rows]
+
+    def count_rooms(self, account_sid: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM rooms WHERE account_sid = ?", (account_sid,)).fetchone()[0]
 
     def insert(self, room: dict[str, Any], sid_field: str, account_field: str,
                unique: Iterable[tuple[str, str | None, str]], indexed: bool = True) -> None:
