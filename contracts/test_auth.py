@@ -128,9 +128,9 @@ def test_lists_need_valid_credentials(path, kind, target, client, run):
 @pytest.mark.parametrize("kind", KINDS)
 def test_create_needs_valid_credentials(kind, target, client, rooms, run):
     """POST without valid credentials: 401 and no room created."""
-    response = client.request("POST", "/meeting_rooms", json_body=strategies.simplest_body(run, (), fields=()),
-                              auth=_auth(kind, target))
-    client.record_if_created(response)  # if it was wrongly created, it is still cleaned up
+    body = strategies.simplest_body(run, (), fields=())
+    response = client.request("POST", "/meeting_rooms", json_body=body, auth=_auth(kind, target))
+    client.record_if_created(response, body)  # if it was wrongly created (and is this POST's), it is still cleaned up
     with actions.rule(run, "auth.required", "POST /meeting_rooms"):
         if 200 <= response.status_code < 300:
             raise actions.violated(run, "auth.required", f"POST with {kind} created a room", response=response)

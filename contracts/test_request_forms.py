@@ -44,7 +44,7 @@ def _post(run, client, body: dict, data: bytes, content_type: str, situation: st
     """POST the bytes; an accepted room must carry the body's values (answer and read back), then is
     deleted. Returns the answer and how the target answered (a proven conflict: CONFLICT)."""
     response = client.request("POST", "/meeting_rooms", data=data, headers={"Content-Type": content_type})
-    client.record_if_created(response)  # deleted at the end of the run if anything below fails
+    client.record_if_created(response, body)  # deleted at the end of the run if anything below fails (and it is this POST's)
     actions.never_5xx(run, response, CREATE, situation)
     if response.status_code >= 400:
         provable = response.status_code == 409 or (response.status_code in (400, 422)

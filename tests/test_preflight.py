@@ -224,7 +224,7 @@ class _StubHandler(http.server.BaseHTTPRequestHandler):
             self.server.names[sid] = sent.get("name")
         if self.server.create_status != 200:
             return self._answer(self.server.create_status, self.server.create_body, "text/plain")
-        self._answer(200, json.dumps({"meeting_room_sid": sid}).encode())
+        self._answer(200, json.dumps({"meeting_room_sid": sid, "name": sent.get("name")}).encode())
 
     def do_DELETE(self) -> None:
         self.server.deletes += 1

@@ -212,10 +212,10 @@ def test_a_cold_start_of_5_s_passes_the_preflight(stub):
                                "pagination": {}})
 
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            sent = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             sid = str(uuid.uuid4())
             rooms[sid] = "x"
-            self._answer(200, {"meeting_room_sid": sid})
+            self._answer(200, {"meeting_room_sid": sid, "name": sent.get("name")})
 
         def do_DELETE(self) -> None:
             rooms.pop(self.path.rsplit("/", 1)[1], None)
@@ -438,3 +438,32 @@ def test_a_run_killed_with_sigkill_against_a_renaming_server_leaves_nothing_afte
         assert set(_live(mock)) == set(others), output[-3000:]
     assert f"deleted {len(left_by_dead_run)} room(s) journalled by dead runs" in output, output[-3000:]
     assert "in no journal here" in output and others[1] in output  # reported, not deleted
+
+
+# -- never trust a creation answer that cannot be this POST's room ---------------------------------------
+
+def _creation_answer(sid: str, name: str | None) -> requests.Response:
+    answer = requests.Response()
+    answer.status_code = 200
+    answer._content = json.dumps({"meeting_room_sid": sid, "name": name}).encode()
+    return answer
+
+
+def test_a_creation_answer_naming_another_room_is_never_adopted():
+    """A faulty server that stores the new room but answers with another room (e.g. another tester's):
+    the suite does not record that sid as its own (it would delete it at the end); it reports it."""
+    with MeetingRoomMock() as mock:
+        client = ConferenceClient(mock.base_url, Credentials(USER, PASSWORD), RoomRegistry("t3trust-abc", "contract-test"),
+                                  Politeness(), RateLimiter(0), RequestCounter())
+        someone_else = str(uuid.uuid4())
+        client.record_if_created(_creation_answer(someone_else, "someone else's room 24"),
+                                 {"name": "contract-test-t3trust-abc room 1"})
+        assert not client.registry.owns(someone_else) and someone_else in dict(client.registry.foreign_rooms())
+        listed_before = str(uuid.uuid4())
+        client.registry.note_listed([listed_before])  # the account's list showed it before this run's POST
+        client.record_if_created(_creation_answer(listed_before, None), {})  # `{}`: no name to compare
+        assert not client.registry.owns(listed_before) and listed_before in dict(client.registry.foreign_rooms())
+        ours = str(uuid.uuid4())
+        client.record_if_created(_creation_answer(ours, "contract-test-t3trust-abc room 2"),
+                                 {"name": "contract-test-t3trust-abc room 2"})
+        assert client.registry.owns(ours)

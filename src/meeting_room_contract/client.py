@@ -353,6 +353,7 @@ class RoomRegistry:
         self.journal: list[str] = []  # sids in creation order (this process)
         self.cleanup_journal: "RoomJournal | None" = None  # the crash-proof journal on disk (real targets)
         self.foreign: list[tuple[str, str]] = []  # (sid, why): rooms seen but not ours: reported, never deleted
+        self.seen_elsewhere: set[str] = set()  # sids listed while not the run's: a creation answer naming one is not ours
         self.stories = StoryBook()  # every request of the run, for failure stories (stories.py)
         self._read: dict[str, dict[str, Any]] = {}  # sid: the room as its owner's last GET read it, nothing sent since
         self.on_send: Callable[[str, str, Any], None] | None = None  # notes each request's body before it is sent (xdist)
@@ -395,6 +396,11 @@ class RoomRegistry:
             self._deleted.add(sid)
         if self.cleanup_journal is not None:
             self.cleanup_journal.deleted(sid, gone=gone)
+
+    def note_listed(self, sids: Iterable[Any]) -> None:
+        """Sids an account listing showed: those that are not the run's are known not to be its rooms."""
+        with self._lock:
+            self.seen_elsewhere.update(sid for sid in sids if isinstance(sid, str) and sid not in self._created)
 
     def report_foreign(self, sid: str, why: str) -> None:
         """A room the suite saw but cannot prove it created (re-keyed by the server, found holding
@@ -684,17 +690,31 @@ class ConferenceClient:
         if isinstance(name, str):
             self.registry.record_posted_name(name)
         response = self.request("POST", "/meeting_rooms", json_body=body)
-        self.record_if_created(response)
+        self.record_if_created(response, body)
         return response
 
-    def record_if_created(self, response: requests.Response) -> None:
-        if 200 <= response.status_code < 300:
-            try:
-                sid = response.json().get("meeting_room_sid")
-            except (ValueError, AttributeError):
-                sid = None
-            if isinstance(sid, str):
-                self.registry.record_created(sid, self)
+    def record_if_created(self, response: requests.Response, sent: Any = None) -> None:
+        """Record the room a creation answer names, for cleanup, unless the answer cannot be the room
+        this POST created: a sid the run saw listed before as not its own, or a room whose name is not
+        the name this POST sent. Such a room is reported for a human, never deleted (a faulty server
+        may answer a POST with another room, e.g. another tester's)."""
+        if not 200 <= response.status_code < 300:
+            return
+        try:
+            answered = response.json()
+        except ValueError:
+            return
+        sid = answered.get("meeting_room_sid") if isinstance(answered, dict) else None
+        if not isinstance(sid, str):
+            return
+        sent_name = sent.get("name") if isinstance(sent, dict) else None
+        if sid in self.registry.seen_elsewhere and not self.registry.owns(sid):
+            self.registry.report_foreign(sid, "was named by a creation answer, but the run had listed it before as not its own")
+        elif isinstance(sent_name, str) and answered.get("name") != sent_name:
+            self.registry.report_foreign(sid, f"was named by a creation answer whose name {answered.get('name')!r} is not the "
+                                         f"name the POST sent ({sent_name!r})")
+        else:
+            self.registry.record_created(sid, self)
 
     def list_all(self, path: str, page_size: int = LIST_PAGE_SIZE, max_items: int = 20000) -> list[dict[str, Any]]:
         """Every item of a list endpoint, complete or not at all.
@@ -713,6 +733,8 @@ class ConferenceClient:
         for _ in range(LIST_ATTEMPTS):
             items, stable = self._list_pass(path, page_size, max_items, key)
             if stable:
+                if path.split("?")[0] == "/meeting_rooms":
+                    self.registry.note_listed(item.get(key) for item in items)
                 return items
         raise TargetUnavailable(f"GET {path}: the list kept changing while it was read ({LIST_ATTEMPTS} attempts): "
                                 "another client is creating or deleting many items; try later")

@@ -150,5 +150,5 @@ def send(run: Run, case: Any, client: ConferenceClient) -> requests.Response:
     kwargs.pop("method")
     response = client.send(case.method, path, **kwargs)
     if case.method.upper() == "POST" and path == "/meeting_rooms":
-        client.record_if_created(response)
+        client.record_if_created(response, case.body)
     return response

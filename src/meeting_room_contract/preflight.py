@@ -294,6 +294,10 @@ def check_create_and_delete(probe: Probe, login: Login, room_name: str, journal:
     sid = created.get("meeting_room_sid") if isinstance(created, dict) else None
     if not isinstance(sid, str) or not sid:
         raise PreflightError("POST /meeting_rooms answered without a meeting_room_sid: the suite cannot track its rooms")
+    if created.get("name") != room_name:  # not provably the room this POST created: never deleted by the suite
+        raise PreflightError(f"POST /meeting_rooms answered with room {sid} named {created.get('name')!r}, not the room it "
+                             f"created ({room_name!r}): the suite deletes only rooms it can prove are its own",
+                             room_may_exist=True)
     if journal is not None:  # crash-proof: a run killed before the DELETE leaves a journalled sid
         journal.created(sid, probe.base_url, login.username)
     what = f"DELETE /meeting_rooms/{sid}"

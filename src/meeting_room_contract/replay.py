@@ -94,7 +94,11 @@ class Replayer:
         data = self.mapped(step.body).encode("utf-8") if step.body is not None else body
         response = client.request(step.method, self.mapped(step.path), data=data, headers=headers)
         if step.method == "POST":
-            client.record_if_created(response)
+            try:
+                sent = json.loads(data) if data else None
+            except (TypeError, ValueError):
+                sent = None
+            client.record_if_created(response, sent)
         if step.created:
             try:
                 self.sids[step.created] = response.json()[stories.ID_FIELD]
