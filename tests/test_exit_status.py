@@ -227,3 +227,15 @@ def test_the_report_lists_rules_with_empty_rows_as_not_checked():
                           "rules_not_checked": {"isolation.accounts": "no second account"}, "exit_status": 7})
     assert page.splitlines()[0].startswith("<!-- contract run against embedded mock: exit 7")
     assert "isolation.accounts" in page and "no second account" in page and "None: every" not in page
+
+
+def test_a_target_that_never_answers_409_is_not_incomplete(tmp_path):
+    """A legal target that refuses conflicting codes with 422 (never 409) gives no answer the rule
+    `uniqueness.conflict_explained` applies to: strict mode lists it as NOT APPLICABLE, with the
+    observed reason, and the run is green (review FA-1: exit 7 there was a false "incomplete")."""
+    code, output, _ = _run(tmp_path, "--mock-variant", "code_in_use_422", "--mock-variant", "duplicate_codes_422")
+    assert code == 0, output[-3000:]
+    assert "NOT APPLICABLE (the target refuses conflicting codes with 400/422, never 409" in output
+    summary = json.loads((tmp_path / "contract-summary.json").read_text())
+    assert "uniqueness.conflict_explained" in summary["rules_not_applicable"]
+    assert "uniqueness.conflict_explained" not in summary["rules_not_checked"]

@@ -249,6 +249,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
               "outcome": "passed" if decided.final == 0 else f"{meaning} (exit {decided.final})",
               "rooms_created": sum(int(p.get("rooms_created", 0)) for p in parts), "rooms_left_behind": left,
               "rules_not_checked": dict(decided.rules_not_checked), "incomplete": list(decided.incomplete),
+              "rules_not_applicable": dict(decided.not_applicable),
               "could_not_test": dict(decided.could_not_test),
               "duration_seconds": duration(config), "pins": dict(run.pins)}
     config.stash[REPORT_KEY] = write_summary(summary, Path(report_dir), header, target.redactor)

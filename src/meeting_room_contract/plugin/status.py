@@ -47,6 +47,8 @@ class RunStatus:
     final: int | None = None
     incomplete: list[str] = field(default_factory=list)
     rules_not_checked: dict[str, str] = field(default_factory=dict)
+    not_applicable: dict[str, str] = field(default_factory=dict)  # rule -> why no answer of this target could apply it
+    notes: list[str] = field(default_factory=list)  # lines shown with the status that do not make a run incomplete
 
 
 STATUS_KEY = pytest.StashKey[RunStatus]()
@@ -160,6 +162,9 @@ def decide(config: pytest.Config, exitstatus: int, summary: dict[str, Any], rema
             why = "its tests were not selected (a subset of contracts/, -k or -m)"
         elif status.skipped:
             why = "its tests were skipped (see the skip reasons)"
+        elif (allowed := _not_applicable(rule_id, summary)) is not None:
+            status.not_applicable[rule_id] = allowed  # listed, never counted as checked, and not a gap in the run
+            continue
         else:
             why = "no check of it applied to this target's answers"
         status.rules_not_checked[rule_id] = why
@@ -168,6 +173,7 @@ def decide(config: pytest.Config, exitstatus: int, summary: dict[str, Any], rema
     for rule_id, why in status.rules_not_checked.items():
         by_reason.setdefault(why, []).append(rule_id)
     incomplete += [f"NOT CHECKED ({why}): {', '.join(rule_ids)}" for why, rule_ids in by_reason.items()]
+    status.notes = [f"NOT APPLICABLE ({why}): {rule_id}" for rule_id, why in status.not_applicable.items()]
     if remaining:
         incomplete.append(f"ROOMS LEFT BEHIND on the target: {', '.join(remaining)}")
     status.incomplete = incomplete
@@ -186,6 +192,29 @@ def decide(config: pytest.Config, exitstatus: int, summary: dict[str, Any], rema
         final = EXIT_OK
     status.final = final
     return status
+
+
+# Rules whose check applies only to an answer that an allowed behaviour may never give: when the run
+# observed the target choosing the alternatives that never give it, the rule could not apply (the
+# target is not the less tested for it). A 409 claims a conflict, and only a 409 is checked for an
+# explaining room; a target that answers every refusal of a code with 400/422 gives no 409.
+CONDITIONAL_RULES = {
+    "uniqueness.conflict_explained": (("status_code_in_use", "status_duplicate_code"), "409",
+                                      "the target refuses conflicting codes with 400/422, never 409 (observed), and only a "
+                                      "409 claims a conflict"),
+}
+
+
+def _not_applicable(rule_id: str, summary: dict[str, Any]) -> str | None:
+    condition = CONDITIONAL_RULES.get(rule_id)
+    if condition is None:
+        return None
+    behaviours, giving, why = condition
+    seen = summary.get("behaviours", {})
+    observed = [seen.get(name) or {} for name in behaviours]
+    if all(observed) and not any(giving in counts for counts in observed):
+        return why
+    return None
 
 
 def _whole_suite(config: pytest.Config) -> bool:
@@ -208,4 +237,4 @@ def meaning(status: RunStatus) -> str:
 def not_green_lines(status: RunStatus) -> list[str]:
     """The end-of-run lines: could not test, then what keeps a run from being green."""
     lines = [f"COULD NOT TEST: {reason} ({test})" for test, reason in list(status.could_not_test.items())[:5]]
-    return lines + status.incomplete
+    return lines + status.incomplete + status.notes
