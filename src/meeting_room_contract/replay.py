@@ -70,10 +70,9 @@ class Replayer:
 
     def mapped(self, text: str) -> str:
         def swap(match: Any) -> str:
-            old = match.group(0)
-            if old not in self.sids:  # a sid the story did not create (a 404 probe's): a fresh unknown one
-                self.sids[old] = self.run.target.registry.unknown_sid()
-            return self.sids[old]
+            # A sid the story created is the replay's room; any other (a DID group, an account, a 404
+            # probe's unknown room) is sent as recorded.
+            return self.sids.get(match.group(0), match.group(0))
 
         return SID.sub(swap, text)
 
