@@ -58,6 +58,11 @@ def failure_story(run: Run, failure: Failure, response: requests.Response | None
         judge = {"kind": "state"}  # a test's own comparison of two room states (e.g. concurrency.no_lost_update)
     if judge is not None and judge.get("kind") == "state":
         judge = {**judge, **evidence_sources(run, steps, failure)}
+    if judge is not None:  # what the run knew when it judged (a replay judges with the same knowledge)
+        context = run.context()
+        judge = {**judge, "context": {
+            "properties_settled": context.properties_settled.value if context.properties_settled else None,
+            "properties_evidence": context.properties_evidence, "codes_across_did_groups": context.codes_across_did_groups}}
     doc = stories.document(steps, failure, run.recorder.current_test, judge, replay_target(run))
     return doc, stories.story_text(doc, getattr(run, "report_dir", None) or "reports")
 
