@@ -73,6 +73,7 @@ class Replayer:
         self.run, self.out = run, out
         self.secrets = dict(secrets or {})  # environment variable name -> value (the logins given to the replay)
         self.sids: dict[str, str] = {}
+        self.rekeyed: set[str] = set()  # sids the server's answers gave this replay's rooms
         self.steps: list[Step] = []
         self.fresh: dict[int, requests.Response] = {}  # the answers gathered again, by step
         self._print_lock = threading.Lock()
@@ -124,9 +125,31 @@ class Replayer:
                 self.sids[step.created] = response.json()[stories.ID_FIELD]
             except (ValueError, KeyError, TypeError):
                 pass
+        sent_to = self.mapped(step.room) if step.room in self.sids else None
+        if step.method in ("PATCH", "PUT") and sent_to and 200 <= response.status_code < 300:
+            try:
+                answered = response.json().get(stories.ID_FIELD)
+            except (ValueError, AttributeError):
+                answered = None
+            if isinstance(answered, str) and answered != sent_to:  # this replay's room, re-keyed by the server
+                self.rekeyed.add(answered)
+                client.registry.record_created(answered, client)
         with self._print_lock:  # steps sent together print whole lines
             self.out.write(f"  {step.method} {step.path.split('?')[0]} -> HTTP {response.status_code} (recorded: {step.status})\n")
         return response
+
+    def sweep(self) -> None:
+        """This replay's rooms that its primary login no longer finds (moved to the other account by a
+        server that applied `account_sid`): deleted with the second login, where it finds them."""
+        primary, second = self.clients["primary"], self.clients["second"]
+        if second is None or primary is None:
+            return
+        for sid in set(self.sids.values()) | self.rekeyed:
+            try:
+                if primary.get_room(sid).status_code == 404 and second.get_room(sid).status_code == 200:
+                    second.delete_room(sid)
+            except requests.RequestException:
+                pass
 
     def send_all(self, steps: list[Step]) -> dict[int, requests.Response]:
         """Send steps in order; steps marked concurrent are sent together (threads)."""
@@ -400,7 +423,11 @@ def main(argv: list[str] | None = None) -> int:
             run.codes_across_did_groups = lambda: known["codes_across_did_groups"]  # type: ignore[method-assign]
         secrets = {"CONFERENCE_USERNAME": args.username, "CONFERENCE_PASSWORD": password,
                    "CONFERENCE_SECOND_USERNAME": args.second_username, "CONFERENCE_SECOND_PASSWORD": second_password}
-        reproduced, what = judge(doc, Replayer(run, secrets=secrets))
+        replayer = Replayer(run, secrets=secrets)
+        try:
+            reproduced, what = judge(doc, replayer)
+        finally:
+            replayer.sweep()
     except (TargetUnavailable, requests.ConnectionError) as error:
         print(f"replay: the target could not be reached: {str(error).splitlines()[0][:300]}", file=sys.stderr)
         return UNREACHABLE
