@@ -73,6 +73,7 @@ class Replayer:
         self.run, self.out = run, out
         self.secrets = dict(secrets or {})  # environment variable name -> value (the logins given to the replay)
         self.sids: dict[str, str] = {}
+        self.unknown: dict[str, str] = {}  # rooms the story did not create -> fresh unknown sids
         self.rekeyed: set[str] = set()  # sids the server's answers gave this replay's rooms
         self.steps: list[Step] = []
         self.fresh: dict[int, requests.Response] = {}  # the answers gathered again, by step
@@ -83,9 +84,9 @@ class Replayer:
 
     def mapped(self, text: str) -> str:
         def swap(match: Any) -> str:
-            # A sid the story created is the replay's room; any other (a DID group, an account, a 404
-            # probe's unknown room) is sent as recorded.
-            return self.sids.get(match.group(0), match.group(0))
+            # A sid the story created is the replay's room; a room the story did not create (a 404
+            # probe's) is a fresh unknown sid; any other (a DID group, an account) is sent as recorded.
+            return self.sids.get(match.group(0), self.unknown.get(match.group(0), match.group(0)))
 
         return SID.sub(swap, text)
 
@@ -112,6 +113,8 @@ class Replayer:
         headers = dict(step.headers)
         if step.login == "header" and step.auth_header is not None:
             headers["Authorization"] = step.auth_header
+        if step.room and step.room not in self.sids and step.room not in self.unknown:
+            self.unknown[step.room] = self.run.target.registry.unknown_sid()
         body = step.body_bytes()
         data = self.mapped(step.body).encode("utf-8") if step.body is not None else body
         auth = None
@@ -125,6 +128,8 @@ class Replayer:
                 self.sids[step.created] = response.json()[stories.ID_FIELD]
             except (ValueError, KeyError, TypeError):
                 pass
+        if step.room in self.unknown and step.method == "PUT" and 200 <= response.status_code < 300:
+            client.registry.record_created(self.unknown[step.room], client)  # a PUT created the replay's made-up sid
         sent_to = self.mapped(step.room) if step.room in self.sids else None
         if step.method in ("PATCH", "PUT") and sent_to and 200 <= response.status_code < 300:
             try:
@@ -135,7 +140,7 @@ class Replayer:
                 self.rekeyed.add(answered)
                 client.registry.record_created(answered, client)
         with self._print_lock:  # steps sent together print whole lines
-            self.out.write(f"  {step.method} {step.path.split('?')[0]} -> HTTP {response.status_code} (recorded: {step.status})\n")
+            self.out.write(f"  {step.method} {self.mapped(step.path).split('?')[0]} -> HTTP {response.status_code} (recorded: {step.status})\n")
         return response
 
     def sweep(self) -> None:
@@ -318,7 +323,23 @@ def _created_anyway(run: Run, doc: dict[str, Any], recorded: dict[str, Any], res
     return False, f"HTTP {response.status_code}: refused and nothing created, no {doc['rule']} failure"
 
 
-ANSWER_JUDGES = {"created_anyway": _created_anyway, "never_5xx": _never_5xx, "status_in": _status_in, "error_body_is_json": _error_body_is_json,
+def _conformance(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: requests.Response,
+                 replayer: Replayer) -> tuple[bool, str]:
+    """schemathesis's response checks on the fresh answer, the same ones the run left out left out."""
+    from . import generation
+
+    if doc["rule"] not in (generation.CONFORMANCE_RULE, "status.documented_codes", "server.never_5xx"):
+        raise Unreplayable(f"a {doc['rule']} failure schemathesis found depends on its generated case "
+                           "(negative data, a missing header, a stateful link): not judged again without it")
+    found = generation.conformance_failures(str(run.spec.path), recorded["method"], recorded["path"], response,
+                                            recorded.get("excluded") or [])
+    if found and generation.failure_rule(found) == doc["rule"]:
+        return True, f"{doc['rule']} on {doc.get('operation', '')}: " + "; ".join(f"{f.title}: {f.message}" for f in found)[:400]
+    return False, f"HTTP {response.status_code}: no {doc['rule']} failure" + (
+        f" (other: {'; '.join(f.title for f in found)})" if found else "")
+
+
+ANSWER_JUDGES = {"conformance": _conformance, "created_anyway": _created_anyway, "never_5xx": _never_5xx, "status_in": _status_in, "error_body_is_json": _error_body_is_json,
                  "room_shape": _room_shape, "accepted": _accepted, "refused": _refused, "reveals": _reveals}
 
 
