@@ -377,7 +377,8 @@ def replay_command(doc: dict[str, Any], report_dir: str) -> str:
     logins = target.get("logins", {})
     command = (f"python -m meeting_room_contract.replay {shlex.quote(str(report_dir))} --failure {doc['id']} "
                f"--base-url {shlex.quote(base)} --username {shlex.quote(logins.get('primary', 'USER'))}")
-    if "second" in logins and any(s.get("login") == "second" for s in doc.get("steps", [])):
+    if "second" in logins and any(s.get("login") == "second" or "SECOND" in f"{s.get('user_env')}{s.get('password_env')}"
+                                  for s in doc.get("steps", [])):
         command += f" --second-username {shlex.quote(logins['second'])}"
     return command
 
