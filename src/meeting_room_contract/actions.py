@@ -168,9 +168,9 @@ def check(run: Run, rule_id: str, operation: str, failures: list[Failure] | None
     settle(run, verdict, response, judge)
 
 
-def answer_judge(name: str, **inputs: Any) -> dict[str, Any]:
+def answer_judge(judge_name: str, /, **inputs: Any) -> dict[str, Any]:
     """A judge of the failing request's own answer (replay.py re-runs it on the fresh answer)."""
-    return {"kind": "answer", "judge": name, **inputs}
+    return {"kind": "answer", "judge": judge_name, **inputs}
 
 
 @contextlib.contextmanager

@@ -338,6 +338,11 @@ def _conformance(run: Run, doc: dict[str, Any], recorded: dict[str, Any], respon
             return True, (f"{doc['rule']} on {doc.get('operation', '')}: {failing.method} of the room deleted with HTTP "
                           f"{replayer.fresh[deleted[0]].status_code} answered HTTP {response.status_code}, not 404")
         return False, f"HTTP 404 after the DELETE: no {doc['rule']} failure"
+    failing_step = next(s for s in replayer.steps if s.role == "failing")
+    if doc["rule"] == "auth.required" and failing_step.login == "none":  # schemathesis sent it without Authorization
+        if response.status_code != 401:
+            return True, f"{doc['rule']} on {doc.get('operation', '')}: sent without credentials, answered HTTP {response.status_code}, not 401"
+        return False, f"HTTP 401 without credentials: no {doc['rule']} failure"
     if doc["rule"] not in (generation.CONFORMANCE_RULE, "status.documented_codes", "server.never_5xx"):
         raise Unreplayable(f"a {doc['rule']} failure schemathesis found depends on its generated case "
                            "(negative data, a missing header, a stateful link): not judged again without it")
