@@ -46,6 +46,8 @@ def assert_first_failure_replays(result):
     leaves no room behind."""
     assert result.first_failure is not None, f"fault {result.entry.name}: no failures/<id>.json recorded"
     rule = result.first_failure["rule"]
+    assert rule == result.entry.declared_rule, (
+        f"fault {result.entry.name}: the run's first failure is {rule}, not the fault's rule {result.entry.declared_rule}")
     fault_code, fault_output, fault_rooms = result.replays["fault"]
     correct_code, correct_output, correct_rooms = result.replays["correct"]
     if result.entry.name in KEEPS_DELETED_ROOMS:
