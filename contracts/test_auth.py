@@ -133,5 +133,6 @@ def test_create_needs_valid_credentials(kind, target, client, rooms, run):
     client.record_if_created(response, body)  # if it was wrongly created (and is this POST's), it is still cleaned up
     with actions.rule(run, "auth.required", "POST /meeting_rooms"):
         if 200 <= response.status_code < 300:
-            raise actions.violated(run, "auth.required", f"POST with {kind} created a room", response=response)
+            raise actions.violated(run, "auth.required", f"POST with {kind} created a room", response=response,
+                                    judge=actions.answer_judge("refused"))
     actions.status_is(run, "auth.required", response, frozenset({401}), "POST /meeting_rooms", f"POST with {kind}")

@@ -54,6 +54,7 @@ def test_concurrent_patches_of_disjoint_fields_all_persist(client, rooms, did_gr
                 if diffs and all(run.model.differences(state, after) for state in candidates.values()):
                     raise actions.violated(run, "concurrency.no_lost_update", "concurrent PATCHes of disjoint fields lost "
                                             "writes: " + "; ".join(diffs), response=next(iter(responses.values())),
+                                            operation="PATCH /meeting_rooms/{sid}", situation=f"round {round_number + 1}",
                                             expected=run.model.comparable(expected), observed=run.model.comparable(after))
 
 

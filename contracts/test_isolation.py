@@ -56,7 +56,7 @@ def test_other_accounts_did_group_is_rejected(client, second_client, room, run):
     with actions.rule(run, "isolation.accounts", operation):
         if response.status_code < 300:
             raise actions.violated(run, "isolation.accounts", "PATCH with another account's DID group was accepted",
-                                    response=response)
+                                    response=response, judge=actions.answer_judge("refused"))
     allowed = frozenset({400, 403, 404, 422})  # an unknown DID group (400/404/422) or a forbidden one (403)
     actions.status_is(run, "isolation.accounts", response, allowed, operation, "PATCH with another account's DID group")
     actions.judge_update(run, client, sid, before, "PATCH", body, response)  # JSON error, nothing changed

@@ -46,7 +46,8 @@ def test_creating_a_room_with_a_code_in_use_is_refused(group, client, rooms, did
         with actions.rule(run, "uniqueness.across_rooms", "POST /meeting_rooms"):
             if response.status_code < 300:
                 raise actions.violated(run, "uniqueness.across_rooms", f"a second room with code {held[0][CODE]} was "
-                                        f"created in the same account and {group}", response=response)
+                                        f"created in the same account and {group}", response=response,
+                                        judge=actions.answer_judge("refused"))
         actions.conflict_explained(run, client, None, None, "POST", body, response)
         actions.rejection_status(run, "status_code_in_use", response, "POST /meeting_rooms", f"POST with a code in use ({group})")
         actions.error_body_is_json_object(run, response, "POST /meeting_rooms")
@@ -63,7 +64,8 @@ def test_creating_a_room_with_a_code_in_use_is_refused(group, client, rooms, did
         with actions.rule(run, "uniqueness.across_rooms", "POST /meeting_rooms"):
             if created:
                 raise actions.violated(run, "uniqueness.across_rooms", f"POST was refused with {response.status_code}, but the "
-                                        "room was created all the same", response=response, observed=created[0])
+                                        "room was created all the same", response=response, observed=created[0],
+                                        judge=actions.answer_judge("created_anyway", name=body.get("name"), codes=[code]))
         _holder_unchanged(client, holder, response, "POST /meeting_rooms", run)
 
 
@@ -85,7 +87,8 @@ def test_updating_a_room_to_a_code_in_use_is_refused(group, method, client, room
         with actions.rule(run, "uniqueness.across_rooms", operation):
             if outcome is UpdateOutcome.APPLIED:
                 raise actions.violated(run, "uniqueness.across_rooms", f"{method} gave the room code {held[0][CODE]}, "
-                                        f"which another room of the account and {group} holds", response=response)
+                                        f"which another room of the account and {group} holds", response=response,
+                                        judge=actions.answer_judge("refused"))
         actions.rejection_status(run, "status_code_in_use", response, operation, f"{method} with a code in use ({group})")
         _holder_unchanged(client, holder, response, operation, run)
 
@@ -113,7 +116,8 @@ def _move_into_group(client, holder, room, did_group, code, run) -> None:
         with actions.rule(run, "uniqueness.across_rooms", operation):
             if outcome is UpdateOutcome.APPLIED:
                 raise actions.violated(run, "uniqueness.across_rooms", "PATCH moved a room into a DID group where another room "
-                                        f"holds its code {code}", response=response)
+                                        f"holds its code {code}", response=response,
+                                        judge=actions.answer_judge("refused"))
         actions.rejection_status(run, "status_code_in_use", response, operation, "PATCH into a group where the code is held")
         _holder_unchanged(client, holder, response, operation, run)
     finally:
@@ -160,7 +164,7 @@ def _refused_for_a_foreign_code(run, client, sid, before, method: str, body: dic
     with actions.rule(run, SCOPE, operation):
         raise actions.violated(run, SCOPE, f"{method} with code(s) {sorted(strategies.codes_of(run, body))}, held only by a room of "
                                 f"another account, was refused with {response.status_code}: uniqueness is per account",
-                                response=response)
+                                response=response, judge=actions.answer_judge("accepted", refusals=[400, 409, 422]))
 
 
 def _reveals_nothing(run, response, foreign: dict, secret_codes: set, operation: str) -> None:
@@ -173,7 +177,7 @@ def _reveals_nothing(run, response, foreign: dict, secret_codes: set, operation:
         leaked = [label for label, value in hidden.items() if value and any(value in text for text in texts)]
         if leaked:
             raise actions.violated(run, SCOPE, f"the answer reveals another account's room: {', '.join(leaked)}",
-                                    response=response)
+                                    response=response, judge=actions.answer_judge("reveals", hidden=hidden))
 
 
 def _foreign_room(run, second_client, rooms, codes: list) -> dict | None:
@@ -242,7 +246,7 @@ def test_refusal_reveals_no_room_of_another_account(method, client, second_clien
                 with actions.rule(run, "uniqueness.across_rooms", operation):
                     if response.status_code < 300:
                         raise actions.violated(run, "uniqueness.across_rooms", "a second room with a code in use was created",
-                                                response=response)
+                                                response=response, judge=actions.answer_judge("refused"))
             else:
                 with rooms.fresh(label="samecode") as room:
                     body = {CODES: held}
@@ -253,7 +257,7 @@ def test_refusal_reveals_no_room_of_another_account(method, client, second_clien
                     with actions.rule(run, "uniqueness.across_rooms", operation):
                         if outcome is UpdateOutcome.APPLIED:
                             raise actions.violated(run, "uniqueness.across_rooms", f"{method} gave the room a code in use",
-                                                    response=response)
+                                                    response=response, judge=actions.answer_judge("refused"))
             _reveals_nothing(run, response, foreign, {entry[CODE] for entry in secret}, operation)
         finally:
             second_client.delete_room(foreign["meeting_room_sid"])

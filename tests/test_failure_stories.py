@@ -72,3 +72,38 @@ def test_the_page_and_the_terminal_start_with_the_same_rule(fault, rule, tmp_pat
     for line in out.splitlines():  # never a rule id cut by the short summary
         if line.startswith("FAILED ") and " - " in line:
             assert re.search(r" - [\w.]+[:]", line) or not line.rstrip().endswith("...") or rule in line
+
+
+def test_a_mixed_login_is_recorded_as_environment_variables_and_rebuilt_by_the_replay():
+    """The wrong-password probe (the primary user with the second login's password) is neither shown
+    nor hidden: the story names the two environment variables, the replay sends the same pair."""
+    import base64
+    import types
+
+    from meeting_room_contract.redaction import Credentials, Redactor
+    from meeting_room_contract.replay import Replayer
+
+    redactor = Redactor()
+    redactor.add(Credentials("user-one", "secret-one"))
+    redactor.add(Credentials("user-two", "secret-two", "CONFERENCE_SECOND_USERNAME", "CONFERENCE_SECOND_PASSWORD"))
+    header = "Basic " + base64.b64encode(b"user-one:secret-two").decode()
+    step = Step("PATCH", f"/meeting_rooms/{A}", {})
+    assert stories._mixed(redactor, header, step)
+    assert (step.user_env, step.password_env) == ("CONFERENCE_USERNAME", "CONFERENCE_SECOND_PASSWORD")
+    step.login = "mixed"
+    assert stories._auth(step) == ' -u "$CONFERENCE_USERNAME:$CONFERENCE_SECOND_PASSWORD"'
+    assert "secret" not in json.dumps(stories.asdict(step))
+    replayer = Replayer.__new__(Replayer)
+    replayer.secrets = {"CONFERENCE_USERNAME": "user-one", "CONFERENCE_SECOND_PASSWORD": "secret-two"}
+    replayer.clients = {"none": types.SimpleNamespace()}
+    assert replayer.client_for(step) is replayer.clients["none"]
+
+
+def test_the_replay_keeps_sids_it_did_not_create_and_maps_the_rooms_it_did():
+    """A DID group's sid in a body is sent as recorded; a room the story created is the replay's room."""
+    from meeting_room_contract.replay import Replayer
+
+    replayer = Replayer.__new__(Replayer)
+    replayer.sids, replayer.unknown = {A: "aaaaaaaa-0000-0000-0000-000000000000"}, {}
+    assert replayer.mapped(f'{{"did_group_sid": "{B}", "room": "{A}"}}') == \
+        f'{{"did_group_sid": "{B}", "room": "aaaaaaaa-0000-0000-0000-000000000000"}}'

@@ -5,6 +5,7 @@ judges and turn their typed failures into counted checks and test failures."""
 from __future__ import annotations
 
 import contextlib
+import json
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import quote
@@ -54,8 +55,76 @@ def failure_story(run: Run, failure: Failure, response: requests.Response | None
     steps = registry.stories.story(response, run.target.client("primary"))
     if not steps:
         return None, None
+    if judge is None and isinstance(failure.expected, Mapping) and isinstance(failure.observed, Mapping):
+        judge = {"kind": "state"}  # a test's own comparison of two room states (e.g. concurrency.no_lost_update)
+    if judge is not None and judge.get("kind") == "state":
+        judge = {**judge, **evidence_sources(run, steps, failure)}
+    if judge is not None:  # what the run knew when it judged (a replay judges with the same knowledge)
+        context = run.context()
+        judge = {**judge, "context": {
+            "properties_settled": context.properties_settled.value if context.properties_settled else None,
+            "properties_evidence": context.properties_evidence, "codes_across_did_groups": context.codes_across_did_groups}}
     doc = stories.document(steps, failure, run.recorder.current_test, judge, replay_target(run))
     return doc, stories.story_text(doc, getattr(run, "report_dir", None) or "reports")
+
+
+def _rooms_in(run: Run, step: stories.Step) -> list[tuple[str | None, dict[str, Any]]]:
+    """The rooms a recorded answer shows: (None, room) for a room answer, (sid, item) for list items."""
+    try:
+        data = json.loads(step.answer) if step.answer else None
+    except ValueError:
+        return []
+    id_field = run.model.ID_FIELD
+    if isinstance(data, dict) and id_field in data:
+        return [(None, data)]
+    if isinstance(data, dict) and isinstance(data.get("items"), list):
+        return [(item.get(id_field), item) for item in data["items"] if isinstance(item, dict)]
+    return []
+
+
+def _same_state(run: Run, room: Mapping[str, Any], value: Any) -> bool:
+    if not isinstance(value, Mapping):
+        return False
+    view = run.model.comparable(room)
+    if view == value:
+        return True
+    try:
+        return view == json.loads(json.dumps(run.model.comparable(value), default=str))
+    except (TypeError, ValueError, AttributeError):
+        return False
+
+
+def evidence_sources(run: Run, steps: list[stories.Step], failure: Failure) -> dict[str, Any]:
+    """Which recorded answers a state comparison's `observed` and `expected` were read from (the step
+    index; a list item by its sid; `expected` may be an answer with the failing request's body laid over
+    it), so a replay compares the same answers freshly gathered. Not found: a replay uses the recorded
+    value (`expected`) or cannot judge (`observed`)."""
+    failing = next((i for i, s in enumerate(steps) if s.role == "failing"), len(steps) - 1)
+    sources: dict[str, Any] = {}
+    after = range(failing + 1, len(steps))  # the failing answer, then the reads after it, then the rest
+    order = [failing, *(i for i in after if steps[i].method == "GET"), *(i for i in after if steps[i].method != "GET"),
+             *range(failing - 1, -1, -1)]
+    for i in order:
+        found = next(((sid, room) for sid, room in _rooms_in(run, steps[i]) if _same_state(run, room, failure.observed)), None)
+        if found is not None:
+            sources["observed"] = {"step": i, "item": found[0]}
+            break
+    body = None
+    try:
+        body = json.loads(steps[failing].body) if steps[failing].body else None
+    except ValueError:
+        pass
+    for i in list(range(failing - 1, -1, -1)) + list(range(failing, len(steps))):
+        if sources.get("observed", {}).get("step") == i:
+            continue
+        for sid, room in _rooms_in(run, steps[i]):
+            if _same_state(run, room, failure.expected):
+                sources["expected"] = {"step": i, "item": sid}
+            elif isinstance(body, dict) and _same_state(run, {**room, **body}, failure.expected):
+                sources["expected"] = {"step": i, "item": sid, "overlay": failing}
+            if "expected" in sources:
+                return sources
+    return sources
 
 
 def replay_target(run: Run) -> dict[str, Any]:
@@ -92,11 +161,17 @@ def settle(run: Run, verdict: Verdict, response: requests.Response | None = None
 
 
 def check(run: Run, rule_id: str, operation: str, failures: list[Failure] | None,
-          response: requests.Response | None = None) -> None:
-    """One check of `rule_id` (None: it did not apply): counted, and raised when it failed."""
+          response: requests.Response | None = None, judge: dict[str, Any] | None = None) -> None:
+    """One check of `rule_id` (None: it did not apply): counted, and raised when it failed. `judge`
+    names the pure judge and its inputs, recorded with a failure so a replay judges the same way."""
     verdict = Verdict()
     verdict.add(rule_id, operation, failures)
-    settle(run, verdict, response)
+    settle(run, verdict, response, judge)
+
+
+def answer_judge(judge_name: str, /, **inputs: Any) -> dict[str, Any]:
+    """A judge of the failing request's own answer (replay.py re-runs it on the fresh answer)."""
+    return {"kind": "answer", "judge": judge_name, **inputs}
 
 
 @contextlib.contextmanager
@@ -113,9 +188,9 @@ def rule(run: Run, rule_id: str, operation: str) -> Iterator[None]:
 
 
 def fail(run: Run, rule_id: str, operation: str, situation: str, detail: str, response: requests.Response | None = None,
-         *, expected: Any = None, observed: Any = None) -> ContractViolation:
+         *, expected: Any = None, observed: Any = None, judge: dict[str, Any] | None = None) -> ContractViolation:
     """A ContractViolation for a failure found by a test's own logic (count it with `rule`)."""
-    return violation(run, Failure(rule_id, operation, situation, detail, expected, observed), response)
+    return violation(run, Failure(rule_id, operation, situation, detail, expected, observed), response, judge)
 
 
 def observe(run: Run, name: str, alternative: str, operation: str, response: requests.Response | None = None) -> None:
@@ -128,14 +203,16 @@ def observe(run: Run, name: str, alternative: str, operation: str, response: req
 # -- one answer --------------------------------------------------------------------------------------
 
 def never_5xx(run: Run, response: requests.Response, operation: str, situation: str) -> None:
-    check(run, "server.never_5xx", operation, answers.never_5xx(response, operation, situation), response)
+    check(run, "server.never_5xx", operation, answers.never_5xx(response, operation, situation), response,
+          answer_judge("never_5xx"))
 
 
 def status_is(run: Run, rule_id: str, response: requests.Response, allowed: frozenset[int], operation: str,
               situation: str) -> None:
     """The status is one of `allowed` (counted under `rule_id`); a 5xx is `server.never_5xx`."""
     never_5xx(run, response, operation, situation)
-    check(run, rule_id, operation, answers.status_in(rule_id, response, allowed, operation, situation), response)
+    check(run, rule_id, operation, answers.status_in(rule_id, response, allowed, operation, situation), response,
+          answer_judge("status_in", allowed=sorted(allowed)))
 
 
 def rejection_status(run: Run, behaviour_name: str, response: requests.Response, operation: str, situation: str) -> None:
@@ -150,14 +227,15 @@ def error_body_is_json_object(run: Run, response: requests.Response, operation: 
     if response.status_code == 401:
         observe(run, "unauthorized_body", "json" if isinstance(_json(response), dict) else "not_json", operation, response)
         return
-    check(run, "status.error_body_is_json", operation, answers.error_body_is_json(response, operation), response)
+    check(run, "status.error_body_is_json", operation, answers.error_body_is_json(response, operation), response,
+          answer_judge("error_body_is_json"))
     observe(run, "error_body_shape", answers.error_body_shape(response), operation, response)
 
 
 def room_schema(run: Run, response: requests.Response, operation: str, situation: str) -> dict[str, Any]:
     """The body is a Meeting Room object valid against the spec; returns it."""
     check(run, "shape.meeting_room_schema", operation, answers.room_shape(run.context(), response, operation, situation),
-          response)
+          response, answer_judge("room_shape"))
     return response.json()
 
 
@@ -197,7 +275,7 @@ def state_matches(run: Run, rule_id: str, expected: Mapping[str, Any], observed:
                   fields: tuple[str, ...] | None = None) -> None:
     """Every documented field (or `fields`) is as expected; access codes compare as a set."""
     check(run, rule_id, operation, updates.state_matches(run.context(), rule_id, expected, observed, operation, situation,
-                                                         fields), response)
+                                                         fields), response, {"kind": "state", "fields": fields})
 
 
 # -- the account's list: a read path of its own -----------------------------------------------------
@@ -321,7 +399,7 @@ def valid_update_accepted(run: Run, outcome: UpdateOutcome, rule_id: str, method
     failures = [] if outcome is UpdateOutcome.APPLIED else [Failure(
         rule_id, room_operation(method), f"valid {method.upper()}", f"a valid {method.upper()} was refused with HTTP "
         f"{response.status_code}")]
-    check(run, rule_id, room_operation(method), failures, response)
+    check(run, rule_id, room_operation(method), failures, response, answer_judge("accepted"))
     return True
 
 
@@ -331,7 +409,7 @@ def update_refused(run: Run, outcome: UpdateOutcome, behaviour_name: str, method
     behaviour = rules.behaviour(behaviour_name)
     failures = [Failure(behaviour.rule, room_operation(method), situation, "accepted, must be refused")] \
         if outcome is UpdateOutcome.APPLIED else []
-    check(run, behaviour.rule, room_operation(method), failures, response)
+    check(run, behaviour.rule, room_operation(method), failures, response, answer_judge("refused"))
     rejection_status(run, behaviour_name, response, room_operation(method), situation)
 
 
@@ -384,6 +462,8 @@ def _json(response: requests.Response) -> Any:
 
 
 def violated(run: Run, rule_id: str, summary: str, *, response: requests.Response | None = None, expected: Any = None,
-             observed: Any = None, operation: str = "", situation: str = "") -> ContractViolation:
-    """A ContractViolation for a failure a test's own logic found (raise it inside `rule`)."""
-    return violation(run, Failure(rule_id, operation, situation, summary, expected, observed), response)
+             observed: Any = None, operation: str = "", situation: str = "",
+             judge: dict[str, Any] | None = None) -> ContractViolation:
+    """A ContractViolation for a failure a test's own logic found (raise it inside `rule`). `judge`:
+    how a replay judges it again (`answer_judge("refused")`: the answer was 2xx where a refusal was due)."""
+    return violation(run, Failure(rule_id, operation, situation, summary, expected, observed), response, judge)

@@ -55,6 +55,29 @@ def validate_by_rule(run: Run, case: Any, response: Any, operation: str, *, raw:
     """schemathesis's checks on one answer, each failure counted and raised under our rule ids.
 
     `raw` is the requests answer behind a schemathesis `Response` (for the reproduction)."""
+    kwargs["excluded_checks"] = excluded_checks(case, response, kwargs.get("excluded_checks", []))
+    judge = actions.answer_judge("conformance", method=case.method.upper(), path=case.operation.path,
+                                 excluded=[check.__name__ for check in kwargs["excluded_checks"]])
+    with actions.rule(run, CONFORMANCE_RULE, operation):
+        try:
+            case.validate_response(response, **kwargs)
+        except (Failure, FailureGroup) as error:
+            failures = list(error.exceptions) if isinstance(error, FailureGroup) else [error]
+            rule_id = failure_rule(failures)
+            details = "; ".join(f"{f.title}: {f.message}".strip() for f in failures)
+            raise actions.violated(run, rule_id, f"{case.method.upper()} {case.formatted_path}: {details}",
+                                   response=raw if raw is not None else response, operation=operation,
+                                   situation=" / ".join(sorted({f.title for f in failures})), judge=judge) from None
+
+
+def failure_rule(failures: list[Any]) -> str:
+    """Our rule for schemathesis's failures (the first kind we map; else response conformance)."""
+    return next((FAILURE_RULES[type(f).__name__] for f in failures if type(f).__name__ in FAILURE_RULES), CONFORMANCE_RULE)
+
+
+def excluded_checks(case: Any, response: Any, excluded: list[Any]) -> list[Any]:
+    """The checks left out for this answer (also what `replay` leaves out when it checks it again)."""
+    kwargs: dict[str, Any] = {"excluded_checks": list(excluded)}
     if response.status_code == 401:
         # A 401 may come from an edge gateway with any body or none (contract A): its body is judged
         # by checks.error_body_is_json_object alone, not by the spec's content type and schema.
@@ -67,17 +90,22 @@ def validate_by_rule(run: Run, case: Any, response: Any, operation: str, *, raw:
         # checks say so). Every other answer keeps both checks.
         kwargs["excluded_checks"] = [*kwargs.get("excluded_checks", []), content_type_conformance,
                                      response_schema_conformance]
-    with actions.rule(run, CONFORMANCE_RULE, operation):
-        try:
-            case.validate_response(response, **kwargs)
-        except (Failure, FailureGroup) as error:
-            failures = list(error.exceptions) if isinstance(error, FailureGroup) else [error]
-            rule_id = next((FAILURE_RULES[type(f).__name__] for f in failures if type(f).__name__ in FAILURE_RULES),
-                           CONFORMANCE_RULE)
-            details = "; ".join(f"{f.title}: {f.message}".strip() for f in failures)
-            raise actions.violated(run, rule_id, f"{case.method.upper()} {case.formatted_path}: {details}",
-                                   response=raw if raw is not None else response, operation=operation,
-                                   situation=" / ".join(sorted({f.title for f in failures}))) from None
+    return kwargs["excluded_checks"]
+
+
+def conformance_failures(spec_path: str, method: str, path: str, response: Any, excluded_names: list[str]) -> list[Any]:
+    """schemathesis's response checks on one answer to `method path` (no generated case: the checks
+    that look at the answer alone), leaving out the checks named: what `replay` runs again."""
+    from schemathesis.specs.openapi import checks as openapi_checks
+
+    operation = schemathesis.openapi.from_path(spec_path)[path][method]
+    case = operation.Case()
+    excluded = [getattr(openapi_checks, name) for name in excluded_names if hasattr(openapi_checks, name)]
+    try:
+        case.validate_response(response, excluded_checks=excluded_checks(case, response, excluded))
+    except (Failure, FailureGroup) as error:
+        return list(error.exceptions) if isinstance(error, FailureGroup) else [error]
+    return []
 
 
 ANY_MEDIA_TYPE = "*/*"

@@ -40,7 +40,9 @@ class Recorder:
     def call_failed(self, test: str) -> list[str]:
         """A test's call (not a fixture) failed: remember the rules it found broken, in order."""
         with self._lock:
-            rules = sorted(self.failed_rules_by_test.get(test, ()))
+            # schemathesis runs one pytest item per test function and reports each operation as
+            # `test[METHOD /path]`: its checks were recorded under the function's own node id
+            rules = sorted(self.failed_rules_by_test.get(test, ()) or self.failed_rules_by_test.get(test.split("[")[0], ()))
             self.call_failures.append({"test": test, "rules": rules, "at": round(time.monotonic() - self.started, 2)})
             return rules
 

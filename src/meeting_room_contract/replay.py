@@ -6,8 +6,12 @@ Reads `REPORT_DIR/failures/<ID>.json` (without --failure: the first failure of t
 the terminal and contract-report.html show first), creates the story's rooms with their exact
 bodies, sends its updates and the failing request (steps sent together in the run are sent
 together again), gathers the same evidence the suite gathers and judges it with the suite's
-pure judges; deletes every room it created. Exit 1: the violation reproduces; 0: it does not;
-2: a usage error (one line); 3: the target could not be reached (one line). The password comes
+pure judges; deletes every room it created. Each check records which judge ran on which answers
+(the failing answer's status, shape, error body; the answers two compared room states were read
+from); the replay runs that judge again on the answers it gathers. Exit 1: the violation
+reproduces; 0: it does not; 2: a usage error (one line); 3: the target could not be reached (one
+line); 4: the story cannot be replayed faithfully (one line: why; e.g. the run recorded no judge to
+re-run, or a request carried a credential the replay cannot rebuild). The password comes
 from --password or $CONFERENCE_PASSWORD (the second login's from $CONFERENCE_SECOND_PASSWORD).
 """
 
@@ -26,16 +30,20 @@ import requests
 from . import actions, spec, stories
 from .client import Politeness, TargetUnavailable, UnsafeTargetError
 from .judges import answers, updates
-from .judges.base import MISSING
+from .model import PropertiesMode
 from .run import Run
 from .stories import SID, Step
 from .target import Target, TargetSettings
 
-REPRODUCED, NOT_REPRODUCED, USAGE, UNREACHABLE = 1, 0, 2, 3
+REPRODUCED, NOT_REPRODUCED, USAGE, UNREACHABLE, UNREPLAYABLE = 1, 0, 2, 3, 4
 
 
 class UsageError(Exception):
     pass
+
+
+class Unreplayable(Exception):
+    """The story cannot be replayed and judged faithfully (said in one line; exit 4)."""
 
 
 def load_failure(report_dir: Path, failure_id: str | None) -> dict[str, Any]:
@@ -61,23 +69,38 @@ def load_failure(report_dir: Path, failure_id: str | None) -> dict[str, Any]:
 class Replayer:
     """Sends a story's steps again, sids of the rooms it creates mapped to the new ones."""
 
-    def __init__(self, run: Run, out: Any = sys.stdout):
+    def __init__(self, run: Run, out: Any = sys.stdout, secrets: Mapping[str, str | None] | None = None):
         self.run, self.out = run, out
+        self.secrets = dict(secrets or {})  # environment variable name -> value (the logins given to the replay)
         self.sids: dict[str, str] = {}
+        self.unknown: dict[str, str] = {}  # rooms the story did not create -> fresh unknown sids
+        self.rekeyed: set[str] = set()  # sids the server's answers gave this replay's rooms
+        self.steps: list[Step] = []
+        self.fresh: dict[int, requests.Response] = {}  # the answers gathered again, by step
+        self._print_lock = threading.Lock()
         target = run.target
         self.clients = {"primary": target.client("primary"), "second": target.client("second"),
                         "none": target.client("anonymous"), "header": target.client("anonymous")}
 
     def mapped(self, text: str) -> str:
         def swap(match: Any) -> str:
-            old = match.group(0)
-            if old not in self.sids:  # a sid the story did not create (a 404 probe's): a fresh unknown one
-                self.sids[old] = self.run.target.registry.unknown_sid()
-            return self.sids[old]
+            # A sid the story created is the replay's room; a room the story did not create (a 404
+            # probe's) is a fresh unknown sid; any other (a DID group, an account) is sent as recorded.
+            return self.sids.get(match.group(0), self.unknown.get(match.group(0), match.group(0)))
 
         return SID.sub(swap, text)
 
     def client_for(self, step: Step):
+        if step.login == "mixed":  # one login's user (or a made-up one) with a known login's password
+            user = self.secrets.get(step.user_env) if step.user_env else step.user
+            if user is None or not self.secrets.get(step.password_env or ""):
+                raise UsageError(f"the story sends {step.method} {step.path.split('?')[0]} with "
+                                 f"{'$' + step.user_env if step.user_env else repr(step.user)}:${step.password_env}: give that "
+                                 "login (--second-username and $CONFERENCE_SECOND_PASSWORD)")
+            return self.clients["none"]
+        if step.login == "hidden":
+            raise Unreplayable(f"the story sends {step.method} {step.path.split('?')[0]} with credentials the run did not "
+                               "record (an Authorization header carrying a secret the replay cannot rebuild)")
         client = self.clients.get(step.login)
         if client is None:
             raise UsageError(f"the story sends {step.method} {step.path.split('?')[0]} as the {step.login} login: "
@@ -90,9 +113,14 @@ class Replayer:
         headers = dict(step.headers)
         if step.login == "header" and step.auth_header is not None:
             headers["Authorization"] = step.auth_header
+        if step.room and step.room not in self.sids and step.room not in self.unknown:
+            self.unknown[step.room] = self.run.target.registry.unknown_sid()
         body = step.body_bytes()
         data = self.mapped(step.body).encode("utf-8") if step.body is not None else body
-        response = client.request(step.method, self.mapped(step.path), data=data, headers=headers)
+        auth = None
+        if step.login == "mixed":
+            auth = (self.secrets.get(step.user_env) if step.user_env else step.user, self.secrets[step.password_env])
+        response = client.request(step.method, self.mapped(step.path), data=data, headers=headers, auth=auth)
         if step.method == "POST":
             try:
                 sent = json.loads(data) if data else None
@@ -104,8 +132,33 @@ class Replayer:
                 self.sids[step.created] = response.json()[stories.ID_FIELD]
             except (ValueError, KeyError, TypeError):
                 pass
-        print(f"  {step.method} {step.path.split('?')[0]} -> HTTP {response.status_code} (recorded: {step.status})", file=self.out)
+        if step.room in self.unknown and step.method == "PUT" and 200 <= response.status_code < 300:
+            client.registry.record_created(self.unknown[step.room], client)  # a PUT created the replay's made-up sid
+        sent_to = self.mapped(step.room) if step.room in self.sids else None
+        if step.method in ("PATCH", "PUT") and sent_to and 200 <= response.status_code < 300:
+            try:
+                answered = response.json().get(stories.ID_FIELD)
+            except (ValueError, AttributeError):
+                answered = None
+            if isinstance(answered, str) and answered != sent_to:  # this replay's room, re-keyed by the server
+                self.rekeyed.add(answered)
+                client.registry.record_created(answered, client)
+        with self._print_lock:  # steps sent together print whole lines
+            self.out.write(f"  {step.method} {self.mapped(step.path).split('?')[0]} -> HTTP {response.status_code} (recorded: {step.status})\n")
         return response
+
+    def sweep(self) -> None:
+        """This replay's rooms that its primary login no longer finds (moved to the other account by a
+        server that applied `account_sid`): deleted with the second login, where it finds them."""
+        primary, second = self.clients["primary"], self.clients["second"]
+        if second is None or primary is None:
+            return
+        for sid in set(self.sids.values()) | self.rekeyed:
+            try:
+                if primary.get_room(sid).status_code == 404 and second.get_room(sid).status_code == 200:
+                    second.delete_room(sid)
+            except requests.RequestException:
+                pass
 
     def send_all(self, steps: list[Step]) -> dict[int, requests.Response]:
         """Send steps in order; steps marked concurrent are sent together (threads)."""
@@ -141,12 +194,17 @@ class Replayer:
 
 
 def judge(doc: dict[str, Any], replayer: Replayer) -> tuple[bool, str]:
-    """Replay the story and judge it by the recorded rule: (reproduced, one line on what was seen)."""
+    """Replay the story and judge it with the judge the run recorded at the check that failed, on the
+    answers gathered again: (reproduced, one line on what was seen). Raises Unreplayable when the
+    story cannot be judged faithfully."""
     run, rule = replayer.run, doc["rule"]
     steps = stories.steps_of(doc)
     failing = next((i for i, s in enumerate(steps) if s.role == "failing"), len(steps) - 1)
     step = steps[failing]
-    kind = (doc.get("judge") or {}).get("kind")
+    recorded = doc.get("judge") or {}
+    kind = recorded.get("kind")
+    for sent in steps:
+        replayer.client_for(sent)  # a login the replay cannot rebuild: said before anything is sent
     if kind == "update" and step.method in ("PATCH", "PUT") and step.room and step.body is not None:
         before_steps = [s for s in steps[:failing] if s.role != "before"]
         replayer.send_all(before_steps)
@@ -160,49 +218,199 @@ def judge(doc: dict[str, Any], replayer: Replayer) -> tuple[bool, str]:
         except ValueError:
             body = step.body
         evidence = actions.update_evidence(run, client, sid, before, step.method, body, response,
-                                           state_rule=(doc.get("judge") or {}).get("state_rule"))
+                                           state_rule=recorded.get("state_rule"))
         verdict = updates.judge_update(run.context(), evidence).verdict
         found = [f for f in verdict.failures if f.rule == rule]
         if found:
             return True, f"{found[0].rule} on {found[0].operation}: {found[0].summary}"
         others = "; ".join(f"[{f.rule}] {f.summary}" for f in verdict.failures)
         return False, f"{step.method} answered HTTP {response.status_code}; no {rule} failure" + (f" (other: {others})" if others else "")
-    sent = replayer.send_all([s for s in steps if s.role != "before" or s is step])
-    position = [s for s in steps if s.role != "before" or s is step].index(step)
-    response = sent[position]
-    return _judge_answer(run, doc, step, response, replayer)
+    if kind not in ("answer", "state") or (kind == "answer" and recorded.get("judge") not in ANSWER_JUDGES):
+        raise Unreplayable(f"the run recorded no judge a replay can re-run for this {rule} failure "
+                           f"({recorded.get('judge') or kind or 'none'}; found by {doc.get('test')}'s own logic)")
+    if kind == "state" and "observed" not in recorded:
+        raise Unreplayable(f"the answer the {rule} failure's observed state was read from is not in the story")
+    fresh = replayer.send_all(steps)
+    replayer.steps, replayer.fresh = steps, fresh
+    if kind == "answer":
+        return ANSWER_JUDGES[recorded["judge"]](run, doc, recorded, fresh[failing], replayer)
+    return _judge_state(run, doc, recorded, steps, fresh, replayer)
 
 
-def _judge_answer(run: Run, doc: dict[str, Any], step: Step, response: requests.Response,
-                  replayer: Replayer) -> tuple[bool, str]:
-    rule, operation, situation = doc["rule"], doc.get("operation", ""), doc.get("situation", "")
-    if rule == "server.never_5xx":
-        found = answers.never_5xx(response, operation, situation)
-    elif rule == "shape.meeting_room_schema" and step.status == 200:
-        found = answers.room_shape(run.context(), response, operation, situation) if response.status_code == 200 else []
-    elif rule == "status.error_body_is_json" and 400 <= step.status < 500:
-        found = answers.error_body_is_json(response, operation) if 400 <= response.status_code < 500 else []
+def _verdict(rule: str, found: list[Any] | None, response: requests.Response) -> tuple[bool, str]:
+    found = [f for f in found or [] if f.rule == rule]
+    if found:
+        return True, f"{rule} on {found[0].operation}: {found[0].summary}"
+    return False, f"HTTP {response.status_code}: no {rule} failure"
+
+
+def _never_5xx(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: requests.Response,
+               replayer: Replayer) -> tuple[bool, str]:
+    return _verdict(doc["rule"], answers.never_5xx(response, doc.get("operation", ""), doc.get("situation", "")), response)
+
+
+def _status_in(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: requests.Response,
+               replayer: Replayer) -> tuple[bool, str]:
+    allowed = frozenset(int(code) for code in recorded.get("allowed", []))
+    return _verdict(doc["rule"], answers.status_in(doc["rule"], response, allowed, doc.get("operation", ""),
+                                                   doc.get("situation", "")), response)
+
+
+def _error_body_is_json(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: requests.Response,
+                        replayer: Replayer) -> tuple[bool, str]:
+    if not 400 <= response.status_code < 500 or response.status_code == 401:  # the run judges a 4xx error body only
+        return False, f"HTTP {response.status_code}: not an error answer the rule judges"
+    return _verdict(doc["rule"], answers.error_body_is_json(response, doc.get("operation", "")), response)
+
+
+def _room_shape(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: requests.Response,
+                replayer: Replayer) -> tuple[bool, str]:
+    if response.status_code != 200:  # the run judges the shape of a 200 answer only
+        return False, f"HTTP {response.status_code}: not a 200 answer whose shape the rule judges"
+    return _verdict(doc["rule"], answers.room_shape(run.context(), response, doc.get("operation", ""),
+                                                    doc.get("situation", "")), response)
+
+
+def _accepted(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: requests.Response,
+              replayer: Replayer) -> tuple[bool, str]:
+    refusals = recorded.get("refusals")
+
+    def is_refused(answer: requests.Response) -> bool:
+        return answer.status_code in refusals if refusals else not 200 <= answer.status_code < 300
+
+    refused = is_refused(response)
+    if refused and recorded.get("every_update"):  # the rule: no form of the update was accepted (each was refused)
+        failing = next(s for s in replayer.steps if s.role == "failing")
+        tried = [i for i, s in enumerate(replayer.steps) if s.role in ("update", "failing") and s.room == failing.room
+                 and s.method == failing.method]
+        accepted = [replayer.fresh[i].status_code for i in tried if not is_refused(replayer.fresh[i])]
+        if accepted:
+            return False, f"HTTP {accepted[0]}: one of the {len(tried)} {failing.method}s was accepted, no {doc['rule']} failure"
+        refused = True
+    if refused:
+        return True, f"{doc['rule']}: {doc.get('situation') or doc.get('operation', '')} refused again with HTTP {response.status_code}"
+    return False, f"HTTP {response.status_code}: accepted, no {doc['rule']} failure"
+
+
+def _refused(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: requests.Response,
+             replayer: Replayer) -> tuple[bool, str]:
+    if 200 <= response.status_code < 300:
+        return True, f"{doc['rule']}: accepted again with HTTP {response.status_code} where a refusal is due ({doc.get('detail', '')[:160]})"
+    return False, f"HTTP {response.status_code}: refused, no {doc['rule']} failure"
+
+
+def _reveals(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: requests.Response,
+             replayer: Replayer) -> tuple[bool, str]:
+    texts = [response.text, *response.headers.values()]
+    hidden = {label: replayer.mapped(value) for label, value in (recorded.get("hidden") or {}).items() if value}
+    leaked = [label for label, value in hidden.items() if any(value in text for text in texts)]
+    if leaked:
+        return True, f"{doc['rule']}: the answer (HTTP {response.status_code}) reveals another account's room: {', '.join(leaked)}"
+    return False, f"HTTP {response.status_code}: reveals none of {', '.join(hidden) or 'nothing recorded'}"
+
+
+def _created_anyway(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: requests.Response,
+                    replayer: Replayer) -> tuple[bool, str]:
+    """A refused POST that created a room all the same: a room of the account (not one the story
+    created) carries the POST's name or code. Such a room is deleted with the replay's own."""
+    if 200 <= response.status_code < 300:
+        return False, f"HTTP {response.status_code}: the POST was accepted this time, no {doc['rule']} failure"
+    name, codes = recorded.get("name"), set(map(str, recorded.get("codes") or []))
+    client = replayer.clients["primary"]
+    ours = set(replayer.sids.values())
+    found = [room for room in client.list_all("/meeting_rooms") if room.get(run.model.ID_FIELD) not in ours
+             and ((name and room.get("name") == name) or (codes and {str(v) for v in run.model.unique_values(room)} & codes))]
+    for room in found:
+        client.registry.record_created(room[run.model.ID_FIELD], client)  # holds this replay's name or code: deleted at the end
+    if found:
+        return True, f"{doc['rule']}: POST refused with HTTP {response.status_code}, but room(s) were created all the same"
+    return False, f"HTTP {response.status_code}: refused and nothing created, no {doc['rule']} failure"
+
+
+def _conformance(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: requests.Response,
+                 replayer: Replayer) -> tuple[bool, str]:
+    """schemathesis's response checks on the fresh answer, the same ones the run left out left out."""
+    from . import generation
+
+    if doc["rule"] == "lifecycle.delete_then_404":  # schemathesis's use-after-free: the room deleted earlier in the story
+        failing = next(s for s in replayer.steps if s.role == "failing")
+        deleted = [i for i, s in enumerate(replayer.steps) if s.method == "DELETE" and s.room == failing.room
+                   and s.role != "failing" and 200 <= replayer.fresh[i].status_code < 300]
+        if not deleted:
+            return False, f"the DELETE of the room did not succeed this time: no {doc['rule']} failure"
+        if response.status_code != 404:
+            return True, (f"{doc['rule']} on {doc.get('operation', '')}: {failing.method} of the room deleted with HTTP "
+                          f"{replayer.fresh[deleted[0]].status_code} answered HTTP {response.status_code}, not 404")
+        return False, f"HTTP 404 after the DELETE: no {doc['rule']} failure"
+    failing_step = next(s for s in replayer.steps if s.role == "failing")
+    if doc["rule"] == "auth.required" and failing_step.login == "none":  # schemathesis sent it without Authorization
+        if response.status_code != 401:
+            return True, f"{doc['rule']} on {doc.get('operation', '')}: sent without credentials, answered HTTP {response.status_code}, not 401"
+        return False, f"HTTP 401 without credentials: no {doc['rule']} failure"
+    if doc["rule"] not in (generation.CONFORMANCE_RULE, "status.documented_codes", "server.never_5xx"):
+        raise Unreplayable(f"a {doc['rule']} failure schemathesis found depends on its generated case "
+                           "(negative data, a missing header, a stateful link): not judged again without it")
+    found = generation.conformance_failures(str(run.spec.path), recorded["method"], recorded["path"], response,
+                                            recorded.get("excluded") or [])
+    if found and generation.failure_rule(found) == doc["rule"]:
+        return True, f"{doc['rule']} on {doc.get('operation', '')}: " + "; ".join(f"{f.title}: {f.message}" for f in found)[:400]
+    return False, f"HTTP {response.status_code}: no {doc['rule']} failure" + (
+        f" (other: {'; '.join(f.title for f in found)})" if found else "")
+
+
+ANSWER_JUDGES = {"conformance": _conformance, "created_anyway": _created_anyway, "never_5xx": _never_5xx, "status_in": _status_in, "error_body_is_json": _error_body_is_json,
+                 "room_shape": _room_shape, "accepted": _accepted, "refused": _refused, "reveals": _reveals}
+
+
+def _room_of(run: Run, response: requests.Response | None, item: str | None, replayer: Replayer) -> dict[str, Any] | None:
+    """The room a fresh answer shows (a room answer, or the list item with the mapped sid)."""
+    try:
+        data = response.json() if response is not None else None
+    except ValueError:
+        return None
+    if item is None:
+        return data if isinstance(data, dict) and run.model.ID_FIELD in data else None
+    sid = replayer.mapped(item)
+    items = data.get("items") if isinstance(data, dict) else None
+    return next((i for i in items or [] if isinstance(i, dict) and i.get(run.model.ID_FIELD) == sid), None)
+
+
+def _uncompared(run: Run, view: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorded comparable view back as a room (its set fields' items parsed again)."""
+    room = dict(view)
+    for name in run.model.SET_FIELDS:
+        if isinstance(room.get(name), list):
+            room[name] = [json.loads(item) if isinstance(item, str) else item for item in room[name]]
+    return room
+
+
+def _judge_state(run: Run, doc: dict[str, Any], recorded: dict[str, Any], steps: list[Step],
+                 fresh: dict[int, requests.Response], replayer: Replayer) -> tuple[bool, str]:
+    """Two room states compared as the run compared them: each read from the same (fresh) answer."""
+    rule = doc["rule"]
+    source = recorded["observed"]
+    observed = _room_of(run, fresh.get(source["step"]), source.get("item"), replayer)
+    if observed is None:
+        answer = fresh.get(source["step"])
+        return False, (f"{steps[source['step']].method} {steps[source['step']].path.split('?')[0]} answered HTTP "
+                       f"{answer.status_code if answer is not None else '-'}: no room state to compare, no {rule} failure")
+    wanted = recorded.get("expected")
+    if wanted is not None:
+        expected = _room_of(run, fresh.get(wanted["step"]), wanted.get("item"), replayer)
+        if expected is None:
+            return False, f"the answer the expected state was read from shows no room now: no {rule} failure"
+        if wanted.get("overlay") is not None:
+            overlay = json.loads(replayer.mapped(steps[wanted["overlay"]].body or "{}"))
+            expected = {**expected, **(overlay if isinstance(overlay, dict) else {})}
+    elif isinstance(doc.get("expected"), Mapping):
+        expected = _uncompared(run, json.loads(replayer.mapped(json.dumps(doc["expected"]))))  # the recorded value
     else:
-        found = None
-    if found is not None:
-        return bool(found), (f"{rule}: {found[0].summary}" if found else f"HTTP {response.status_code}: no {rule} failure")
-    # A failure a test's own logic found: the same answer again (status), still not what the rule expects.
-    if response.status_code != step.status:
-        return False, f"{step.method} answered HTTP {response.status_code}, the failure was seen with HTTP {step.status}"
-    expected = doc.get("expected")
-    if isinstance(expected, Mapping) and isinstance(doc.get("observed"), Mapping):
-        differing = [k for k in expected if expected.get(k, MISSING) != doc["observed"].get(k, MISSING)]
-        try:
-            now = response.json()
-        except ValueError:
-            now = None
-        if isinstance(now, Mapping) and differing:
-            wanted = json.loads(replayer.mapped(json.dumps(expected)))
-            still = [k for k in differing if now.get(k) != wanted.get(k)]
-            if not still:
-                return False, f"HTTP {response.status_code} as recorded, but {', '.join(differing)} now as the rule expects"
-            return True, f"{rule}: HTTP {response.status_code} as recorded; {', '.join(still)} still not as expected"
-    return True, f"{rule}: HTTP {response.status_code} as recorded ({doc.get('detail', '')[:160]})"
+        raise Unreplayable(f"the {rule} failure's expected state was not recorded")
+    fields = recorded.get("fields")
+    diffs = run.model.differences(expected, observed, tuple(fields) if fields else None)
+    if diffs:
+        return True, f"{rule} on {doc.get('operation', '')}: {doc.get('situation', '')}: " + "; ".join(diffs)[:400]
+    return False, f"the states compare equal now: no {rule} failure"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,13 +455,28 @@ def main(argv: list[str] | None = None) -> int:
             run.did_groups = frozenset(primary.did_group_sids())
         except (requests.RequestException, RuntimeError, AssertionError):
             pass
-        reproduced, what = judge(doc, Replayer(run))
+        known = (doc.get("judge") or {}).get("context") or {}
+        if known.get("properties_settled"):  # the run's knowledge when it judged: the replay judges with it too
+            run.properties_settled = PropertiesMode(known["properties_settled"])
+            run.properties_evidence = known.get("properties_evidence")
+        if known.get("codes_across_did_groups"):
+            run.codes_across_did_groups = lambda: known["codes_across_did_groups"]  # type: ignore[method-assign]
+        secrets = {"CONFERENCE_USERNAME": args.username, "CONFERENCE_PASSWORD": password,
+                   "CONFERENCE_SECOND_USERNAME": args.second_username, "CONFERENCE_SECOND_PASSWORD": second_password}
+        replayer = Replayer(run, secrets=secrets)
+        try:
+            reproduced, what = judge(doc, replayer)
+        finally:
+            replayer.sweep()
     except (TargetUnavailable, requests.ConnectionError) as error:
         print(f"replay: the target could not be reached: {str(error).splitlines()[0][:300]}", file=sys.stderr)
         return UNREACHABLE
     except (UsageError, UnsafeTargetError) as error:
         print(f"replay: {error}", file=sys.stderr)
         return USAGE
+    except Unreplayable as error:
+        print(f"CANNOT REPLAY [{doc['rule']}]: {error}")
+        return UNREPLAYABLE
     except AssertionError as error:  # a listing that contradicts itself while gathering evidence
         reproduced, what = doc["rule"] == "shape.response_conformance", str(error).splitlines()[0]
     finally:

@@ -203,7 +203,8 @@ def probe_put_style(run: Run, client: ConferenceClient, factory: RoomFactory, di
                 if outcome is not UpdateOutcome.APPLIED:
                     raise actions.fail(run, "put.read_only_fields", PUT_OPERATION, "PUT style probe",
                                        "a valid PUT was refused both without the read-only fields and with their "
-                                       f"current values (HTTP {response.status_code}): the target accepts no PUT", response)
+                                       f"current values (HTTP {response.status_code}): the target accepts no PUT", response,
+                                       judge=actions.answer_judge("accepted", every_update=True))
             actions.observe(run, "put_read_only_fields", "required", PUT_OPERATION, response)
             return PutStyle(read_only_required=True)
     run.recorder.unchecked("put.read_only_fields", PUT_OPERATION, f"every probe PUT ({PROBE_ATTEMPTS}) was refused as a "

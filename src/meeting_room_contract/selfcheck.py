@@ -105,10 +105,12 @@ def matrix(faults: Iterable[str] | None = None, variants: Iterable[str] | None =
 
 
 def run_entry(entry: MatrixEntry, *, profile: str = "gate", stop_at_first_failure: bool = True,
-              timeout: float = 900, replay: bool = False) -> MatrixResult:
-    """One real run of the contract suite against the embedded mock with the entry's behaviour."""
+              timeout: float = 900, replay: bool = False, keep_reports: Path | None = None) -> MatrixResult:
+    """One real run of the contract suite against the embedded mock with the entry's behaviour
+    (`keep_reports`: write the run's reports there instead of a temporary folder)."""
     with tempfile.TemporaryDirectory(prefix="contract-selfcheck-") as tmp:
-        report_dir = Path(tmp)
+        report_dir = Path(tmp) if keep_reports is None else keep_reports
+        report_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "pytest", *(str(PROJECT_ROOT / path) for path in entry.paths), "-q",
                    "-p", "no:cacheprovider",
                    "-p", "no:randomly", "--hypothesis-profile", profile, "--report-dir", str(report_dir),

@@ -29,6 +29,7 @@ SID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 ID_FIELD = "meeting_room_sid"
 STEPS_PER_TEST = 400  # a test's steps kept (hypothesis runs many examples: the last ones matter)
 CREATIONS_KEPT = 5000  # run-wide: the POST that created each room (session rooms used by later tests)
+ANSWER_KEPT = 20000  # characters of an answer kept (a replay finds the answer a failure's values came from)
 SHOWN_STEPS = 14  # steps printed with a failure (all of them are in the JSON)
 _SKIPPED_HEADERS = {"authorization", "host", "content-length", "user-agent", "accept-encoding", "connection", "accept"}
 
@@ -42,9 +43,10 @@ class Step:
     headers: dict[str, str]  # as sent, except Authorization and what curl computes
     body: str | None = None  # the body as UTF-8 text
     body_base64: str | None = None  # a body that is not UTF-8 text
-    login: str = "primary"  # primary | second | none | header (a literal Authorization header) | hidden
-    user_env: str | None = None  # the login's environment variables (primary/second)
+    login: str = "primary"  # primary | second | none | header (a literal Authorization header) | mixed | hidden
+    user_env: str | None = None  # the login's environment variables (primary/second; mixed: the user's, if a known login)
     password_env: str | None = None
+    user: str | None = None  # mixed: the user as sent when it is no known login (no secret: a made-up one)
     auth_header: str | None = None  # login == "header": the header as sent (no secret in it)
     status: int = 0
     answer: str = ""
@@ -133,7 +135,7 @@ def _step(client: Any, response: Any, started: float) -> Step:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _SKIPPED_HEADERS}
     body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body
     step = Step(request.method or "GET", path, headers, started=started, ended=time.monotonic(),
-                thread=threading.get_ident(), status=response.status_code, answer=(response.text or "")[:600])
+                thread=threading.get_ident(), status=response.status_code, answer=(response.text or "")[:ANSWER_KEPT])
     if isinstance(body, bytes):
         try:
             step.body = body.decode("utf-8")
@@ -150,6 +152,8 @@ def _step(client: Any, response: Any, started: float) -> Step:
         elif client.redactor is not None and client.redactor.scrub(f"Authorization: {auth}") == f"Authorization: {auth}" \
                 and not _carries_known_password(client.redactor, auth):
             step.login, step.auth_header = "header", auth
+        elif client.redactor is not None and _mixed(client.redactor, auth, step):
+            step.login = "mixed"  # one login's user (or a made-up one) with a known login's password: rebuilt from env vars
         else:
             step.login = "hidden"
     if step.method == "POST" and urlsplit(path).path == "/meeting_rooms" and 200 <= step.status < 300:
@@ -159,6 +163,27 @@ def _step(client: Any, response: Any, started: float) -> Step:
             sid = None
         step.created = sid if isinstance(sid, str) else None
     return step
+
+
+def _mixed(redactor: Any, auth: str, step: Step) -> bool:
+    """A Basic header `user:password` whose password is a known login's (and whose user is a known
+    login or a made-up name without a secret in it): noted as environment variables, never as text."""
+    if not auth.startswith("Basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(auth[6:], validate=True).decode("utf-8").partition(":")
+    except Exception:
+        return False
+    owner = next((k for k in redactor.credentials if k.password and k.password == password), None)
+    if owner is None or any(k.password and k.password in user for k in redactor.credentials):
+        return False
+    known_user = next((k for k in redactor.credentials if k.username == user), None)
+    step.password_env = owner.password_env
+    if known_user is not None:
+        step.user_env = known_user.username_env
+    else:
+        step.user = user
+    return True
 
 
 def _carries_known_password(redactor: Any, auth: str) -> bool:
@@ -194,6 +219,9 @@ def select(steps: list[Step], failing: int, creations: dict[str, Step]) -> list[
                 chosen.append(_as(step, "before"))
         elif index == failing:
             chosen.append(_as(step, "failing"))
+        elif step.room in rooms and step.changes and step.thread != target.thread \
+                and step.started < target.ended and target.started < step.ended:
+            chosen.append(_as(step, "update"))  # sent at the same time as the failing request (answered after it)
         elif step.method == "GET" and (step.room in rooms or (step.sids() & rooms)):
             chosen.append(_as(step, "read-back"))
     _mark_concurrent(chosen)
@@ -266,6 +294,10 @@ def _quoted(text: str, names: dict[str, str]) -> str:
 def _auth(step: Step) -> str:
     if step.login in ("primary", "second") and step.user_env:
         return f' -u "${step.user_env}:${step.password_env}"'
+    if step.login == "mixed":
+        user = f"${step.user_env}" if step.user_env else (step.user or "").replace("\\", "\\\\").replace('"', '\\"') \
+            .replace("$", "\\$").replace("`", "\\`")
+        return f' -u "{user}:${step.password_env}"'
     if step.login == "header" and step.auth_header is not None:
         return " -H " + shlex.quote(f"Authorization: {step.auth_header}")
     if step.login == "hidden":
@@ -345,7 +377,8 @@ def replay_command(doc: dict[str, Any], report_dir: str) -> str:
     logins = target.get("logins", {})
     command = (f"python -m meeting_room_contract.replay {shlex.quote(str(report_dir))} --failure {doc['id']} "
                f"--base-url {shlex.quote(base)} --username {shlex.quote(logins.get('primary', 'USER'))}")
-    if "second" in logins and any(s.get("login") == "second" for s in doc.get("steps", [])):
+    if "second" in logins and any(s.get("login") == "second" or "SECOND" in f"{s.get('user_env')}{s.get('password_env')}"
+                                  for s in doc.get("steps", [])):
         command += f" --second-username {shlex.quote(logins['second'])}"
     return command
 
