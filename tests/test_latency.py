@@ -114,3 +114,60 @@ def test_a_conflict_with_a_room_another_worker_deleted_is_still_proven(tmp_path)
     assert holders[0]["same_scope"] and holders[0]["other_worker"]
     assert mine.holders(candidate, {"000000"}) == []  # a listed room holds it: nothing to add
     assert WorkerCodes(tmp_path, "tpa3om-def", model).holders(candidate, set()) == []  # another run's workers: nothing
+
+
+def test_workers_draw_disjoint_access_codes():
+    """Each worker knows only the codes it holds: fresh and drawn codes are split by worker, so no
+    worker's room can hold a code another worker draws as free."""
+    from meeting_room_contract.run import CodeBook
+    from meeting_room_contract.strategies import fresh_value
+
+    books = [CodeBook(partition=(index, 6)) for index in range(6)]
+    drawn = [{fresh_value(r"^\d{6}$", book.in_share) for _ in range(200)} for book in books]
+    assert all(len(code) == 6 and code.isdigit() for codes in drawn for code in codes)
+    assert all(not (drawn[a] & drawn[b]) for a in range(6) for b in range(a + 1, 6))
+    for value in ("000000", "007", "999999", "123456", "0", "0000123456789"):
+        moved = [book.to_share(value) for book in books]
+        assert all(len(m) == len(value) and book.in_share(m) for m, book in zip(moved, books))
+        assert len(set(moved)) == 6
+    assert books[3].to_share("007").startswith("00")  # only the last digit moves: the form stays
+    assert books[3].to_share("12a") == "12a" and CodeBook().to_share("123456") == "123456"
+
+
+def test_workers_build_no_same_room_name():
+    """A room is found again by its name after a gateway lost its POST's answer: no two workers of a
+    run may build the same name."""
+    from meeting_room_contract.client import RoomRegistry
+
+    names = []
+    for index in range(6):
+        registry = RoomRegistry("tpa000-abc", "contract-test")
+        registry.worker_share = (index, 6)
+        names += [registry.room_name("holder", serial) for serial in range(1, 50)]
+    assert len(names) == len(set(names))
+    assert RoomRegistry("tpa000-abc", "contract-test").room_name("holder", 7) == "contract-test-tpa000-abc holder 7"
+
+
+def test_a_quiet_moment_holds_the_other_workers_back(tmp_path):
+    import threading
+    import time
+
+    from meeting_room_contract.client import RoomRegistry
+
+    holder, other = RoomRegistry("r", "p"), RoomRegistry("r", "p")
+    holder.quiet_path = other.quiet_path = tmp_path / "r.quiet"
+    sent: list[float] = []
+
+    def other_worker() -> None:
+        time.sleep(0.1)
+        other.wait_for_quiet()
+        sent.append(time.monotonic())
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    with holder.quiet(settle_s=0.5):
+        holder.wait_for_quiet()  # the holder itself is not held back
+        ended = time.monotonic()
+    thread.join()
+    assert sent and sent[0] >= ended and not holder.quiet_path.exists()
+    RoomRegistry("r", "p").wait_for_quiet()  # serial: no quiet file, nothing waits

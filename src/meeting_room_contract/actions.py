@@ -445,7 +445,8 @@ def own_read_only_values(run: Run, client: ConferenceClient) -> dict[str, Any]:
                 room = response.json()
                 break
     if room is None:
-        body = {NAME_KEY: client.registry.room_name("account")} if NAME_KEY in run.model.CREATABLE_FIELDS else {}
+        name = client.registry.room_name("account", 0 if client.registry.worker_share else None)  # one per worker
+        body = {NAME_KEY: name} if NAME_KEY in run.model.CREATABLE_FIELDS else {}
         room = room_answer(run, "status.documented_codes", client.create_room(body), CREATE,
                            "creating a room to learn the login's account (to complete a PUT)")
         client.delete_room(room[run.model.ID_FIELD])

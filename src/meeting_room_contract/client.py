@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import math
+import os
 import secrets
 import shlex
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -35,6 +37,8 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 GATEWAY_STATUSES = (502, 503, 504)
 GATEWAY_GIVE_UPS = 3
+QUIET_MAX_WAIT_S = 30.0  # the longest a worker's request waits for another worker's quiet moment
+QUIET_SETTLE_S = 1.0  # after asking for quiet: the others' requests already on the way get their answers
 DEFAULT_MAX_RETRY_WAIT_S = 30.0
 
 
@@ -339,6 +343,14 @@ class UnsafeTargetError(RuntimeError):
     """The suite tried to change a room it did not create: a bug in the suite, never allowed."""
 
 
+def _held(path: Any) -> bool:
+    """A quiet file that exists and is recent (one left by a killed worker holds nobody up)."""
+    try:
+        return time.time() - path.stat().st_mtime < QUIET_MAX_WAIT_S
+    except OSError:
+        return False
+
+
 class RoomRegistry:
     """Every room this run created (and not yet deleted), shared by all clients of the run."""
 
@@ -357,6 +369,48 @@ class RoomRegistry:
         self.stories = StoryBook()  # every request of the run, for failure stories (stories.py)
         self._read: dict[str, dict[str, Any]] = {}  # sid: the room as its owner's last GET read it, nothing sent since
         self.on_send: Callable[[str, str, Any], None] | None = None  # notes each request's body before it is sent (xdist)
+        self.quiet_path: Any = None  # xdist workers on one target: while this file exists, only its holder sends
+        # xdist workers on one target: (this worker's index, workers). Serials are spread so that no
+        # two workers build the same room name: a room is found again by its name after a gateway
+        # lost the answer of its POST, and must never be another worker's room.
+        self.worker_share: tuple[int, int] | None = None
+        self.holding_quiet = False  # this process holds the quiet file
+
+    def wait_for_quiet(self) -> None:
+        """Under xdist: while another worker of the run holds the quiet file (`quiet`), wait (bounded)."""
+        path = self.quiet_path
+        if path is None or self.holding_quiet:
+            return
+        give_up = time.monotonic() + QUIET_MAX_WAIT_S
+        while time.monotonic() < give_up and _held(path):
+            time.sleep(0.05)
+
+    @contextlib.contextmanager
+    def quiet(self, settle_s: float = QUIET_SETTLE_S) -> Iterator[None]:
+        """The run's other xdist workers send nothing while the block runs (they wait before their
+        next request; bounded by QUIET_MAX_WAIT_S): for the one request that must not meet a rate
+        limit the others caused (the wrong-password probe is never repeated). No-op when serial."""
+        path = self.quiet_path
+        if path is None:
+            yield
+            return
+        give_up = time.monotonic() + QUIET_MAX_WAIT_S
+        while True:
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                break
+            except FileExistsError:  # another worker's quiet moment first
+                if time.monotonic() >= give_up:
+                    yield
+                    return
+                time.sleep(0.05)
+        self.holding_quiet = True
+        try:
+            time.sleep(settle_s)
+            yield
+        finally:
+            self.holding_quiet = False
+            path.unlink(missing_ok=True)
 
     def attach_journal(self, journal: RoomJournal) -> None:
         """Journal every room created from now on to disk (fsync'd) before anything else happens."""
@@ -376,6 +430,9 @@ class RoomRegistry:
         longest = MAX_LABEL_CHARS if serial is not None else MAX_LABEL_CHARS + len(f" {SERIAL_WRAP - 1}")
         if not (0 < len(label) <= longest) or " " in label:
             raise ValueError(f"room label {label!r}: 1 to {longest} characters, no space (a bug in the suite)")
+        if serial is not None and self.worker_share is not None:
+            index, workers = self.worker_share
+            serial = serial * workers + index
         return f"{self.room_name_prefix} {label}" + ("" if serial is None else f" {serial % SERIAL_WRAP}")
 
     def longest_room_name(self) -> str:
@@ -569,6 +626,7 @@ class ConferenceClient:
         """
         method = method.upper()
         self.refuse_unsafe(method, path)
+        self.registry.wait_for_quiet()
         if method != "GET":
             self.registry.note_exchange(method, path, self, None)  # a change in flight: the last read is stale
             if self.registry.on_send is not None:

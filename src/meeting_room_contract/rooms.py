@@ -107,7 +107,8 @@ class RoomFactory:
             if body is not None:
                 if currently_in_test_context():
                     reject()  # proven: another room holds a drawn code; the example says nothing
-                raise ProvenConflict(f"room not created: codes held by {holders}")
+                raise ProvenConflict(f"room not created: POST answered {response.status_code} "
+                                     f"{response.text[:300]!r}; codes held by {holders}")
         return actions.room_answer(run, "status.documented_codes", response, CREATE, "creating a room for the test")
 
     @contextlib.contextmanager

@@ -22,7 +22,38 @@ class CodeBook:
 
     in_use: set[Any] = field(default_factory=set)
     avoided: frozenset[Any] = frozenset()
+    # xdist workers sharing one target: (this worker's index, workers). Each worker's codes are
+    # the digit strings whose value modulo `workers` is its index, so no two workers ever draw the
+    # same code: a worker knows only the codes it holds itself, and a code of another worker's
+    # room would refuse a room this worker creates with a code it drew as free.
+    partition: tuple[int, int] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def in_share(self, value: Any) -> bool:
+        """Whether a drawn code is this worker's to use (every code when there is no partition)."""
+        if self.partition is None or not (isinstance(value, str) and value.isascii() and value.isdigit()):
+            return True
+        index, workers = self.partition
+        return int(value) % workers == index
+
+    def to_share(self, value: Any) -> Any:
+        """A drawn code moved into this worker's share (for hypothesis draws): only its last digits
+        change (as few as the worker count needs), to the nearest value that is the worker's, so
+        its form stays (length, leading zeros)."""
+        if self.partition is None or not (isinstance(value, str) and value.isascii() and value.isdigit()):
+            return value
+        index, workers = self.partition
+        number = int(value)
+        for tail in range(1, len(value) + 1):
+            size = 10 ** tail
+            if size < workers:
+                continue
+            base, last = number - number % size, number % size
+            wanted = (index - base) % workers  # the tail's residue that makes the whole value the worker's
+            below = last - (last - wanted) % workers
+            options = [m for m in (below, below + workers) if 0 <= m < size]
+            return f"{base + min(options, key=lambda m: abs(m - last)):0{len(value)}d}"
+        return value
 
     def add(self, codes: Any) -> None:
         with self._lock:

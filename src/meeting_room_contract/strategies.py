@@ -80,6 +80,7 @@ class Context:
     exclude_codes: frozenset[Any] = frozenset()  # unique values the caller's other rooms hold
     references: Mapping[str, Sequence[Any]] = field(default_factory=dict)  # by resource, when not DID groups
     avoided: frozenset[Any] = frozenset()  # unique values held by the account's rooms (the run's snapshot)
+    to_share: Callable[[Any], Any] = lambda value: value  # xdist: a drawn unique value moved into the worker's share
 
 
 # -- overlays (keyed by extension name) ------------------------------------------------------------
@@ -106,7 +107,7 @@ def _unique_array(schema: Mapping[str, Any], ctx: Context) -> st.SearchStrategy[
 
 
 def _unique_values(schema: Mapping[str, Any], ctx: Context) -> st.SearchStrategy[Any]:
-    return _value(schema, ctx).filter(lambda value: value not in ctx.avoided)
+    return _value(schema, ctx).map(ctx.to_share).filter(lambda value: value not in ctx.avoided)
 
 
 def _value_forms(schema: Mapping[str, Any], ctx: Context) -> st.SearchStrategy[dict[str, Any]]:
@@ -183,7 +184,7 @@ def _object(schema: Mapping[str, Any], ctx: Context, *, include_read_only: bool 
 
 def _context(run: Run, valid_did_groups: Sequence[str], edge: bool, exclude_codes: frozenset[Any]) -> Context:
     return Context(edge=edge, valid_did_groups=tuple(valid_did_groups), exclude_codes=frozenset(exclude_codes),
-                   avoided=run.codes.avoided)
+                   avoided=run.codes.avoided, to_share=run.codes.to_share)
 
 
 def _body_schema(run: Run, name: str) -> dict[str, Any]:
@@ -249,11 +250,14 @@ def complete_put(run: Run, body: Mapping[str, Any], room: Mapping[str, Any]) -> 
 
 # -- unique values (access codes) outside hypothesis -------------------------------------------------
 
-def fresh_value(pattern: str | None) -> str:
-    """A random value of a unique item field in its plain form, from the OS random source."""
+def fresh_value(pattern: str | None, in_share: Callable[[str], bool] = lambda value: True) -> str:
+    """A random value of a unique item field in its plain form, from the OS random source (within
+    the xdist worker's share of the codes, `in_share`)."""
     for length in (6, 4, 8, 5, 7, 9, 10, 12):
         candidate = "".join(secrets.choice(string.digits) for _ in range(length))
         if pattern is None or re.search(pattern, candidate):
+            while not in_share(candidate):
+                candidate = "".join(secrets.choice(string.digits) for _ in range(length))
             return candidate
     raise ValueError(f"overlay x-unique: cannot make fresh values of the form {pattern!r}")
 
@@ -266,7 +270,7 @@ def fresh_access_codes(run: Run, count: int) -> list[dict[str, Any]]:
     pattern = item_schema["properties"][rule.item_field].get("x-plain-pattern")
     values: list[str] = []
     while len(values) < count:
-        value = fresh_value(pattern)
+        value = fresh_value(pattern, run.codes.in_share)
         if value not in run.codes and value not in values:
             values.append(value)
     run.codes.add(values)
@@ -609,8 +613,9 @@ def _codes_of(run: Run, lengths: Sequence[int], *, prefix: str = "", suffix: str
         items = fresh_access_codes(run, len(lengths))
         for item, length in zip(items, lengths):
             while True:
-                code = prefix + "".join(secrets.choice(string.digits) for _ in range(length)) + suffix
-                if code not in run.codes:
+                digits = "".join(secrets.choice(string.digits) for _ in range(length))
+                code = prefix + digits + suffix
+                if code not in run.codes and run.codes.in_share(digits):
                     break
             run.codes.add([code])
             item[rule.item_field] = code

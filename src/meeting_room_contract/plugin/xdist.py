@@ -107,6 +107,11 @@ def pytest_configure(config: pytest.Config) -> None:
     journal = run.target.registry.cleanup_journal
     if journal is None:  # the embedded mock: every worker has its own
         return
+    workerid = str(workerinput.get("workerid") or "")
+    if workerid.startswith("gw") and workerid[2:].isdigit():  # disjoint codes: see CodeBook.partition
+        run.codes.partition = (int(workerid[2:]), int(workerinput["workercount"]))
+        run.target.registry.worker_share = run.codes.partition  # names no other worker builds
+    run.target.registry.quiet_path = journal.path.parent / f"{run.target.registry.run_id}.quiet"  # registry.quiet
     codes = WorkerCodes(journal.path.parent, run.target.registry.run_id, run.model)
     run.target.registry.on_send = codes.sent
     run.worker_codes = codes  # type: ignore[attr-defined]
