@@ -118,6 +118,24 @@ def test_wrong_password_is_refused(target, client, room, run):
     actions.state_matches(run, "auth.required", before, after, response, operation, f"PATCH with {kind} changed the room")
 
 
+@pytest.mark.needs_second_account
+def test_a_real_login_without_its_password_part_is_refused(target, second_client, run):
+    """The second login's one wrong-password probe: its real user in a Basic token without the colon
+    and password (`Basic base64(user)`). The account's list is 401, never the login's rooms; a 429 means
+    the target could not be tested (never repeated), a 5xx is a violation."""
+    username, _ = target.wrong_password("second")  # the one probe of this login in the run
+    with second_client.registry.quiet():
+        response = requests.get(second_client.url("/meeting_rooms"), timeout=second_client.politeness.timeout,
+                                headers={"Authorization": f"Basic {_b64(username)}"})
+    operation = "GET /meeting_rooms"
+    if response.status_code == 429:
+        raise TargetUnavailable("GET with a real login and no password part: the target answered 429 (rate limited); "
+                                "the probe is not repeated, to keep the login from being locked")
+    actions.never_5xx(run, response, operation, "GET with a real login and no password part")
+    actions.status_is(run, "auth.required", response, frozenset({401}), operation,
+                      "GET with a real login in a Basic token without its password part (no colon)")
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("path", ["/meeting_rooms", "/did_groups"])
 def test_lists_need_valid_credentials(path, kind, target, client, run):

@@ -66,7 +66,7 @@ def test_edge_value_by_post(edge_case, client, rooms, run):
             actions.state_matches(run, RULE, {**after, **body}, after, response, CREATE, f"POST with {case.id}: read back",
                                  fields=sent)
         finally:
-            client.delete_room(sid)
+            client.delete_if_ours(sid)
     _verdict(run, case, value, outcome, response, CREATE, "POST")
 
 

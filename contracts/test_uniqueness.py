@@ -207,7 +207,7 @@ def test_code_held_by_another_account_is_free(method, client, second_client, roo
             if _refused_for_a_foreign_code(run, client, None, None, "POST", body, response):
                 return
             created = actions.room_answer(run, SCOPE, response, "POST /meeting_rooms", "POST with a code another account holds")
-            client.delete_room(created["meeting_room_sid"])
+            client.delete_if_ours(created["meeting_room_sid"])
         else:
             with rooms.fresh(label="scope") as room:
                 sid = room["meeting_room_sid"]

@@ -191,6 +191,7 @@ def test_a_retry_after_of_one_hour_is_could_not_test_within_the_cap(tmp_path, wa
     """The preflight passes, then every answer is 429 asking for an hour: one line, exit 6, in seconds."""
     server = wall("3600")
     code, output, seconds = _run(tmp_path, "--base-url", server.base_url, "--username", USER, "-k", "test_patch",
+                                 "-n", "0",  # serial: no round-trip probes before the preflight (the wall counts requests)
                                  "--max-retry-wait", "5", "--state-dir", str(tmp_path / "state"),
                                  env={"CONFERENCE_PASSWORD": PASSWORD})
     assert code == 6, output[-3000:]

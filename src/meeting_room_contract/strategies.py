@@ -588,7 +588,7 @@ def _forms(run: Run) -> list[dict[str, Any]]:
     return list(_body_schema(run, spec.PATCH_SCHEMA)["properties"][field_name]["x-value-forms"]) if field_name else []
 
 
-def _documented_key(run: Run, numeric: bool) -> str:
+def documented_key(run: Run, numeric: bool) -> str:
     """A documented key: of the first form whose example is a number written as a string (numeric),
     else of the first form."""
     forms = _forms(run)
@@ -633,7 +633,7 @@ def edge_corpus(run: Run) -> list[EdgeCase]:
         cases += [EdgeCase(f"{name}:{label}", name, lambda text=text: text) for label, text in TEXT_CORPUS]
     props = forms_field(run)
     if props:
-        text_key, number_key = _documented_key(run, numeric=False), _documented_key(run, numeric=True)
+        text_key, number_key = documented_key(run, numeric=False), documented_key(run, numeric=True)
         by_label = dict(TEXT_CORPUS)
         cases += [EdgeCase(f"{props}-value:{label}", props, lambda text=by_label[label]: {text_key: text})
                   for label in PROPERTY_TEXT_LABELS]
