@@ -119,28 +119,28 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         status_of(items[0].config).deselected += len(items)
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Runs where the reports arrive (the controller under xdist)."""
-    if not _CONFIG:
-        return
-    status = status_of(_CONFIG[0])
-    reason = dict(report.user_properties).get(COULD_NOT_TEST)
-    if reason is not None:
-        status.could_not_test.setdefault(report.nodeid, reason)
-        if status.session is not None and not status.session.shouldstop:
-            status.session.shouldstop = f"could not test: {reason}"
-    elif report.failed:
-        status.failed.add(report.nodeid)
-    elif report.skipped and isinstance(report.longrepr, tuple):
-        status.skipped[str(report.longrepr[2]).removeprefix("Skipped: ")] += 1
+class _ReportWatcher:
+    """Reads every test report where the reports arrive (the controller under xdist), for this config."""
 
+    def __init__(self, config: pytest.Config):
+        self.config = config
 
-_CONFIG: list[pytest.Config] = []
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        status = status_of(self.config)
+        reason = dict(report.user_properties).get(COULD_NOT_TEST)
+        if reason is not None:
+            status.could_not_test.setdefault(report.nodeid, reason)
+            if status.session is not None and not status.session.shouldstop:
+                status.session.shouldstop = f"could not test: {reason}"
+        elif report.failed:
+            status.failed.add(report.nodeid)
+        elif report.skipped and isinstance(report.longrepr, tuple):
+            status.skipped[str(report.longrepr[2]).removeprefix("Skipped: ")] += 1
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    _CONFIG[:] = [config]
     status_of(config)
+    config.pluginmanager.register(_ReportWatcher(config), "contract-status-report-watcher")
 
 
 def decide(config: pytest.Config, exitstatus: int, summary: dict[str, Any], remaining: list[str], *,
