@@ -68,10 +68,6 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.htmlpath = str(Path(report_dir) / "report.html")
             config.option.self_contained_html = True
     _name_the_spec_in_the_html_report(config, api_spec.description)
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, _interrupt)
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where SIGINT is ignored on purpose
-        signal.signal(signal.SIGINT, _interrupt)
 
 
 def _name_the_spec_in_the_html_report(config: pytest.Config, description: str) -> None:
@@ -85,19 +81,21 @@ def _name_the_spec_in_the_html_report(config: pytest.Config, description: str) -
         metadata["Contract spec"] = description
 
 
-_RUNNING: list[pytest.Session] = []  # the session a signal stops (signal handlers take no arguments)
-
-
-def _interrupt(signum: int, _frame: Any) -> None:
-    """Ctrl-C or SIGTERM: stop the run (the rooms are still deleted at the end of the session).
+def _stop_on_signals(session: pytest.Session) -> None:
+    """Ctrl-C or SIGTERM stop the run (the rooms are still deleted at the end of the session).
 
     The KeyboardInterrupt can be lost when raised while a garbage-collector callback runs
     (hypothesis has one): the session is told to stop too, so the run ends before the next test.
     """
-    name = signal.Signals(signum).name
-    for session in _RUNNING:
+    def interrupt(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
         session.shouldstop = f"interrupted by {name}"
-    raise KeyboardInterrupt(name)
+        raise KeyboardInterrupt(name)
+
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where SIGINT is ignored on purpose
+        signal.signal(signal.SIGINT, interrupt)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -109,7 +107,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     max_duration = config.getoption("max_duration", None)
     if max_duration:  # before the first request (the preflight's included): every client shares it
         run.target.deadline = Deadline(max_duration)
-    _RUNNING[:] = [session]
+    _stop_on_signals(session)  # before the preflight: its room is deleted even when a signal stops the run
     hypothesis_limits.bound_gate_shrinking()
     if is_worker(config) or not is_contract_run(config) or config.option.collectonly:
         return
