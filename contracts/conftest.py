@@ -26,12 +26,23 @@ CONCERN_ORDER = ["test_patch", "test_put", "test_read_only", "test_uniqueness", 
                  "test_edge_values", "test_request_forms", "test_shape", "test_auth", "test_isolation", "test_concurrency", "test_stateful"]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# Tests that run many examples (hypothesis properties, schemathesis, the state machine): under xdist
+# they start first, so that no worker begins a long test when the others are nearly done.
+LONG_RUNNING_MODULES = ("test_shape", "test_stateful")
+
+
+def runs_long(item: pytest.Item) -> bool:
+    return item.path.stem in LONG_RUNNING_MODULES or hasattr(getattr(item, "function", None), "hypothesis")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     def concern(item: pytest.Item) -> int:
         name = item.path.stem
         return CONCERN_ORDER.index(name) if name in CONCERN_ORDER else len(CONCERN_ORDER)
 
     items.sort(key=concern)  # stable: the order inside a module is kept
+    if int(getattr(config, "workerinput", {}).get("workercount") or 1) > 1:  # the same order on every worker
+        items.sort(key=lambda item: not runs_long(item))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -171,3 +171,75 @@ def test_a_quiet_moment_holds_the_other_workers_back(tmp_path):
     thread.join()
     assert sent and sent[0] >= ended and not holder.quiet_path.exists()
     RoomRegistry("r", "p").wait_for_quiet()  # serial: no quiet file, nothing waits
+
+
+def test_a_json_body_sent_by_schemathesis_is_noted_for_the_other_workers(make_run, tmp_path):
+    """schemathesis's cases go out as `json=` (not `data=`): their codes must reach the other workers,
+    or a 409 one of them causes on another worker reads as an unexplained refusal (seen with -n 4)."""
+    from meeting_room_contract import spec
+    from meeting_room_contract.model import Model
+    from meeting_room_contract.worker_codes import WorkerCodes
+
+    model = Model(spec.default())
+    run = make_run()
+    client = run.target.client("primary")
+    sid = RoomFactory(run, client).create(label="jsonbody")["meeting_room_sid"]
+    mine, other = WorkerCodes(tmp_path, "tpa3om-abc", model), WorkerCodes(tmp_path, "tpa3om-abc", model)
+    other.path = tmp_path / "tpa3om-abc.codes.other-worker"
+    client.registry.on_send = other.sent
+    try:
+        client.send("PATCH", client.room_path(sid), json={"access_codes": [{"access_code": "0", "role": "host"}]})
+    finally:
+        client.registry.on_send = None
+    candidate = {"access_codes": [{"access_code": "0", "role": "host"}], "did_group_sid": None}
+    assert [holder["codes"] for holder in mine.holders(candidate, set())] == [["0"]]
+
+
+def _xdist_config(**options):
+    defaults = dict(numprocesses=None, dist="no", maxschedchunk=None, collectonly=False, usepdb=False,
+                    base_url=None, mock_fault=None, mock_variant=None)
+    config = SimpleNamespace(option=SimpleNamespace(**{**defaults, **options}), args=["contracts"], stash={})
+    config.getoption = lambda name, default=None: getattr(config.option, name, default)
+    return config
+
+
+def test_workers_take_two_tests_at_a_time_unless_the_user_chose():
+    """With the long tests first, `-n N` without `--dist` hands out two tests at a time (xdist's
+    default `load` gave the first worker every long test: 60 s instead of 32 s with -n 4 at 20 ms)."""
+    given = _xdist_config(numprocesses=4)
+    xdist_plugin.choose_workers(given)
+    assert (given.option.dist, given.option.maxschedchunk) == ("load", 2)
+    chosen = _xdist_config(numprocesses=4, dist="worksteal")
+    xdist_plugin.choose_workers(chosen)
+    assert (chosen.option.dist, chosen.option.maxschedchunk) == ("worksteal", None)
+    serial = _xdist_config(numprocesses=0)
+    xdist_plugin.choose_workers(serial)
+    assert serial.option.dist == "no"
+    embedded = _xdist_config()  # no --base-url: the embedded mock, serial
+    xdist_plugin.choose_workers(embedded)
+    assert (embedded.option.numprocesses, embedded.option.dist) == (None, "no")
+
+
+def test_a_worker_trusts_the_spec_its_controller_checked_only_if_it_is_the_same_file(tmp_path):
+    from meeting_room_contract import spec
+
+    copy = tmp_path / "api.yaml"
+    copy.write_text(spec.DEFAULT_SPEC_PATH.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
+    checked = spec.checked(copy)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("openapi: 3.0.3\ninfo: {}\npaths: {}\n", encoding="utf-8")
+    with pytest.raises(ValueError):
+        spec.checked(broken, checked_sha256=checked.sha256)  # another file's hash: checked in full
+    assert spec.checked(copy, checked_sha256=checked.sha256).sha256 == checked.sha256
+
+
+def test_the_session_reads_proxy_settings_from_the_environment_once_per_origin(monkeypatch):
+    from meeting_room_contract.client import PoliteSession
+
+    session = PoliteSession(5.0)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    first = session.merge_environment_settings("https://staging.example/conference/v2/meeting_rooms", {}, None, None, None)
+    assert first["proxies"].get("https") == "http://proxy.example:3128"  # as requests itself would
+    first["proxies"]["https"] = "changed by a caller"
+    again = session.merge_environment_settings("https://staging.example/conference/v2/meeting_rooms/x", {}, None, None, None)
+    assert again["proxies"].get("https") == "http://proxy.example:3128"  # a copy each time

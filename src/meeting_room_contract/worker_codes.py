@@ -33,11 +33,12 @@ class WorkerCodes:
         self._lock = threading.Lock()
 
     def sent(self, method: str, path: str, data: Any) -> None:
-        """Note the codes of a POST/PATCH/PUT body of a meeting room (called before it is sent)."""
+        """Note the codes of a POST/PATCH/PUT body of a meeting room (called before it is sent):
+        `data` is the body as sent (bytes/text) or the object a `json=` body serialises."""
         if method not in ("POST", "PATCH", "PUT") or not path.startswith("/meeting_rooms"):
             return
         try:
-            body = json.loads(data) if isinstance(data, (str, bytes)) else None
+            body = json.loads(data) if isinstance(data, (str, bytes)) else data  # `data=` or `json=` of the request
         except ValueError:
             return
         if not isinstance(body, dict):

@@ -55,7 +55,7 @@ class ApiSchema:
 
     def __init__(self, path: Path):
         self.path = path
-        self.document: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+        self.document: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
         if not isinstance(self.document, dict) or not str(self.document.get("openapi", "")).startswith("3."):
             raise ValueError(f"{path} is not an OpenAPI 3 document")
         schemas = (self.document.get("components") or {}).get("schemas") or {}

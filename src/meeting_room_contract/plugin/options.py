@@ -88,7 +88,8 @@ def chosen_spec(config: pytest.Config) -> spec.Spec:
     """The run's spec (`--spec`, CONFERENCE_SPEC, or the default), checked; a usage error otherwise."""
     given = config.getoption("spec") or os.environ.get(spec.SPEC_ENV) or None
     try:
-        chosen = spec.checked(given)
+        already = getattr(config, "workerinput", {}).get("conference_spec_sha256")  # checked by the xdist controller
+        chosen = spec.checked(given, checked_sha256=already)
     except ValueError as error:
         given_by = "--spec" if config.getoption("spec") else f"--spec (from {spec.SPEC_ENV})"
         raise pytest.UsageError(f"{given_by}: {error}") from None

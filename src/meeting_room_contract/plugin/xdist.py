@@ -10,8 +10,9 @@ The run stays one run: one run id (room names, journal, cleanup, `--delete-lefto
 happen once in the controller, and the one wrong-password probe per login is claimed across
 workers (`Target.wrong_password`).
 
-Tests keep the concern order of `contracts/conftest.py` under xdist too (a red run's first failure
-names the broken rule)."""
+Under xdist the long tests (properties, schemathesis, the state machine) start first, in concern order,
+and workers take two tests at a time (`--dist load --maxschedchunk 2` unless given): with the longest
+first and small portions, no worker starts a 10-second test when the others are nearly done."""
 
 from __future__ import annotations
 
@@ -59,8 +60,15 @@ def remote_workers(round_trip_s: float | None, cores: int | None = None) -> int:
 
 
 def choose_workers(config: pytest.Config) -> None:
-    if not hasattr(config.option, "numprocesses") or config.option.numprocesses is not None:
-        return  # no xdist, or -n given (also -n 0)
+    if not hasattr(config.option, "numprocesses"):
+        return  # no xdist
+    if config.option.numprocesses is None:
+        default_workers(config)
+    if config.option.numprocesses not in (None, 0) and is_contract_run(config):
+        balance(config)
+
+
+def default_workers(config: pytest.Config) -> None:
     if config.getoption("collectonly") or config.getoption("usepdb", False) or not is_contract_run(config):
         return
     base_url = option(config, "base_url")
@@ -70,13 +78,17 @@ def choose_workers(config: pytest.Config) -> None:
     workers = remote_workers(round_trip)
     if workers:
         config.option.numprocesses = workers
-        if getattr(config.option, "dist", "no") == "no":
-            # tests marked with one xdist_group share a worker: schemathesis's operations draw the same
-            # boundary codes, and a 409 is proven by the room holding the code, which must not vanish
-            # between the refusal and its lookup because another worker deleted it
-            config.option.dist = "loadgroup"
         config.stash[WORKERS_CHOSEN] = (f"{workers} xdist workers by default for a remote target (round trip "
                                         f"{round_trip * 1000:.0f} ms; -n 0 runs serially, -n N picks N)")
+
+
+def balance(config: pytest.Config) -> None:
+    """Test durations differ by 100× (one schemathesis operation vs one edge value): unless the user
+    chose, workers take two tests at a time from one queue whose long tests come first."""
+    if getattr(config.option, "dist", "no") == "no":
+        config.option.dist = "load"
+        if getattr(config.option, "maxschedchunk", None) is None:
+            config.option.maxschedchunk = 2
 
 
 def measure_round_trip(base_url: str, timeout: float) -> float | None:
@@ -131,8 +143,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """Workers share the controller's run id (room names, leftovers, cleanup)."""
-    node.workerinput["conference_run_id"] = run_of(node.config).target.registry.run_id
+    """Workers share the controller's run id (room names, leftovers, cleanup) and its checked spec."""
+    run = run_of(node.config)
+    node.workerinput["conference_run_id"] = run.target.registry.run_id
+    node.workerinput["conference_spec_sha256"] = run.spec.sha256
 
 
 @pytest.hookimpl(optionalhook=True)
