@@ -19,6 +19,7 @@ def test_workers_only_where_answers_take_long_enough():
     assert xdist_plugin.remote_workers(0.0005) == 0  # loopback: workers cost more CPU than they save
     assert xdist_plugin.remote_workers(0.020, cores=2) == xdist_plugin.REMOTE_WORKERS
     assert xdist_plugin.remote_workers(0.020, cores=8) == 16
+    assert xdist_plugin.remote_workers(0.080, cores=2) == 2 * xdist_plugin.REMOTE_WORKERS  # another region
 
 
 def test_each_worker_keeps_to_its_share_of_the_rate_limit():

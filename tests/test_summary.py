@@ -154,3 +154,27 @@ def test_typed_failures_group_by_their_situation_not_by_their_prose(make_run):
     [group] = run.recorder.to_dict()["failure_groups"]
     assert (group["rule"], group["operation"], group["situation"], group["count"]) == \
         ("patch.partial_update", "PATCH /meeting_rooms/{sid}", "accepted PATCH, room read back", 3)
+
+
+def test_a_replay_hiccup_without_a_violation_names_the_error_that_came_first():
+    """Hypothesis's "could not reproduce" hides the first error: the failure text names it (type,
+    message, where), and the run's status does not claim contract violations when it recorded none."""
+    from hypothesis.errors import FlakyStrategyDefinition
+
+    from meeting_room_contract.plugin.reporting import flaky_text
+    from meeting_room_contract.plugin.status import EXIT_VIOLATIONS, RunStatus, meaning
+
+    def setup_refused() -> None:
+        raise RuntimeError("creating the room was refused 409")
+
+    try:
+        try:
+            setup_refused()
+        except RuntimeError:
+            raise FlakyStrategyDefinition("Inconsistent data generation!")
+    except FlakyStrategyDefinition as error:
+        text, found = flaky_text(error)
+    assert found == []
+    assert "--- error 1 of 1 seen before ---\nRuntimeError: creating the room was refused 409 (tests/test_summary.py:" in text
+    assert meaning(RunStatus(final=EXIT_VIOLATIONS, violations=0)).startswith("tests failed without a contract violation")
+    assert meaning(RunStatus(final=EXIT_VIOLATIONS, violations=2)) == "contract violations"

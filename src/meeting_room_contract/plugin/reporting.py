@@ -121,7 +121,41 @@ def flaky_text(error: BaseException) -> tuple[str, list[ContractViolation]]:
              "(the target answered differently when the example was sent again; --contract-traceback shows the traceback)"]
     for index, inner in enumerate(found, start=1):
         lines += ["", f"--- violation {index} of {len(found)} seen before ---", str(inner)]
+    if not found:  # what failed first, when it was no violation (an error of the run, a refused setup, ...)
+        errors = _inner_errors(error)
+        for index, inner in enumerate(errors[:3], start=1):
+            lines += ["", f"--- error {index} of {len(errors)} seen before ---", _one_line_error(inner)]
     return "\n".join(lines), found
+
+
+def _inner_errors(error: BaseException, seen: set[int] | None = None) -> list[BaseException]:
+    """The exceptions inside an error (group), causes and contexts included, that are not hypothesis's
+    own reproduction errors: what the test raised before hypothesis failed to replay it."""
+    from hypothesis.errors import HypothesisException
+
+    seen = set() if seen is None else seen
+    if id(error) in seen:
+        return []
+    seen.add(id(error))
+    found: list[BaseException] = []
+    if not isinstance(error, (HypothesisException, BaseExceptionGroup)):
+        found.append(error)
+    for inner in [*(getattr(error, "exceptions", ()) or ()), error.__cause__, error.__context__]:
+        if inner is not None:
+            found += _inner_errors(inner, seen)
+    return found
+
+
+def _one_line_error(error: BaseException) -> str:
+    """`Type: message (file:line)`, where the error was raised (the innermost frame of the suite, if any)."""
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ is not None else []
+    ours = [frame for frame in frames if "meeting_room_contract" in frame.filename or "/contracts/" in frame.filename]
+    where = (ours or frames)[-1] if (ours or frames) else None
+    message = " ".join(str(error).split())[:300]
+    place = f" ({'/'.join(Path(where.filename).parts[-2:])}:{where.lineno})" if where else ""
+    return f"{type(error).__name__}: {message}{place}"
 
 
 def short_message(found: list[ContractViolation], nodeid: str, width: int) -> str:

@@ -49,6 +49,7 @@ class RunStatus:
     rules_not_checked: dict[str, str] = field(default_factory=dict)
     not_applicable: dict[str, str] = field(default_factory=dict)  # rule -> why no answer of this target could apply it
     notes: list[str] = field(default_factory=list)  # lines shown with the status that do not make a run incomplete
+    violations: int | None = None  # contract violations the run recorded (None: not known yet)
 
 
 STATUS_KEY = pytest.StashKey[RunStatus]()
@@ -147,6 +148,7 @@ def decide(config: pytest.Config, exitstatus: int, summary: dict[str, Any], rema
            second_account: bool, profile: str) -> RunStatus:
     """The run's exit status and, one line each, why it is not green."""
     status = status_of(config)
+    status.violations = int(summary.get("failures_total") or 0)
     checked = {row["rule"] for row in summary.get("checks", []) if row.get("run")}
     stopped = next(iter(status.could_not_test.values()), None)
     for rule_id in rules.RULES:
@@ -231,6 +233,8 @@ def meaning(status: RunStatus) -> str:
     """The final status in words (a green run that was not strict says what it did not check)."""
     if status.final == EXIT_OK and status.incomplete:
         return "passed without strict mode: no violation, but not everything was checked"
+    if status.final == EXIT_VIOLATIONS and status.violations == 0:
+        return "tests failed without a contract violation (each failed test says its error)"
     return MEANING.get(status.final, f"exit {status.final}")
 
 
