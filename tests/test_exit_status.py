@@ -127,6 +127,8 @@ def test_max_duration_ends_the_run_as_could_not_test(tmp_path):
     summary = json.loads((tmp_path / "contract-summary.json").read_text())
     assert summary["exit_status"] == 6 and summary["could_not_test"]
     assert any("the run stopped before a test checked it" in why for why in summary["rules_not_checked"].values())
+    # the deadline stops the tests, not the cleanup: every room of the run is deleted (60 s more at most)
+    assert summary["rooms_left_behind"] == [] and "could not delete" not in output, output[-3000:]
 
 
 class _Wall(http.server.ThreadingHTTPServer):

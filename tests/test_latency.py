@@ -244,3 +244,35 @@ def test_the_session_reads_proxy_settings_from_the_environment_once_per_origin(m
     first["proxies"]["https"] = "changed by a caller"
     again = session.merge_environment_settings("https://staging.example/conference/v2/meeting_rooms/x", {}, None, None, None)
     assert again["proxies"].get("https") == "http://proxy.example:3128"  # a copy each time
+
+
+def test_a_cold_start_does_not_make_a_remote_target_serial():
+    """The first answer of a cold target comes late: the next probes measure the round trip (a
+    review saw a 5 s cold start run serially, 302 s instead of ~90 s)."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answered = []
+
+    class ColdThenQuick(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            answered.append(self.path)
+            time.sleep(0.6 if len(answered) == 1 else 0.02)
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ColdThenQuick)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        round_trip = xdist_plugin.measure_round_trip(f"http://127.0.0.1:{server.server_address[1]}/conference/v2", 0.3)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert round_trip is not None and 0.015 <= round_trip < 0.3
+    assert xdist_plugin.remote_workers(round_trip) == xdist_plugin.REMOTE_WORKERS
+    assert xdist_plugin.measure_round_trip("http://127.0.0.1:9/conference/v2", 0.3) is None  # refused: serial at once

@@ -57,6 +57,9 @@ class TargetUnavailable(RuntimeError):
         self.reason = reason
 
 
+CLEANUP_GRACE_S = 60.0  # the end-of-run cleanup after --max-duration: bounded, like every wait
+
+
 class Deadline:
     """The run's time budget (--max-duration), consulted before each request and each retry wait."""
 
@@ -79,9 +82,12 @@ class Deadline:
         if not self._shared and self.gave_up is None:
             self.gave_up = reason
 
-    def try_again(self) -> None:
-        """Send again after giving up (the end-of-run cleanup: one more try, which gives up as before)."""
+    def try_again(self, grace_s: float = CLEANUP_GRACE_S) -> None:
+        """Send again after giving up (the end-of-run cleanup: one more try, which gives up as before).
+        A run that reached --max-duration gets `grace_s` more for it: its rooms are deleted, not left."""
         self.gave_up = None
+        if self.expired():
+            self.ends = self.clock() + grace_s
 
     def check(self, what: str = "") -> None:
         if self.gave_up is not None:

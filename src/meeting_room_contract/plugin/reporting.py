@@ -179,6 +179,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     report = yield
     if not (report.failed and call.excinfo is not None):
         return report
+    if any(name == "contract_could_not_test" for name, _ in report.user_properties):
+        return report  # "could not test: <reason>" (plugin/status.py), also inside hypothesis's replay group
     error = call.excinfo.value
     flaky = _flaky(error)
     found = _inner_violations(error) if flaky else violations(error)

@@ -187,6 +187,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_exception_interact(node: Any, call: Any, report: Any) -> Any:
+    """Keep the failure text this plugin made (violation, "could not test", redacted): schemathesis's
+    plugin re-renders a failure whose exception group holds look-alike errors (its de-duplication)
+    after the report was logged, which brought back raw tracebacks and unredacted text."""
+    ours = getattr(report, "longrepr", None)
+    try:
+        return (yield)
+    finally:
+        if ours is not None and RUN_KEY in node.config.stash:
+            report.longrepr = ours
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """--stop-on-rule: end the run once a test's call (not a fixture) failed with that rule."""
     report = yield
@@ -210,7 +223,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run is None:
         return
     target = run.target
-    target.deadline.try_again()  # the cleanup tries once more after "could not test" (bounded like any request)
+    target.deadline.try_again()  # the cleanup tries once more after "could not test", also past --max-duration (60 s more at most)
     with signals_held():  # SIGINT/SIGTERM wait until the rooms are deleted
         remaining = _sweep_at_the_end(target) if not is_worker(config) and is_contract_run(config) else []
     remaining = sorted(set(target.close()) | set(remaining))

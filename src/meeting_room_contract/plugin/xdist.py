@@ -32,6 +32,7 @@ REMOTE_WORKERS = 6  # workers for a remote target on a 2-core machine: most of a
 FAR_RTT_S = 0.050  # from this round trip on (another region), twice as many: waiting dwarfs a worker's CPU
 MIN_WORKER_RTT_S = 0.004  # below this round trip (loopback, same rack) workers cost more CPU than they save
 PROBES = 5  # the quickest counts: a busy machine delays some answers
+MAX_SLOW_PROBES = 2  # probes that may time out (a target's cold start) before the run goes serial
 WORKERS_CHOSEN = pytest.StashKey[str]()
 
 
@@ -100,12 +101,17 @@ def measure_round_trip(base_url: str, timeout: float) -> float | None:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
-    quickest = None
+    quickest, slow = None, 0
     with requests.Session() as session:
         for _ in range(PROBES):
             started = time.monotonic()
             try:
                 session.get(base_url.rstrip("/") + "/meeting_rooms", timeout=timeout, allow_redirects=False)
+            except requests.Timeout:  # a cold start answers the first request late: the next ones tell
+                slow += 1
+                if slow >= MAX_SLOW_PROBES:
+                    return quickest
+                continue
             except requests.RequestException:
                 return None
             took = time.monotonic() - started
@@ -133,10 +139,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """A worker's file of sent codes goes with the worker (its rooms are deleted by then)."""
-    codes = getattr(run_of(config), "worker_codes", None) if RUN_KEY in config.stash else None
-    if codes is not None:
-        codes.path.unlink(missing_ok=True)
+    """The run's files next to its journal go when the whole run ends (the controller, after every
+    worker): a worker that finished first still explains its codes to the others until then."""
+    if hasattr(config, "workerinput") or RUN_KEY not in config.stash:
+        return
+    registry = run_of(config).target.registry
+    journal = registry.cleanup_journal
+    if journal is None:
+        return
+    for pattern in (f"{registry.run_id}.codes.*", f"{registry.run_id}.wrong-password-*.claim", f"{registry.run_id}.quiet"):
+        for path in journal.path.parent.glob(pattern):
+            path.unlink(missing_ok=True)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
