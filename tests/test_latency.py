@@ -247,8 +247,8 @@ def test_the_session_reads_proxy_settings_from_the_environment_once_per_origin(m
 
 
 def test_a_cold_start_does_not_make_a_remote_target_serial():
-    """The first answer of a cold target comes late: the next probes measure the round trip (a
-    review saw a 5 s cold start run serially, 302 s instead of ~90 s)."""
+    """A probe that gets no answer in time (a cold start) stands for a remote target, not a serial
+    run (a review saw a 5 s cold start run serially: 302 s instead of ~90 s)."""
     import threading
     import time
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -273,6 +273,6 @@ def test_a_cold_start_does_not_make_a_remote_target_serial():
     finally:
         server.shutdown()
         server.server_close()
-    assert round_trip is not None and 0.015 <= round_trip < 0.3
-    assert xdist_plugin.remote_workers(round_trip) == xdist_plugin.REMOTE_WORKERS
+    assert round_trip == 0.3 and len(answered) == 1  # one wait only: a silent server is named in seconds
+    assert xdist_plugin.remote_workers(round_trip) > 0  # a target this slow to answer is remote: workers
     assert xdist_plugin.measure_round_trip("http://127.0.0.1:9/conference/v2", 0.3) is None  # refused: serial at once
