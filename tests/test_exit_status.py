@@ -4,12 +4,10 @@ proxy in front of a mock that turns into a 429 wall after the preflight."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -22,6 +20,8 @@ from meeting_room_contract import actions, report
 from meeting_room_contract.mock import MeetingRoomMock
 from meeting_room_contract.rules import UpdateOutcome
 from meeting_room_contract.selfcheck import PROJECT_ROOT
+
+from .stubs import LoopbackServer, QuietHandler
 
 USER, PASSWORD = "conference_user_123", "qwerty123"
 
@@ -131,26 +131,16 @@ def test_max_duration_ends_the_run_as_could_not_test(tmp_path):
     assert summary["rooms_left_behind"] == [] and "could not delete" not in output, output[-3000:]
 
 
-class _Wall(http.server.ThreadingHTTPServer):
+class _Wall(LoopbackServer):
     """A proxy in front of a mock: after `pass_requests` requests every answer is 429 with `retry_after`."""
-
-    daemon_threads = True
 
     def __init__(self, upstream: str, pass_requests: int, retry_after: str):
         self.upstream, self.pass_requests, self.retry_after, self.count = upstream, pass_requests, retry_after, 0
-        super().__init__(("127.0.0.1", 0), _WallHandler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/conference/v2"
+        super().__init__(_WallHandler)
 
 
-class _WallHandler(http.server.BaseHTTPRequestHandler):
+class _WallHandler(QuietHandler):
     server: _Wall
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
     def _any(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))

@@ -249,30 +249,14 @@ def test_the_session_reads_proxy_settings_from_the_environment_once_per_origin(m
 def test_a_cold_start_does_not_make_a_remote_target_serial():
     """A probe that gets no answer in time (a cold start) stands for a remote target, not a serial
     run (a review saw a 5 s cold start run serially: 302 s instead of ~90 s)."""
-    import threading
-    import time
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from .stubs import Stub
 
-    answered = []
-
-    class ColdThenQuick(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
-            answered.append(self.path)
-            time.sleep(0.6 if len(answered) == 1 else 0.02)
-            self.send_response(401)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ColdThenQuick)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = Stub([(401, {}, b"", 0.6), (401, {}, b"", 0.02)])  # a cold first answer, then quick ones
     try:
-        round_trip = xdist_plugin.measure_round_trip(f"http://127.0.0.1:{server.server_address[1]}/conference/v2", 0.3)
+        round_trip = xdist_plugin.measure_round_trip(server.base_url, 0.3)
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
+    answered = server.seen
     assert round_trip == 0.3 and len(answered) == 1  # one wait only: a silent server is named in seconds
     assert xdist_plugin.remote_workers(round_trip) > 0  # a target this slow to answer is remote: workers
     assert xdist_plugin.measure_round_trip("http://127.0.0.1:9/conference/v2", 0.3) is None  # refused: serial at once

@@ -6,13 +6,11 @@ nothing listens), as a user would against staging.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from typing import Callable, Iterator
@@ -26,6 +24,8 @@ from meeting_room_contract.spec import DEFAULT_SPEC_PATH
 from meeting_room_contract.mock import MeetingRoomMock
 from meeting_room_contract.mock.behaviours import check_names
 from meeting_room_contract.selfcheck import PROJECT_ROOT
+
+from .stubs import LoopbackServer, QuietHandler, serving
 
 USER, PASSWORD = "conference_user_123", "qwerty123"
 SECOND_USER, SECOND_PASSWORD = "conference_user_456", "qwerty456"
@@ -177,10 +177,8 @@ def test_connection_errors_become_one_line():
 
 # -- the preflight's own room: created, then deleted even through transient errors (review 2, F5) ---------
 
-class _Stub(http.server.ThreadingHTTPServer):
+class _Stub(LoopbackServer):
     """A tiny API for the preflight: lists, one POST, and DELETE answers scripted per test."""
-
-    daemon_threads = True
 
     def __init__(self, delete_answers: list[int | float | tuple[float, int]], create_status: int = 200, create_body: bytes = b"",
                  store_refused_create: bool = False):
@@ -190,19 +188,11 @@ class _Stub(http.server.ThreadingHTTPServer):
         self.rooms: set[str] = set()
         self.names: dict[str, str] = {}
         self.deletes = 0
-        super().__init__(("127.0.0.1", 0), _StubHandler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/conference/v2"
+        super().__init__(_StubHandler)
 
 
-class _StubHandler(http.server.BaseHTTPRequestHandler):
+class _StubHandler(QuietHandler):
     server: _Stub
-
-    def log_message(self, *args) -> None:
-        pass
 
     def _answer(self, status: int, body: bytes = b"", content_type: str = "application/json") -> None:
         self.send_response(status)
@@ -247,16 +237,7 @@ class _StubHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def stub() -> Iterator[Callable[..., _Stub]]:
-    servers: list[_Stub] = []
-
-    def start(*args, **kwargs) -> _Stub:
-        servers.append(_Stub(*args, **kwargs))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    yield from serving(_Stub)
 
 
 @pytest.mark.parametrize("answers", [[503], [502, 504], [3.5]], ids=["503", "502-504", "timeout"])

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -25,8 +24,10 @@ from meeting_room_contract.client import (ConferenceClient, Deadline, ListingCon
 from meeting_room_contract.journal import CleanupJournal, cleanup_journalled, journal_dir, signals_held
 from meeting_room_contract.mock import MeetingRoomMock
 from meeting_room_contract.redaction import Credentials, Redactor
-from meeting_room_contract.rooms import delete_leftover_rooms, sweep_run_rooms
+from meeting_room_contract.rooms import sweep_run_rooms
 from meeting_room_contract.selfcheck import PROJECT_ROOT
+
+from .stubs import Stub, serving
 
 USER, PASSWORD = "conference_user_123", "qwerty123"
 SECOND_USER, SECOND_PASSWORD = "conference_user_456", "qwerty456"
@@ -41,64 +42,9 @@ def _live(mock: MeetingRoomMock) -> dict[str, dict]:
 
 # -- a scripted stub ---------------------------------------------------------------------------------
 
-class Stub(http.server.ThreadingHTTPServer):
-    """Answers each request with the next scripted answer: (status, headers, body, delay); the last repeats."""
-
-    daemon_threads = True
-
-    def __init__(self, script: list[tuple[int, dict[str, str], Any, float]], lists: Callable[[dict], Any] | None = None):
-        self.script, self.lists, self.seen = list(script), lists, []
-        super().__init__(("127.0.0.1", 0), StubHandler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/conference/v2"
-
-
-class StubHandler(http.server.BaseHTTPRequestHandler):
-    server: Stub
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def _any(self) -> None:
-        length = int(self.headers.get("Content-Length", 0))
-        if length:
-            self.rfile.read(length)
-        self.server.seen.append((self.command, self.path, time.monotonic()))
-        if self.server.lists is not None and self.command == "GET":
-            from urllib.parse import parse_qs, urlsplit
-
-            query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-            status, headers, body, delay = 200, {}, self.server.lists(query), 0.0
-        else:
-            script = self.server.script
-            status, headers, body, delay = script.pop(0) if len(script) > 1 else script[0]
-        time.sleep(delay)
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in {"Content-Type": "application/json", **headers}.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
-
-
 @pytest.fixture
 def stub() -> Iterator[Callable[..., Stub]]:
-    servers: list[Stub] = []
-
-    def start(*args: Any, **kwargs: Any) -> Stub:
-        servers.append(Stub(*args, **kwargs))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    yield from serving(Stub)
 
 
 def _client(base_url: str, *, max_retry_wait: float = 30.0, deadline: Deadline | None = None,
