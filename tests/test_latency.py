@@ -14,9 +14,10 @@ from meeting_room_contract.rooms import RoomFactory
 from meeting_room_contract.target import Target, TargetSettings
 
 
-def test_workers_only_where_answers_take_long_enough():
+def test_workers_by_round_trip_and_cores():
     assert xdist_plugin.remote_workers(None) == 0  # no answer: serial, the preflight says why
-    assert xdist_plugin.remote_workers(0.0005) == 0  # loopback: workers cost more CPU than they save
+    assert xdist_plugin.remote_workers(0.0005, cores=2) == 2  # loopback: CPU-bound, one worker per core
+    assert xdist_plugin.remote_workers(0.0005, cores=1) == 0  # ... and serial on one core
     assert xdist_plugin.remote_workers(0.020, cores=2) == xdist_plugin.REMOTE_WORKERS
     assert xdist_plugin.remote_workers(0.020, cores=8) == 16
     assert xdist_plugin.remote_workers(0.080, cores=2) == 2 * xdist_plugin.REMOTE_WORKERS  # another region

@@ -32,7 +32,7 @@ def failing_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONFERENCE_")}
     with MeetingRoomMock(faults=("patch_response_stale",)) as mock:
         completed = subprocess.run(
-            [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts"), "-x", "-p", "no:cacheprovider",
+            [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts"), "-x", "-p", "no:cacheprovider", "-n", "0",
              "-k", "test_patch_changes_exactly_the_sent_fields", "--base-url", mock.base_url,
              "--username", USER, "--password", PASSWORD, "--report-dir", str(report_dir)],
             cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
