@@ -14,7 +14,7 @@ import os
 import re
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
@@ -22,6 +22,7 @@ from _pytest._code.code import ReprFileLocation, TerminalRepr
 from .. import report as contract_report
 from .. import rules
 from ..judges import ContractViolation
+from .exception_tree import chained, group_leaves
 from .stash import REPORT_DIR_KEY, REPORT_KEY, RUN_KEY, run_of
 
 _BLANK_ARGUMENT = re.compile(r"^\s+\w+=,$")  # hypothesis prints fixtures as `client=,`
@@ -47,12 +48,8 @@ class ViolationRepr(TerminalRepr):
 
 def violations(error: BaseException) -> list[ContractViolation] | None:
     """The violations an error consists of, or None if anything else is in it."""
-    if isinstance(error, ContractViolation):
-        return [error]
-    if isinstance(error, BaseExceptionGroup):
-        found = [violations(inner) for inner in error.exceptions]
-        return None if any(v is None for v in found) else [v for group in found for v in group]
-    return None
+    leaves = group_leaves(error)
+    return leaves if all(isinstance(leaf, ContractViolation) for leaf in leaves) else None  # type: ignore[return-value]
 
 
 _STEP = re.compile(r"^(?P<call>(?:\w+ = )?state\.\w+)\(input=StepInput\(")  # a schemathesis state-machine step
@@ -101,15 +98,8 @@ def _flaky(error: BaseException) -> bool:
 
 def _inner_violations(error: BaseException) -> list[ContractViolation]:
     """Every ContractViolation anywhere inside an error (group)."""
-    if isinstance(error, ContractViolation):
-        return [error]
-    found: list[ContractViolation] = []
-    for inner in getattr(error, "exceptions", ()) or ():
-        found += _inner_violations(inner)
-    cause = error.__cause__ or error.__context__
-    if not found and cause is not None and cause is not error:
-        found += _inner_violations(cause)
-    return found
+    is_violation: Callable[[BaseException], bool] = lambda node: isinstance(node, ContractViolation)
+    return [node for node in chained(error, stop=is_violation, causes_first_only=True) if is_violation(node)]  # type: ignore[misc]
 
 
 def flaky_text(error: BaseException) -> tuple[str, list[ContractViolation]]:
@@ -128,22 +118,12 @@ def flaky_text(error: BaseException) -> tuple[str, list[ContractViolation]]:
     return "\n".join(lines), found
 
 
-def _inner_errors(error: BaseException, seen: set[int] | None = None) -> list[BaseException]:
+def _inner_errors(error: BaseException) -> list[BaseException]:
     """The exceptions inside an error (group), causes and contexts included, that are not hypothesis's
     own reproduction errors: what the test raised before hypothesis failed to replay it."""
     from hypothesis.errors import HypothesisException
 
-    seen = set() if seen is None else seen
-    if id(error) in seen:
-        return []
-    seen.add(id(error))
-    found: list[BaseException] = []
-    if not isinstance(error, (HypothesisException, BaseExceptionGroup)):
-        found.append(error)
-    for inner in [*(getattr(error, "exceptions", ()) or ()), error.__cause__, error.__context__]:
-        if inner is not None:
-            found += _inner_errors(inner, seen)
-    return found
+    return [node for node in chained(error) if not isinstance(node, (HypothesisException, BaseExceptionGroup))]
 
 
 def _one_line_error(error: BaseException) -> str:

@@ -24,6 +24,7 @@ import pytest
 from .. import rules
 from ..client import ListingContradiction, TargetUnavailable
 from ..judges import ContractViolation
+from .exception_tree import group_leaves
 from .stash import run_of
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_INTERRUPTED, EXIT_USAGE = 0, 1, 2, 4
@@ -79,12 +80,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"bound the run: requests stop after SECONDS; what is left is not checked (exit {EXIT_COULD_NOT_TEST})")
 
 
-def _leaves(error: BaseException) -> list[BaseException]:
-    if isinstance(error, BaseExceptionGroup):
-        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
-    return [error]
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """TargetUnavailable: one line "could not test: ...", and the run stops. ListingContradiction:
@@ -92,7 +87,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     report = yield
     if not (report.failed and call.excinfo is not None):
         return report
-    leaves = _leaves(call.excinfo.value)
+    leaves = group_leaves(call.excinfo.value)
     unavailable = [leaf for leaf in leaves if isinstance(leaf, TargetUnavailable)]
     contradictions = [leaf for leaf in leaves if isinstance(leaf, ListingContradiction)]
 
