@@ -286,6 +286,11 @@ def test_journalled_rooms_of_a_dead_run_are_deleted_by_sid_whatever_their_name(t
         os.close(dead.registry.cleanup_journal._fd)
         dead.registry.cleanup_journal._fd = None
 
+        side = journal_dir(tmp_path)  # what a killed multi-worker run leaves next to its journals
+        dead_files = [side / "t0dead-abc.codes.4242", side / "t0dead-abc.wrong-password-0123.claim", side / "t0dead-abc.quiet"]
+        alive_files = [side / "t1alive-def.codes.4343", side / "t1alive-def.quiet"]
+        for path in dead_files + alive_files:
+            path.write_text("x")
         cleaner = _client(mock.base_url, registry=RoomRegistry("t2clean-123", "contract-test"))
         with signals_held():
             os.kill(os.getpid(), signal.SIGTERM)  # held back: the cleanup is not aborted
@@ -296,6 +301,8 @@ def test_journalled_rooms_of_a_dead_run_are_deleted_by_sid_whatever_their_name(t
     assert {p.sid for p in result.deleted} == {sids[0], sids[1]} and not result.failed
     assert remaining == {bystander}  # the unjournalled (other tester's) room stays
     assert result.busy_journals == 1
+    assert not any(path.exists() for path in dead_files)  # its journal went: the run is over, its side files too
+    assert all(path.exists() for path in alive_files)  # a run still going keeps its code notes and flags
     alive.close()
 
 

@@ -256,11 +256,32 @@ def cleanup_journalled(state_dir: str | os.PathLike[str], client: "ConferenceCli
                 if not pending_rooms(read_journal(path), path):
                     with contextlib.suppress(OSError):
                         path.unlink()  # nothing of that run is left anywhere
+        remove_side_files_of_ended_runs(directory)
         if log is not None:  # said before a held-back signal is delivered
             for line in result.lines():
                 log(line)
         result.interrupted_by = _pending_names()
     return result
+
+
+RUN_SIDE_FILES = ("{run}.codes.*", "{run}.wrong-password-*.claim", "{run}.quiet")  # plugin/xdist.py, target.py
+
+
+def remove_side_files_of_ended_runs(directory: Path) -> list[Path]:
+    """The files a multi-worker run keeps next to its journals (worker code notes, wrong-password claims,
+    the quiet flag) for runs that have no journal left: a run killed before its controller removed them.
+    A run still going always has its journals (each process opens its own at the start)."""
+    alive = {path.name.split(".", 1)[0] for path in directory.glob("*.jsonl")}
+    removed = []
+    for path in directory.iterdir():
+        run = path.name.split(".", 1)[0]
+        if path.suffix == ".jsonl" or run in alive:
+            continue
+        if any(path.match(pattern.format(run=run)) for pattern in RUN_SIDE_FILES):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def _pending_names() -> list[str]:

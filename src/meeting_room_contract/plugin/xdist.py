@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from ..journal import RUN_SIDE_FILES
 from ..worker_codes import WorkerCodes
 from .options import is_contract_run, option
 from .stash import OBSERVATIONS, RUN_KEY, WORKER_PARTS_KEY, run_of
@@ -157,8 +158,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     journal = registry.cleanup_journal
     if journal is None:
         return
-    for pattern in (f"{registry.run_id}.codes.*", f"{registry.run_id}.wrong-password-*.claim", f"{registry.run_id}.quiet"):
-        for path in journal.path.parent.glob(pattern):
+    for pattern in RUN_SIDE_FILES:
+        for path in journal.path.parent.glob(pattern.format(run=registry.run_id)):
             path.unlink(missing_ok=True)
 
 
