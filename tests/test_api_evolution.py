@@ -58,7 +58,7 @@ def test_model_and_generators_follow_another_spec(spec_dir):
 
     evolved = spec.checked(evolution.EVOLUTIONS[0].write(spec_dir))
     m = model.Model(evolved)
-    run = SimpleNamespace(model=m, spec=evolved, codes=CodeBook())  # what the strategies read of a run
+    run = SimpleNamespace(model=m, spec=evolved, codes=CodeBook(), strategies={})  # what the strategies use of a run
     assert "max_participants" in m.MODIFIABLE_FIELDS and "max_participants" in m.PUT_REQUIRED_FIELDS
     seen: list[dict] = []
 

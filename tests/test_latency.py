@@ -261,3 +261,38 @@ def test_a_cold_start_does_not_make_a_remote_target_serial():
     assert round_trip == 0.3 and len(answered) == 1  # one wait only: a silent server is named in seconds
     assert xdist_plugin.remote_workers(round_trip) > 0  # a target this slow to answer is remote: workers
     assert xdist_plugin.measure_round_trip("http://127.0.0.1:9/conference/v2", 0.3) is None  # refused: serial at once
+
+
+def test_body_strategies_are_built_once_per_run_and_context_and_draw_the_same(make_run):
+    """Tests draw bodies inside each example: the strategy is built once per run and context (a new
+    tree per example costs hypothesis ~6 ms of validation), and the cached tree draws exactly what a
+    new one would."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from meeting_room_contract import spec, strategies
+
+    run, other = make_run(), make_run()
+    assert strategies.patch_bodies(run, ["g1"]) is strategies.patch_bodies(run, ("g1",))
+    assert strategies.patch_bodies(run, ["g1"]) is not strategies.patch_bodies(run, ["g2"])
+    assert strategies.put_bodies(run, ["g1"], exclude_codes=frozenset({"123456"})) is not strategies.put_bodies(run, ["g1"])
+    assert strategies.patch_bodies(run, ["g1"]) is not strategies.patch_bodies(other, ["g1"])  # per run
+    before = strategies.patch_bodies(run, ["g1"])
+    run.codes.add(["654321"])
+    run.codes.snapshot()  # the codes to avoid changed (before each test): another tree
+    assert strategies.patch_bodies(run, ["g1"]) is not before
+
+    def drawn(fresh: bool) -> list[str]:
+        seen: list[str] = []
+
+        @settings(max_examples=30, database=None, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(st.data())
+        def draw(data):
+            ctx = strategies._context(run, ["g1"], False, frozenset())
+            new = strategies._object(strategies._body_schema(run, spec.PATCH_SCHEMA), ctx)
+            seen.append(repr(data.draw(new if fresh else strategies.patch_bodies(run, ["g1"]))))
+
+        draw()
+        return seen
+
+    assert drawn(fresh=True) == drawn(fresh=False)

@@ -96,6 +96,7 @@ class Run:
         self.properties_settled: PropertiesMode | None = None
         self.properties_evidence: str | None = None
         self.own_read_only: dict[str, dict[str, Any]] = {}  # by login: the read-only values of its rooms (its account)
+        self.strategies: dict[tuple[Any, ...], Any] = {}  # hypothesis strategies built for this run (strategies.built)
         self._lock = threading.Lock()
 
     def context(self) -> Context:

@@ -191,46 +191,68 @@ def _body_schema(run: Run, name: str) -> dict[str, Any]:
     return run.spec.resolved(name)
 
 
+STRATEGIES_KEPT = 256  # per run: a test that excludes other codes in each example builds new ones
+
+
+def built(run: Run, kind: str, valid_did_groups: Sequence[str], edge: bool, exclude_codes: frozenset[Any],
+          build: Callable[[Context], Any]) -> Any:
+    """The strategy `build` makes for this context, built once per run and context. Tests draw their
+    bodies inside each example: a new strategy tree per example is validated by hypothesis again
+    (jsonschema validators, regex strategies: about 6 ms each), the same tree drawn again is not.
+    The same tree gives the same draws: caching changes no example."""
+    ctx = _context(run, valid_did_groups, edge, exclude_codes)
+    key = (kind, ctx.valid_did_groups, edge, ctx.exclude_codes, ctx.avoided, run.codes.partition)
+    cache = run.strategies
+    if key not in cache:
+        if len(cache) >= STRATEGIES_KEPT:
+            cache.pop(next(iter(cache)))
+        cache[key] = build(ctx)
+    return cache[key]
+
+
 # -- bodies ------------------------------------------------------------------------------------------
 
 def field_values(run: Run, valid_did_groups: Sequence[str], *, edge: bool = False,
                  exclude_codes: frozenset[str] = frozenset(), schema: str = spec.PATCH_SCHEMA) -> dict[str, st.SearchStrategy[Any]]:
     """One strategy per modifiable field of a body schema."""
-    ctx = _context(run, valid_did_groups, edge, exclude_codes)
     properties = _body_schema(run, schema).get("properties", {})
-    return {name: _value(sub, ctx) for name, sub in properties.items() if name in run.model.MODIFIABLE_FIELDS}
+    return dict(built(run, f"fields:{schema}", valid_did_groups, edge, exclude_codes, lambda ctx: {
+        name: _value(sub, ctx) for name, sub in properties.items() if name in run.model.MODIFIABLE_FIELDS}))
 
 
 def patch_bodies(run: Run, valid_did_groups: Sequence[str], *, edge: bool = False,
                  exclude_codes: frozenset[str] = frozenset()) -> st.SearchStrategy[dict[str, Any]]:
     """A PATCH body from the spec's PATCH schema: any subset of the modifiable fields, `{}` included."""
-    ctx = _context(run, valid_did_groups, edge, exclude_codes)
-    return _object(_body_schema(run, spec.PATCH_SCHEMA), ctx)
+    return built(run, "patch", valid_did_groups, edge, exclude_codes,
+                 lambda ctx: _object(_body_schema(run, spec.PATCH_SCHEMA), ctx))
 
 
 def put_bodies(run: Run, valid_did_groups: Sequence[str], *, edge: bool = False,
                exclude_codes: frozenset[str] = frozenset()) -> st.SearchStrategy[dict[str, Any]]:
     """A PUT body from the spec's PUT schema: every required field, and every other modifiable one
     (a full replacement)."""
-    ctx = _context(run, valid_did_groups, edge, exclude_codes)
     schema = _body_schema(run, spec.PUT_SCHEMA)
     full = {**schema, "required": sorted(set(schema.get("required", [])) | set(run.model.MODIFIABLE_FIELDS)
                                         & set(schema.get("properties", {})))}
-    return _object(full, ctx)
+    return built(run, "put", valid_did_groups, edge, exclude_codes, lambda ctx: _object(full, ctx))
 
 
 def initial_rooms(run: Run, valid_did_groups: Sequence[str], *, exclude_codes: frozenset[str] = frozenset()
                   ) -> st.SearchStrategy[dict[str, Any]]:
     """Creation bodies (any subset of fields, plain values): the state an update starts from.
     (The room factory gives every room its recognisable name.)"""
-    return _object(_body_schema(run, spec.CREATE_SCHEMA), _context(run, valid_did_groups, False, exclude_codes))
+    return built(run, "create", valid_did_groups, False, exclude_codes,
+                 lambda ctx: _object(_body_schema(run, spec.CREATE_SCHEMA), ctx))
 
 
 def edge_field_values(run: Run, valid_did_groups: Sequence[str]) -> st.SearchStrategy[dict[str, Any]]:
     """A PATCH body of every modifiable field that has edge values (strings somewhere inside)."""
-    values = field_values(run, valid_did_groups, edge=True)
-    edgy = {name: strategy for name, strategy in values.items() if _has_strings(_body_schema(run, spec.PATCH_SCHEMA)["properties"][name])}
-    return st.fixed_dictionaries(edgy)
+    def edge_body(ctx: Context) -> st.SearchStrategy[dict[str, Any]]:
+        values = field_values(run, valid_did_groups, edge=True)
+        patch = _body_schema(run, spec.PATCH_SCHEMA)["properties"]
+        return st.fixed_dictionaries({name: strategy for name, strategy in values.items() if _has_strings(patch[name])})
+
+    return built(run, "edge-patch", valid_did_groups, True, frozenset(), edge_body)
 
 
 def _has_strings(schema: Any) -> bool:
@@ -359,10 +381,10 @@ def _json_type(value: Any) -> str:
 
 def invalid_field_values(run: Run) -> st.SearchStrategy[dict[str, Any]]:
     """One modifiable field with a value the spec's body schema rejects."""
-    ctx = Context()
     properties = _body_schema(run, spec.PATCH_SCHEMA).get("properties", {})
-    return st.one_of([_invalid(sub, ctx).map(lambda bad, name=name: {name: bad})
-                      for name, sub in properties.items() if name in run.model.MODIFIABLE_FIELDS])
+    return built(run, "invalid", (), False, frozenset(), lambda _: st.one_of([
+        _invalid(sub, Context()).map(lambda bad, name=name: {name: bad})
+        for name, sub in properties.items() if name in run.model.MODIFIABLE_FIELDS]))
 
 
 # -- one value at a time (outside hypothesis draws) --------------------------------------------------
