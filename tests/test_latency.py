@@ -296,3 +296,24 @@ def test_body_strategies_are_built_once_per_run_and_context_and_draw_the_same(ma
         return seen
 
     assert drawn(fresh=True) == drawn(fresh=False)
+
+
+def test_cores_are_the_usable_ones_and_a_picked_test_on_a_near_target_runs_serially(monkeypatch, tmp_path):
+    """Workers follow the CPUs the run may use (affinity, a cgroup quota), not the host's; a near target
+    with a few picked tests (-k, -m, a file or an id) runs serially."""
+    monkeypatch.setattr(xdist_plugin.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(xdist_plugin, "_cgroup_cpu_quota", lambda: None)
+    assert xdist_plugin.usable_cores() == 1  # taskset -c 0 on a 2-core host
+    assert xdist_plugin.remote_workers(0.0005) == 0  # ... so a near target runs serially
+    monkeypatch.setattr(xdist_plugin.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    monkeypatch.setattr(xdist_plugin, "_cgroup_cpu_quota", lambda: 2)
+    assert xdist_plugin.usable_cores() == 2  # a container with a 2-CPU quota on a 64-core host
+
+    def config(args=("contracts",), keyword="", markexpr=""):
+        return SimpleNamespace(args=list(args), option=SimpleNamespace(keyword=keyword, markexpr=markexpr))
+
+    assert not xdist_plugin.narrowed_selection(config())
+    assert xdist_plugin.narrowed_selection(config(keyword="test_patch"))
+    assert xdist_plugin.narrowed_selection(config(markexpr="needs_second_account"))
+    assert xdist_plugin.narrowed_selection(config(args=["contracts/test_patch.py"]))
+    assert xdist_plugin.narrowed_selection(config(args=["contracts/test_patch.py::test_empty_patch_is_accepted_and_changes_nothing"]))

@@ -317,6 +317,29 @@ test_journalled_rooms_of_a_dead_run_are_deleted_by_sid_whatever_their_name = pyt
     test_journalled_rooms_of_a_dead_run_are_deleted_by_sid_whatever_their_name)
 
 
+def test_the_end_of_run_sweep_deletes_rooms_named_by_a_workers_post(tmp_path):
+    """Under xdist a worker POSTs a room whose answer names another room (a faulty server): the room it
+    created is found by the name it sent, and the controller's sweep knows that name (the workers write
+    what they POST next to the journal) and deletes it, as a serial run does. A prefixed name nobody sent
+    stays reported, never deleted."""
+    with MeetingRoomMock() as mock:
+        controller = _client(mock.base_url, registry=RoomRegistry("t5run-abc", "contract-test"))
+        controller.registry.attach_journal(CleanupJournal(tmp_path, "t5run-abc"))
+        worker = _client(mock.base_url, registry=RoomRegistry("t5run-abc", "contract-test"))  # (its journal: not needed here)
+        worker.registry.shared_names_path = journal_dir(tmp_path) / "t5run-abc.names.4242"
+        name = worker.registry.room_name("updated", 7)
+        lost = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
+                             json={"name": name}).json()["meeting_room_sid"]  # as if its answer named another room
+        worker._note_posted_name(json.dumps({"name": name}))  # what the worker's send() did before the POST
+        stranger = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
+                                 json={"name": worker.registry.room_name("updated", 8)}).json()["meeting_room_sid"]
+        assert controller.registry.posted_this_name(name)
+        assert sweep_run_rooms([controller], controller.registry) == []
+        left = set(_live(mock))
+    assert lost not in left and stranger in left
+    assert [sid for sid, _ in controller.registry.foreign_rooms()] == [stranger]
+
+
 def test_rooms_found_by_prefix_or_code_are_reported_never_deleted():
     with MeetingRoomMock() as mock:
         registry = RoomRegistry("t3run-abc", "contract-test")

@@ -395,6 +395,10 @@ class RoomRegistry:
         # lost the answer of its POST, and must never be another worker's room.
         self.worker_share: tuple[int, int] | None = None
         self.holding_quiet = False  # this process holds the quiet file
+        # xdist: the names this process POSTs are also written here (`<run id>.names.<pid>` next to the
+        # journal), so that the controller's end-of-run sweep knows every name the run sent
+        self.shared_names_path: Any = None
+        self.listed_at_the_end: set[Any] | None = None  # the rooms still on the target after the end-of-run sweep (None: no sweep)
 
     def wait_for_quiet(self) -> None:
         """Under xdist: while another worker of the run holds the quiet file (`quiet`), wait (bounded)."""
@@ -531,12 +535,30 @@ class RoomRegistry:
             self._journalled.add(sid)
 
     def record_posted_name(self, name: str) -> None:
+        """Before a POST with this name is sent: a room holding it was created by this run (also by
+        another process of the run: workers write their names where the controller reads them)."""
         with self._lock:
             self._posted_names.add(name)
+            if self.shared_names_path is not None:
+                with open(self.shared_names_path, "a", encoding="utf-8") as shared:
+                    shared.write(json.dumps(name) + "\n")
 
     def posted_this_name(self, name: str) -> bool:
+        """Whether a request of this run (this process, or another process of the run) POSTed `name`."""
         with self._lock:
-            return name in self._posted_names
+            if name in self._posted_names:
+                return True
+        return name in self._names_of_the_other_processes()
+
+    def _names_of_the_other_processes(self) -> set[str]:
+        journal_path = getattr(self.cleanup_journal, "path", None)
+        if journal_path is None:
+            return set()
+        names: set[str] = set()
+        for path in journal_path.parent.glob(f"{self.run_id}.names.*"):
+            with contextlib.suppress(OSError, ValueError):
+                names.update(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        return names
 
     def owns(self, sid: str) -> bool:
         with self._lock:
@@ -649,9 +671,12 @@ class ConferenceClient:
         self.registry.wait_for_quiet()
         if method != "GET":
             self.registry.note_exchange(method, path, self, None)  # a change in flight: the last read is stale
+            # a body given as `json=` (schemathesis's cases) or as bytes/text (`data=`)
+            body = kwargs["json"] if kwargs.get("json") is not None else kwargs.get("data")
+            if method == "POST" and path.split("?")[0] == "/meeting_rooms":
+                self._note_posted_name(body)
             if self.registry.on_send is not None:
-                # a body given as `json=` (schemathesis's cases) or as bytes/text (`data=`)
-                self.registry.on_send(method, path, kwargs["json"] if kwargs.get("json") is not None else kwargs.get("data"))
+                self.registry.on_send(method, path, body)
         url = url or self.url(path)
         started = time.monotonic()
         response = self._send_once(method, path, url, kwargs)
@@ -768,11 +793,19 @@ class ConferenceClient:
         answer it did not trust was reported instead: never deleted)."""
         return self.delete_room(sid) if self.registry.owns(sid) else None
 
+    def _note_posted_name(self, body: Any) -> None:
+        """Before any POST of a room (ours, schemathesis's, raw bytes): the name it carries is this run's
+        (the end-of-run sweep deletes a room holding it: its POST's answer was lost, refused or wrong)."""
+        try:
+            parsed = json.loads(body) if isinstance(body, (str, bytes)) else body
+        except ValueError:
+            return
+        name = parsed.get("name") if isinstance(parsed, dict) else None
+        if isinstance(name, str) and name.startswith(self.registry.room_name_prefix + " "):
+            self.registry.record_posted_name(name)
+
     def create_room(self, body: dict[str, Any]) -> requests.Response:
         """POST a room; a created room is recorded for cleanup before anything else happens."""
-        name = body.get("name") if isinstance(body, dict) else None
-        if isinstance(name, str):
-            self.registry.record_posted_name(name)
         response = self.request("POST", "/meeting_rooms", json_body=body)
         self.record_if_created(response, body)
         return response

@@ -294,7 +294,7 @@ def write_stories(stories: dict[str, dict[str, Any]], directory: Path, redactor:
 def _markdown(doc: dict[str, Any]) -> str:
     lines = ["# Contract summary", "", f"Contract run against **{doc.get('target', '?')}**: exit {doc.get('exit_status', '?')} "
              f"({doc.get('status', doc.get('outcome', '?'))})", ""]
-    for key in ("target", "spec", "run_id", "profile", "exit_status", "status", "strict", "outcome", "duration_seconds",
+    for key in ("target", "spec", "run_id", "profile", "workers", "exit_status", "status", "strict", "outcome", "duration_seconds",
                 "requests_sent", "pins"):
         if key in doc:
             lines.append(f"- **{key}**: {doc[key]}")

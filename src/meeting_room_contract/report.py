@@ -106,8 +106,16 @@ def _run_facts(doc: dict[str, Any]) -> str:
              ("Duration", f"{duration:.1f} s" if isinstance(duration, (int, float)) else "?"),
              ("Requests sent", doc.get("requests_sent", "?")), ("Rooms created", doc.get("rooms_created", "?")),
              ("Rooms left behind", ", ".join(doc.get("rooms_left_behind") or []) or "none"),
+             ("Rooms seen, not ours (not deleted)", ", ".join(r.get("sid", "?") for r in doc.get("rooms_not_ours") or []) or "none"),
+             ("Concurrency", _concurrency(doc.get("workers"))),
              ("Pins", ", ".join(f"{name}={value}" for name, value in pins.items()) or "none")]
     return '<dl class="run">' + "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts) + "</dl>"
+
+
+def _concurrency(workers: Any) -> str:
+    if not isinstance(workers, int):
+        return "?"
+    return "serial (one process)" if workers == 0 else f"{workers} xdist workers"
 
 
 def _rule_label(rule_id: str) -> str:

@@ -109,7 +109,16 @@ class RoomFactory:
                     reject()  # proven: another room holds a drawn code; the example says nothing
                 raise ProvenConflict(f"room not created: POST answered {response.status_code} "
                                      f"{response.text[:300]!r}; codes held by {holders}")
-        return actions.room_answer(run, "status.documented_codes", response, CREATE, "creating a room for the test")
+        room = actions.room_answer(run, "status.documented_codes", response, CREATE, "creating a room for the test")
+        sid = room.get(run.model.ID_FIELD)
+        if not owner.registry.owns(sid):  # not adopted: the account held this room before the POST (client.record_if_created)
+            with actions.rule(run, "round_trip.exact_values", CREATE):
+                raise actions.violated(run, "round_trip.exact_values", f"POST answered with room {sid}, which the account "
+                                       "held before this POST: the answer is not the room the POST created (that room, "
+                                       "named as sent, is deleted by the end-of-run sweep)", response=response,
+                                       expected={NAME_KEY: sent.get(NAME_KEY)}, observed={NAME_KEY: room.get(NAME_KEY)},
+                                       operation=CREATE, situation="creating a room for the test")
+        return room
 
     @contextlib.contextmanager
     def fresh(self, body: dict[str, Any] | None = None, *, client: ConferenceClient | None = None,
@@ -281,9 +290,11 @@ def sweep_run_rooms(clients: list[ConferenceClient], registry: RoomRegistry) -> 
     POST (a room created behind a refusal or a lost answer: this run's request created it); rooms
     merely starting with the run's prefix are reported, never deleted. Returns the sids left."""
     remaining = []
+    still_there: set[Any] = set()  # what the sweep listed and did not delete (registry.listed_at_the_end)
     for client in clients:
         for room in client.list_all("/meeting_rooms"):
             sid, name = room.get("meeting_room_sid"), room.get("name") or ""
+            still_there.add(sid)
             if not sid or not isinstance(name, str) or not name.startswith(registry.room_name_prefix + " "):
                 continue
             if registry.owns(sid) or registry.posted_this_name(name):
@@ -291,6 +302,9 @@ def sweep_run_rooms(clients: list[ConferenceClient], registry: RoomRegistry) -> 
                     registry.record_created(sid, client)  # created by this run's POST, its answer lost or a refusal
                 if client.delete_room(sid).status_code not in (200, 204, 404):
                     remaining.append(sid)
+                else:
+                    still_there.discard(sid)
             else:
                 registry.report_foreign(sid, f"is named {name!r} (this run's prefix) but no request of this run sent that name")
+    registry.listed_at_the_end = still_there
     return remaining

@@ -229,11 +229,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     remaining = sorted(set(target.close()) | set(remaining))
     if remaining:
         config.get_terminal_writer().line(f"WARNING: could not delete rooms {remaining}", red=True)
-    for line in target.registry.foreign_warning():
-        config.get_terminal_writer().line(f"WARNING: {line}", red=True)
     report_dir = config.stash.get(REPORT_DIR_KEY, None)
     part = {**run.recorder.to_dict(), "requests_sent": target.counter.value,
-            "rooms_created": target.registry.created_count(), "rooms_left_behind": remaining}
+            "rooms_created": target.registry.created_count(), "rooms_left_behind": remaining,
+            "rooms_not_ours": [list(entry) for entry in target.registry.foreign_rooms()]}
     if is_worker(config):  # xdist sends it to the controller (pytest_testnodedown)
         if report_dir:
             config.workeroutput[OBSERVATIONS] = part  # type: ignore[attr-defined]
@@ -241,6 +240,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not is_contract_run(config):
         return
     parts = [part, *config.stash.get(WORKER_PARTS_KEY, [])]
+    not_ours = _rooms_not_ours(parts, target.registry.listed_at_the_end)  # the workers' too: their output is not shown
+    for sid, why in not_ours:
+        config.get_terminal_writer().line(f"WARNING: room {sid} {why}: not deleted, check it by hand", red=True)
     summary = merge(parts)
     config.stash[SUMMARY_KEY] = summary
     left = sorted({sid for p in parts for sid in p.get("rooms_left_behind", [])})
@@ -249,21 +251,36 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                                 profile=profile)
     session.exitstatus = decided.final
     meaning = run_status.meaning(decided)
+    workers = len(parts) - 1  # the xdist workers that reported (0: a serial run)
+    _junit_property(config, "contract_workers", workers)
     _junit_property(config, "contract_exit_status", decided.final)
     _junit_property(config, "contract_status", meaning)
     if not report_dir:
         return
     header = {"target": target.description, "spec": run.spec.description, "spec_path": str(run.spec.path),
-              "run_id": target.registry.run_id,
+              "run_id": target.registry.run_id, "workers": workers,
               "profile": profile, "exit_status": decided.final, "status": meaning,
               "strict": run_status.strict(config, profile),
               "outcome": "passed" if decided.final == 0 else f"{meaning} (exit {decided.final})",
               "rooms_created": sum(int(p.get("rooms_created", 0)) for p in parts), "rooms_left_behind": left,
+              "rooms_not_ours": [{"sid": sid, "why": why} for sid, why in not_ours],
               "rules_not_checked": dict(decided.rules_not_checked), "incomplete": list(decided.incomplete),
               "rules_not_applicable": dict(decided.not_applicable),
               "could_not_test": dict(decided.could_not_test),
               "duration_seconds": duration(config), "pins": dict(run.pins)}
     config.stash[REPORT_KEY] = write_summary(summary, Path(report_dir), header, target.redactor)
+
+
+def _rooms_not_ours(parts: list[dict[str, Any]], listed_at_the_end: set[Any] | None) -> list[tuple[str, str]]:
+    """(sid, why) of every room a process of the run saw but could not prove it created, once each, that
+    is still on the target (the end-of-run sweep listed it; without a sweep, all): under xdist a worker
+    cannot tell another worker's room from a stranger's, and that room is gone by now."""
+    seen: dict[str, str] = {}
+    for part in parts:
+        for sid, why in part.get("rooms_not_ours", []):
+            if listed_at_the_end is None or sid in listed_at_the_end:
+                seen.setdefault(sid, why)
+    return list(seen.items())
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

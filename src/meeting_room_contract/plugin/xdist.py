@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,7 +62,7 @@ def remote_workers(round_trip_s: float | None, cores: int | None = None) -> int:
     A near target (loopback, same rack) answers faster than the suite computes: one worker per core
     (measured on 2 cores against the standalone mock on loopback: serial 20.7 s, 2 workers 15-16 s,
     3 workers 19.5 s); one core runs serially. A remote one: waiting dominates, more workers than cores."""
-    cores = cores or os.cpu_count() or 1
+    cores = cores or usable_cores()
     if round_trip_s is None:
         return 0
     if round_trip_s < MIN_WORKER_RTT_S:
@@ -69,6 +70,43 @@ def remote_workers(round_trip_s: float | None, cores: int | None = None) -> int:
     workers = max(REMOTE_WORKERS, 2 * cores)
     # measured on 2 cores at 80 ms per answer: 6 workers 60 s, 12 workers 53 s (at 20 ms, 12 gain nothing)
     return 2 * workers if round_trip_s >= FAR_RTT_S else workers
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on: its affinity (`taskset`), capped by a cgroup CPU quota (a CI
+    container limited to 2 CPUs on a big host), not every CPU of the host (`os.cpu_count`)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cores, quota) if quota else cores)
+
+
+def _cgroup_cpu_quota() -> int | None:
+    """CPUs granted by a cgroup quota (v2 `cpu.max`, v1 `cpu.cfs_quota_us`), rounded up; None: no quota."""
+    import math
+
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        return math.ceil(int(quota) / int(period)) if quota != "max" else None
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        return math.ceil(quota_us / period_us) if quota_us > 0 and period_us > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def narrowed_selection(config: pytest.Config) -> bool:
+    """The user picked some tests (-k, -m, a test file or id): a near target then runs serially by
+    default (a few tests gain nothing from workers that take a second each to start)."""
+    option = config.option
+    if getattr(option, "keyword", "") or getattr(option, "markexpr", ""):
+        return True
+    return any("::" in str(arg) or str(arg).endswith(".py") for arg in config.args)
 
 
 def choose_workers(config: pytest.Config) -> None:
@@ -89,6 +127,8 @@ def default_workers(config: pytest.Config) -> None:
     timeout = min(5.0, float(config.getoption("request_timeout") or 5.0))
     round_trip = measure_round_trip(str(base_url), timeout)
     workers = remote_workers(round_trip)
+    if workers and round_trip is not None and round_trip < MIN_WORKER_RTT_S and narrowed_selection(config):
+        workers = 0  # a near target and a few tests: serial
     if workers:
         config.option.numprocesses = workers
         measured = (f"no answer to a probe within {timeout:g} s: a cold start?" if round_trip >= timeout
@@ -144,6 +184,9 @@ def pytest_configure(config: pytest.Config) -> None:
         run.codes.partition = (int(workerid[2:]), int(workerinput["workercount"]))
         run.target.registry.worker_share = run.codes.partition  # names no other worker builds
     run.target.registry.quiet_path = journal.path.parent / f"{run.target.registry.run_id}.quiet"  # registry.quiet
+    # the names this worker POSTs: the controller's end-of-run sweep deletes a room holding one (a POST
+    # whose answer did not name the room it created) as it does for its own names
+    run.target.registry.shared_names_path = journal.path.parent / f"{run.target.registry.run_id}.names.{os.getpid()}"
     codes = WorkerCodes(journal.path.parent, run.target.registry.run_id, run.model)
     run.target.registry.on_send = codes.sent
     run.worker_codes = codes  # type: ignore[attr-defined]
