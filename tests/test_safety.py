@@ -456,3 +456,36 @@ def test_a_creation_answer_naming_another_room_is_never_adopted():
         client.record_if_created(_creation_answer(ours, "contract-test-t3trust-abc room ?"),  # a mangled name
                                  {"name": "contract-test-t3trust-abc room 2"})
         assert client.registry.owns(ours)
+
+
+def test_a_room_the_factory_gets_answered_with_a_room_held_before_is_a_violation_and_is_swept(make_run):
+    """Under xdist a worker lists the account and sees the other workers' rooms as not its own; a faulty
+    server then answers a POST with one of them. The room factory reports that answer as a violation
+    of round_trip.exact_values (never an UnsafeTargetError from a test touching that room), and the room
+    the POST did create is deleted by the end-of-run sweep, found by the name the POST sent."""
+    from meeting_room_contract.judges import ContractViolation
+    from meeting_room_contract.rooms import RoomFactory
+
+    run = make_run()
+    client = run.target.client("primary")
+    held = requests.post(run.target.mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
+                         json={"name": "another worker's room"}).json()
+    client.registry.note_listed([held["meeting_room_sid"]])  # listed before: not this process's room
+    respond = run.target.mock.front.respond
+
+    def answer_with_the_held_room(method, target, headers, raw):
+        answer = respond(method, target, headers, raw)
+        if method == "POST" and target.split("?")[0].endswith("/meeting_rooms") and answer.status == 200:
+            answer.payload = held  # the new room is stored, the answer names the old one
+        return answer
+
+    run.target.mock.front.respond = answer_with_the_held_room
+    with pytest.raises(ContractViolation) as raised:
+        RoomFactory(run, client).create(label="factory")
+    run.target.mock.front.respond = respond
+    assert raised.value.rule == "round_trip.exact_values" and held["meeting_room_sid"] in str(raised.value)
+    created = [sid for sid, room in _live(run.target.mock).items() if room.get("name", "").startswith(
+        client.registry.room_name_prefix + " factory")]
+    assert len(created) == 1 and not client.registry.owns(created[0])
+    assert sweep_run_rooms([client], client.registry) == []
+    assert created[0] not in _live(run.target.mock) and held["meeting_room_sid"] in _live(run.target.mock)
