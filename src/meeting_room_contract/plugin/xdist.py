@@ -60,7 +60,7 @@ def remote_workers(round_trip_s: float | None, cores: int | None = None) -> int:
     """How many workers a run against a target with this round trip gets by default (0: serial).
 
     A near target (loopback, same rack) answers faster than the suite computes: one worker per core
-    (measured on 2 cores against the standalone mock on loopback: serial 20.7 s, 2 workers 15-16 s,
+    (measured on 2 cores against the standalone mock on loopback: serial 17.7-20.7 s, 2 workers 14-17 s,
     3 workers 19.5 s); one core runs serially. A remote one: waiting dominates, more workers than cores."""
     cores = cores or usable_cores()
     if round_trip_s is None:
