@@ -317,3 +317,17 @@ def test_cores_are_the_usable_ones_and_a_picked_test_on_a_near_target_runs_seria
     assert xdist_plugin.narrowed_selection(config(markexpr="needs_second_account"))
     assert xdist_plugin.narrowed_selection(config(args=["contracts/test_patch.py"]))
     assert xdist_plugin.narrowed_selection(config(args=["contracts/test_patch.py::test_empty_patch_is_accepted_and_changes_nothing"]))
+
+
+def test_the_run_records_the_workers_it_started_also_when_interrupted():
+    """The summary's `workers` (and `contract_workers`) say how the run ran: the workers started, also
+    when an interrupt kept them from reporting back; 0 for a serial run."""
+    from meeting_room_contract.plugin.session import _workers_started
+
+    def config(**option):
+        return SimpleNamespace(option=SimpleNamespace(**option))
+
+    assert _workers_started(config(numprocesses=2, dist="load"), reported=0) == 2  # interrupted: none reported
+    assert _workers_started(config(numprocesses=6, dist="load"), reported=6) == 6
+    assert _workers_started(config(numprocesses=0, dist="no"), reported=0) == 0
+    assert _workers_started(config(), reported=0) == 0  # no xdist

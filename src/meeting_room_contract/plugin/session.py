@@ -251,7 +251,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                                 profile=profile)
     session.exitstatus = decided.final
     meaning = run_status.meaning(decided)
-    workers = len(parts) - 1  # the xdist workers that reported (0: a serial run)
+    workers = _workers_started(config, reported=len(parts) - 1)
     _junit_property(config, "contract_workers", workers)
     _junit_property(config, "contract_exit_status", decided.final)
     _junit_property(config, "contract_status", meaning)
@@ -269,6 +269,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
               "could_not_test": dict(decided.could_not_test),
               "duration_seconds": duration(config), "pins": dict(run.pins)}
     config.stash[REPORT_KEY] = write_summary(summary, Path(report_dir), header, target.redactor)
+
+
+def _workers_started(config: pytest.Config, reported: int) -> int:
+    """How many xdist workers the run started (0: serial), also when an interrupt kept them from reporting."""
+    option = config.option
+    started = int(getattr(option, "numprocesses", 0) or 0) if getattr(option, "dist", "no") != "no" else 0
+    return max(started, reported)
 
 
 def _rooms_not_ours(parts: list[dict[str, Any]], listed_at_the_end: set[Any] | None) -> list[tuple[str, str]]:
