@@ -330,13 +330,16 @@ def test_the_end_of_run_sweep_deletes_rooms_named_by_a_workers_post(tmp_path):
         name = worker.registry.room_name("updated", 7)
         lost = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
                              json={"name": name}).json()["meeting_room_sid"]  # as if its answer named another room
-        worker._note_posted_name(json.dumps({"name": name}))  # what the worker's send() did before the POST
+        worker._note_posted_name({"name": name})  # what the worker's send() did before the POST (its body, parsed)
         stranger = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
                                  json={"name": worker.registry.room_name("updated", 8)}).json()["meeting_room_sid"]
-        assert controller.registry.posted_this_name(name)
+        raw = worker.registry.room_name("form", 9)  # a POST of raw bytes (the request-form tests) through send()
+        worker.request("POST", "/meeting_rooms", data=json.dumps({"name": raw}, ensure_ascii=False).encode(),
+                       headers={"Content-Type": "application/json; charset=utf-8"})
+        assert controller.registry.posted_this_name(name) and controller.registry.posted_this_name(raw)
         assert sweep_run_rooms([controller], controller.registry) == []
         left = set(_live(mock))
-    assert lost not in left and stranger in left
+    assert lost not in left and stranger in left and len(left) == 1
     assert [sid for sid, _ in controller.registry.foreign_rooms()] == [stranger]
 
 

@@ -671,8 +671,8 @@ class ConferenceClient:
         self.registry.wait_for_quiet()
         if method != "GET":
             self.registry.note_exchange(method, path, self, None)  # a change in flight: the last read is stale
-            # a body given as `json=` (schemathesis's cases) or as bytes/text (`data=`)
-            body = kwargs["json"] if kwargs.get("json") is not None else kwargs.get("data")
+            # a body given as `json=` (schemathesis's cases) or as bytes/text (`data=`), parsed once
+            body = _json_body(kwargs["json"] if kwargs.get("json") is not None else kwargs.get("data"))
             if method == "POST" and path.split("?")[0] == "/meeting_rooms":
                 self._note_posted_name(body)
             if self.registry.on_send is not None:
@@ -794,13 +794,10 @@ class ConferenceClient:
         return self.delete_room(sid) if self.registry.owns(sid) else None
 
     def _note_posted_name(self, body: Any) -> None:
-        """Before any POST of a room (ours, schemathesis's, raw bytes): the name it carries is this run's
-        (the end-of-run sweep deletes a room holding it: its POST's answer was lost, refused or wrong)."""
-        try:
-            parsed = json.loads(body) if isinstance(body, (str, bytes)) else body
-        except ValueError:
-            return
-        name = parsed.get("name") if isinstance(parsed, dict) else None
+        """Before any POST of a room (ours, schemathesis's, raw bytes; `body` as `_json_body` gives it): the
+        name it carries is this run's (the end-of-run sweep deletes a room holding it: its POST's answer
+        was lost, refused or wrong)."""
+        name = body.get("name") if isinstance(body, dict) else None
         if isinstance(name, str) and name.startswith(self.registry.room_name_prefix + " "):
             self.registry.record_posted_name(name)
 
@@ -970,6 +967,16 @@ def _deleted_after_gateway_error(response: requests.Response) -> requests.Respon
     done._content = b""
     done.headers["X-Contract-Note"] = f"gateway answered {response.status_code}; the room was gone when read back"
     return done
+
+
+def _json_body(body: Any) -> Any:
+    """A request body as the object it encodes (bytes/text parsed as JSON); as given when it is no JSON."""
+    if not isinstance(body, (str, bytes)):
+        return body
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
 
 
 DELETES_AT_ONCE = 4  # the end-of-run cleanup sends this many DELETEs at a time (each bounded as every request)

@@ -269,8 +269,8 @@ RUN_SIDE_FILES = ("{run}.codes.*", "{run}.names.*", "{run}.wrong-password-*.clai
 
 def remove_side_files_of_ended_runs(directory: Path) -> list[Path]:
     """The files a multi-worker run keeps next to its journals (worker code notes, the names its workers
-    POSTed, wrong-password claims, the quiet flag) for runs that have no journal left: a run killed before its controller removed them.
-    A run still going always has its journals (each process opens its own at the start)."""
+    POSTed, wrong-password claims, the quiet flag) for runs that have no journal left: a run killed before
+    its controller removed them. A run still going always has its journals (each opens its own at the start)."""
     alive = {path.name.split(".", 1)[0] for path in directory.glob("*.jsonl")}
     removed = []
     for path in directory.iterdir():

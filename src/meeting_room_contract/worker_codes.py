@@ -34,7 +34,7 @@ class WorkerCodes:
 
     def sent(self, method: str, path: str, data: Any) -> None:
         """Note the codes of a POST/PATCH/PUT body of a meeting room (called before it is sent):
-        `data` is the body as sent (bytes/text) or the object a `json=` body serialises."""
+        `data` is the object the body encodes (the client parses it once), or bytes/text that are no JSON."""
         if method not in ("POST", "PATCH", "PUT") or not path.startswith("/meeting_rooms"):
             return
         try:

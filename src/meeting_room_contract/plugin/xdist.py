@@ -17,6 +17,7 @@ first and small portions, no worker starts a 10-second test when the others are 
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -85,8 +86,6 @@ def usable_cores() -> int:
 
 def _cgroup_cpu_quota() -> int | None:
     """CPUs granted by a cgroup quota (v2 `cpu.max`, v1 `cpu.cfs_quota_us`), rounded up; None: no quota."""
-    import math
-
     try:
         quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
         return math.ceil(int(quota) / int(period)) if quota != "max" else None
