@@ -21,7 +21,7 @@ import requests
 
 from meeting_room_contract.judges.updates import room_operation
 from meeting_room_contract import actions, strategies
-from meeting_room_contract.client import TargetUnavailable
+from meeting_room_contract.transport import TargetUnavailable
 
 UNKNOWN_USER = "contract-test-nobody"
 UNKNOWN_LOGIN = (UNKNOWN_USER, "not-a-password")

@@ -6,8 +6,10 @@ import time
 
 import pytest
 
-from meeting_room_contract.client import (ConferenceClient, Politeness, RateLimiter, RequestCounter, RoomRegistry,
-                                          UnsafeTargetError, curl_command)
+from meeting_room_contract.client import ConferenceClient
+from meeting_room_contract.curl import curl_command
+from meeting_room_contract.registry import RoomRegistry, UnsafeTargetError
+from meeting_room_contract.transport import Politeness, RateLimiter, RequestCounter
 from meeting_room_contract.mock import MeetingRoomMock
 from meeting_room_contract.redaction import Credentials, Redactor
 

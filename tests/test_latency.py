@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from meeting_room_contract import actions
-from meeting_room_contract.client import UnsafeTargetError
+from meeting_room_contract.registry import UnsafeTargetError
 from meeting_room_contract.plugin import xdist as xdist_plugin
 from meeting_room_contract.rooms import RoomFactory
 from meeting_room_contract.target import Target, TargetSettings
@@ -139,7 +139,7 @@ def test_workers_draw_disjoint_access_codes():
 def test_workers_build_no_same_room_name():
     """A room is found again by its name after a gateway lost its POST's answer: no two workers of a
     run may build the same name."""
-    from meeting_room_contract.client import RoomRegistry
+    from meeting_room_contract.registry import RoomRegistry
 
     names = []
     for index in range(6):
@@ -154,7 +154,7 @@ def test_a_quiet_moment_holds_the_other_workers_back(tmp_path):
     import threading
     import time
 
-    from meeting_room_contract.client import RoomRegistry
+    from meeting_room_contract.registry import RoomRegistry
 
     holder, other = RoomRegistry("r", "p"), RoomRegistry("r", "p")
     holder.quiet_path = other.quiet_path = tmp_path / "r.quiet"
@@ -236,7 +236,7 @@ def test_a_worker_trusts_the_spec_its_controller_checked_only_if_it_is_the_same_
 
 
 def test_the_session_reads_proxy_settings_from_the_environment_once_per_origin(monkeypatch):
-    from meeting_room_contract.client import PoliteSession
+    from meeting_room_contract.transport import PoliteSession
 
     session = PoliteSession(5.0)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")

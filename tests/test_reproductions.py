@@ -11,7 +11,7 @@ import threading
 import pytest
 import requests
 
-from meeting_room_contract.client import curl_command, curl_commands
+from meeting_room_contract.curl import curl_command, curl_commands
 from meeting_room_contract.redaction import Credentials, Redactor
 
 USER, PASSWORD = "conference_user_123", "s3cr3t-Pa55"

@@ -17,7 +17,7 @@ import pytest
 from meeting_room_contract import rooms, spec
 from meeting_room_contract.model import Model
 from meeting_room_contract.plugin import options
-from meeting_room_contract.client import MAX_LABEL_CHARS, SERIAL_WRAP, RoomRegistry, new_run_id
+from meeting_room_contract.registry import MAX_LABEL_CHARS, SERIAL_WRAP, RoomRegistry, new_run_id
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PREFIX = "contract-test"

@@ -19,8 +19,10 @@ import pytest
 import requests
 
 from meeting_room_contract import preflight
-from meeting_room_contract.client import (ConferenceClient, Deadline, ListingContradiction, Politeness, RateLimiter,
-                                          RequestCounter, RoomRegistry, TargetUnavailable, curl_command)
+from meeting_room_contract.client import ConferenceClient, ListingContradiction
+from meeting_room_contract.curl import curl_command
+from meeting_room_contract.registry import RoomRegistry
+from meeting_room_contract.transport import Deadline, Politeness, RateLimiter, RequestCounter, TargetUnavailable
 from meeting_room_contract.journal import CleanupJournal, cleanup_journalled, journal_dir, signals_held
 from meeting_room_contract.mock import MeetingRoomMock
 from meeting_room_contract.redaction import Credentials, Redactor

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from meeting_room_contract.client import new_run_id
+from meeting_room_contract.registry import new_run_id
 from meeting_room_contract.mock import MeetingRoomMock
 from meeting_room_contract.selfcheck import PROJECT_ROOT
 

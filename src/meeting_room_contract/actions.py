@@ -13,7 +13,9 @@ from urllib.parse import quote
 import requests
 
 from . import rules, stories
-from .client import NAME_KEY, ConferenceClient, curl_command
+from .client import ConferenceClient
+from .curl import curl_command
+from .registry import NAME_KEY
 from .judges import ContractViolation, Failure, Verdict
 from .judges import answers, conflicts, updates
 from .judges.updates import LIST_NOT_READ, UpdateEvidence, room_operation

@@ -17,7 +17,9 @@ import argparse
 import os
 import sys
 
-from .client import ConferenceClient, Politeness, RateLimiter, RequestCounter, RoomRegistry, TargetUnavailable, new_run_id
+from .client import ConferenceClient
+from .registry import RoomRegistry, new_run_id
+from .transport import Politeness, RateLimiter, RequestCounter, TargetUnavailable
 from .journal import DEFAULT_STATE_DIR, STATE_DIR_ENV, cleanup_journalled
 from .redaction import Credentials, Redactor
 

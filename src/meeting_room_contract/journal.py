@@ -29,6 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
+import requests
+
+from .registry import UnsafeTargetError
+from .transport import TargetUnavailable
+
 if TYPE_CHECKING:  # pragma: no cover
     from .client import ConferenceClient
 
@@ -219,9 +224,6 @@ def cleanup_journalled(state_dir: str | os.PathLike[str], client: "ConferenceCli
     """Delete every room that a dead run journalled as created (and not deleted) for this client's
     login and base URL, by sid; record each outcome in that run's journal. SIGINT/SIGTERM wait until
     it is done. Rooms of runs still alive, of other logins or other targets are not touched."""
-    from .client import TargetUnavailable, UnsafeTargetError  # (client imports this module)
-    import requests
-
     result = CleanupResult()
     directory = journal_dir(state_dir)
     if not directory.is_dir() or client.credentials is None:
@@ -264,7 +266,7 @@ def cleanup_journalled(state_dir: str | os.PathLike[str], client: "ConferenceCli
     return result
 
 
-RUN_SIDE_FILES = ("{run}.codes.*", "{run}.names.*", "{run}.wrong-password-*.claim", "{run}.quiet")  # plugin/xdist.py, target.py, client.py
+RUN_SIDE_FILES = ("{run}.codes.*", "{run}.names.*", "{run}.wrong-password-*.claim", "{run}.quiet")  # plugin/xdist.py, target.py, registry.py
 
 
 def remove_side_files_of_ended_runs(directory: Path) -> list[Path]:

@@ -28,7 +28,8 @@ from typing import Any, Mapping
 import requests
 
 from . import actions, spec, stories
-from .client import Politeness, TargetUnavailable, UnsafeTargetError
+from .registry import UnsafeTargetError
+from .transport import Politeness, TargetUnavailable
 from .judges import answers, updates
 from .model import PropertiesMode
 from .run import Run

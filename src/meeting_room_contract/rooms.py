@@ -16,7 +16,8 @@ from hypothesis import currently_in_test_context, reject
 
 from . import actions, strategies
 from .actions import CREATE, NAME_KEY
-from .client import ConferenceClient, RoomRegistry, new_run_id
+from .client import ConferenceClient
+from .registry import RoomRegistry, new_run_id
 from .journal import CleanupResult, cleanup_journalled
 from .model import Model
 from .rules import UpdateOutcome
@@ -225,7 +226,7 @@ def probe_put_style(run: Run, client: ConferenceClient, factory: RoomFactory, di
 PROBE_ATTEMPTS = 3
 
 
-RUN_ID = re.compile(r"([0-9a-z]{6,7})-[0-9a-f]{3}")  # client.new_run_id: base-36 seconds, 3 hex digits
+RUN_ID = re.compile(r"([0-9a-z]{6,7})-[0-9a-f]{3}")  # registry.new_run_id: base-36 seconds, 3 hex digits
 OLD_RUN_ID = re.compile(r"([0-9]{14})-[0-9a-f]{6}")  # earlier versions: `YYYYmmddHHMMSS-hex`, local time
 EARLIEST_RUN = 1_577_836_800  # 2020-01-01: an older "start" is a word that looks like base 36, not a run id
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 import requests
 
-from .client import (ConferenceClient, Credentials, Deadline, Politeness, RateLimiter, RequestCounter,
-                     RoomRegistry, UnsafeTargetError, delete_rooms, new_run_id)
+from .client import ConferenceClient, delete_rooms
+from .registry import RoomRegistry, UnsafeTargetError, new_run_id
+from .transport import Deadline, Politeness, RateLimiter, RequestCounter
 from .journal import signals_held
 from .mock import MeetingRoomMock
-from .redaction import Redactor
+from .redaction import Credentials, Redactor
 
 PRIMARY_ENV = ("CONFERENCE_USERNAME", "CONFERENCE_PASSWORD", "--password")
 SECOND_ENV = ("CONFERENCE_SECOND_USERNAME", "CONFERENCE_SECOND_PASSWORD", "--second-password")

@@ -12,7 +12,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import InvalidArgument
 
 from .. import preflight, rules, spec
-from ..client import DEFAULT_MAX_RETRY_WAIT_S
+from ..transport import DEFAULT_MAX_RETRY_WAIT_S
 from ..journal import DEFAULT_STATE_DIR, STATE_DIR_ENV
 from ..mock.behaviours import check_names
 from ..model import Model

@@ -14,7 +14,7 @@ import requests
 from hypothesis import settings
 
 from .. import preflight
-from ..client import Deadline, Politeness
+from ..transport import Deadline, Politeness
 from ..journal import DEFAULT_STATE_DIR, STATE_DIR_ENV, CleanupJournal, signals_held
 from ..observations import merge, write_summary
 from ..report import mark_stale

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from .. import rules
-from ..client import ListingContradiction, TargetUnavailable
+from ..client import ListingContradiction
+from ..transport import TargetUnavailable
 from ..judges import ContractViolation
 from .exception_tree import group_leaves
 from .stash import run_of

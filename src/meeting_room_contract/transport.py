@@ -1,0 +1,259 @@
+"""Polite HTTP sessions to the target: a timeout on every request, the run deadline, the run's
+rate limit, urllib3's retries (429 with Retry-After, connection errors) and the run's request count."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.util.retry import Retry
+
+from .redaction import Credentials, Redactor
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+GATEWAY_STATUSES = (502, 503, 504)
+GATEWAY_GIVE_UPS = 3
+DEFAULT_MAX_RETRY_WAIT_S = 30.0
+
+
+class TargetUnavailable(RuntimeError):
+    """The target could not be tested: a request ended without an answer that can be judged.
+
+    Raised after the one retry layer of its kind is spent: 429s whose Retry-After would make the
+    wait for one request exceed --max-retry-wait (or the run deadline), connection errors and
+    timeouts after urllib3's retries, or the run deadline itself. Never a contract violation and
+    never a pass: the run's status is "could not test". `reason` is one line without credentials.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+CLEANUP_GRACE_S = 60.0  # the end-of-run cleanup after --max-duration: bounded, like every wait
+
+
+class Deadline:
+    """The run's time budget (--max-duration), consulted before each request and each retry wait."""
+
+    def __init__(self, seconds: float | None, *, clock: Any = time.monotonic, shared: bool = False):
+        self.clock = clock
+        self.seconds = seconds
+        self.ends = clock() + seconds if seconds and math.isfinite(seconds) else math.inf
+        self.gave_up: str | None = None  # why the target could not be tested (then every later request ends at once)
+        self._shared = shared  # NO_DEADLINE: the default of stand-alone clients, which keeps no run state
+
+    def remaining(self) -> float:
+        return self.ends - self.clock()
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+    def give_up(self, reason: str) -> None:
+        """The run could not test the target: later requests of the run end at once (a 429 wall or a
+        silent target is not waited out again and again, so "could not test" comes within the cap)."""
+        if not self._shared and self.gave_up is None:
+            self.gave_up = reason
+
+    def try_again(self, grace_s: float = CLEANUP_GRACE_S) -> None:
+        """Send again after giving up (the end-of-run cleanup: one more try, which gives up as before).
+        A run that reached --max-duration gets `grace_s` more for it: its rooms are deleted, not left."""
+        self.gave_up = None
+        if self.expired():
+            self.ends = self.clock() + grace_s
+
+    def check(self, what: str = "") -> None:
+        if self.gave_up is not None:
+            raise TargetUnavailable(f"{self.gave_up} (earlier in this run; not sent: {what})" if what else self.gave_up)
+        if self.expired():
+            raise TargetUnavailable(f"run deadline: --max-duration {self.seconds:g} s reached"
+                                    + (f" before {what}" if what else ""))
+
+
+NO_DEADLINE = Deadline(None, shared=True)
+
+
+class PoliteRetry(Retry):
+    """urllib3's retries, the only layer for 429s and connection errors (gateway answers: see
+    `ConferenceClient.send`).
+
+    - 429 means the request was not processed, so it is retried for every method, after the
+      Retry-After the target asks for (seconds or an HTTP date) or a backoff. The waits for one
+      request add up to at most `max_wait` seconds (--max-retry-wait) and never pass the run
+      deadline: a Retry-After that would go beyond ends the retries at once and the 429 is
+      returned (the client raises TargetUnavailable). At most `status` retries.
+    - Connection errors (nothing was sent) are retried for every method, read errors and timeouts
+      for idempotent methods only (`allowed_methods`).
+    - 502/503/504 are not retried here: after one of those a change may or may not have
+      happened, so the client reads the room back before sending again.
+    """
+
+    def __init__(self, *args: Any, max_wait: float = DEFAULT_MAX_RETRY_WAIT_S, waited: float = 0.0,
+                 deadline: Deadline = NO_DEADLINE, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.max_wait, self.waited, self.deadline = max_wait, waited, deadline
+
+    def new(self, **kwargs: Any) -> "PoliteRetry":
+        retry = super().new(**kwargs)
+        retry.max_wait, retry.waited, retry.deadline = self.max_wait, self.waited, self.deadline
+        return retry
+
+    def is_exhausted(self) -> bool:
+        return super().is_exhausted() or self.deadline.expired()  # no retry after the run deadline
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if status_code == 429:
+            return bool(self.status)  # 0 or None: no 429 retries left
+        return super().is_retry(method, status_code, has_retry_after)
+
+    @staticmethod
+    def wait_for(response: Any, retry: Retry) -> float:
+        """What the next retry waits: the Retry-After asked for (uncapped here), else `retry`'s backoff."""
+        value = response.headers.get("Retry-After") if response is not None else None
+        if value is not None:
+            try:
+                return Retry(retry_after_max=10**9).parse_retry_after(value)
+            except Exception:  # an unreadable Retry-After: the backoff
+                pass
+        return retry.get_backoff_time()
+
+    def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
+                  error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> "PoliteRetry":
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        if response is not None and response.status == 429:
+            wait = self.wait_for(response, retry)
+            if self.waited + wait > self.max_wait or wait >= self.deadline.remaining():
+                raise MaxRetryError(_pool, url, ResponseError(f"429: waiting {wait:.0f} s is over the cap"))  # type: ignore[arg-type]
+            retry.waited = self.waited + wait
+        return retry
+
+
+class RateLimiter:
+    """At most `per_second` requests per second across threads (0 = unlimited)."""
+
+    def __init__(self, per_second: float):
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+class _PoliteAdapter(HTTPAdapter):
+    def __init__(self, limiter: RateLimiter, counter: "RequestCounter", *, redactor: Redactor | None = None,
+                 deadline: Deadline = NO_DEADLINE, **kwargs: Any):
+        self.limiter, self.counter, self.redactor, self.deadline = limiter, counter, redactor, deadline
+        super().__init__(**kwargs)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        self.deadline.check(f"{request.method} {urlpath(request.url)}")
+        self.limiter.wait()
+        self.counter.add()
+        request.contract_redactor = self.redactor  # type: ignore[attr-defined]  # reproductions know the run's secrets
+        remaining = self.deadline.remaining()
+        if math.isfinite(remaining):  # a request never outlives the run deadline
+            timeout = kwargs.get("timeout")
+            connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+            kwargs["timeout"] = (min(connect or remaining, remaining), min(read or remaining, remaining))
+        return super().send(request, **kwargs)
+
+
+def urlpath(url: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url or "").path
+
+
+class RequestCounter:
+    """Requests sent by the run, and how often a gateway error outlived its retries (shared by all clients)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.gateway_give_ups = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+class PoliteSession(requests.Session):
+    """A requests session with a default timeout on every call."""
+
+    def __init__(self, timeout: float):
+        super().__init__()
+        self.default_timeout = timeout
+        self._environment_settings: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
+        """requests' own merge (proxies, CA bundle from the environment), computed once per origin:
+        requests reads every environment variable for each request otherwise (~0.5 ms each)."""
+        parts = urlsplit(str(url))
+        key = (parts.scheme, parts.netloc, tuple(sorted((proxies or {}).items())), stream, verify, cert)
+        settings = self._environment_settings.get(key)
+        if settings is None:
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            self._environment_settings[key] = settings
+        return {name: (dict(value) if isinstance(value, dict) else value) for name, value in settings.items()}
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().request(method, url, *args, **kwargs)
+
+
+@dataclass(frozen=True)
+class Politeness:
+    timeout: float = 15.0
+    rate_limit: float = 0.0
+    max_429_retries: int = 8
+    error_retries: int = 3
+    gateway_backoff: float = 0.5
+    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT_S  # --max-retry-wait: all 429 waits of one request together
+
+
+def build_session(credentials: Credentials | None, politeness: Politeness, limiter: RateLimiter,
+                  counter: RequestCounter, *, redactor: Redactor | None = None,
+                  deadline: Deadline = NO_DEADLINE) -> PoliteSession:
+    session = PoliteSession(politeness.timeout)
+    if credentials is not None:
+        session.auth = (credentials.username, credentials.password)
+    retry = PoliteRetry(
+        total=None,
+        connect=politeness.error_retries,
+        read=politeness.error_retries,
+        status=politeness.max_429_retries,
+        other=0,
+        redirect=0,
+        allowed_methods=IDEMPOTENT_METHODS,
+        status_forcelist=(429,),
+        backoff_factor=0.3,
+        respect_retry_after_header=True,
+        retry_after_max=max(0, int(math.ceil(politeness.max_retry_wait))),
+        raise_on_status=False,
+        raise_on_redirect=False,
+        max_wait=politeness.max_retry_wait,
+        deadline=deadline,
+    )
+    adapter = _PoliteAdapter(limiter, counter, redactor=redactor, deadline=deadline, max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
