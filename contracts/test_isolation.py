@@ -67,7 +67,7 @@ def test_update_of_one_room_changes_no_other_room(data, client, rooms, did_group
     """A PATCH or PUT of one room leaves another room of the account exactly as it was."""
     neighbour_body = data.draw(st.one_of(st.just({}), strategies.initial_rooms(run, did_groups)), label="neighbour created with")
     target_body = data.draw(st.one_of(st.just({}), strategies.initial_rooms(run, 
-        did_groups, exclude_codes=strategies.codes_of(run, neighbour_body))), label="room created with")
+        did_groups, exclude_codes=strategies.codes_of(run, neighbour_body))), label="room created with, besides the run's name")
     method = data.draw(st.sampled_from(["PATCH", "PUT"]), label="method")
     taken = strategies.codes_of(run, neighbour_body) | strategies.codes_of(run, target_body)
     body = data.draw(strategies.patch_bodies(run, did_groups, exclude_codes=taken) if method == "PATCH"

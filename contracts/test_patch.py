@@ -14,7 +14,7 @@ OP = "PATCH /meeting_rooms/{sid}"
 def test_patch_changes_exactly_the_sent_fields(data, client, rooms, did_groups, run):
     """For any subset of the modifiable fields with valid values, the answer and a GET show those
     fields set as sent and every other field unchanged ({} changes nothing)."""
-    initial = data.draw(strategies.initial_rooms(run, did_groups), label="room created with")
+    initial = data.draw(strategies.initial_rooms(run, did_groups), label="room created with, besides the run's name")
     body = data.draw(strategies.patch_bodies(run, did_groups), label="PATCH body")
     with rooms.fresh(initial) as created:
         sid = created["meeting_room_sid"]

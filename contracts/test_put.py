@@ -21,7 +21,7 @@ def test_a_valid_put_is_accepted_with_or_without_read_only_fields(client, rooms,
 def test_put_sets_every_modifiable_field_and_is_idempotent(data, client, rooms, did_groups, run):
     """A full PUT sets every modifiable field to exactly the body's values; the same PUT again
     is accepted and leaves the same state."""
-    initial = data.draw(strategies.initial_rooms(run, did_groups), label="room created with")
+    initial = data.draw(strategies.initial_rooms(run, did_groups), label="room created with, besides the run's name")
     body = data.draw(strategies.put_bodies(run, did_groups), label="PUT body")
     with rooms.fresh(initial) as created:
         sid = created["meeting_room_sid"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +109,32 @@ def test_the_replay_keeps_sids_it_did_not_create_and_maps_the_rooms_it_did():
     replayer.sids, replayer.unknown = {A: "aaaaaaaa-0000-0000-0000-000000000000"}, {}
     assert replayer.mapped(f'{{"did_group_sid": "{B}", "room": "{A}"}}') == \
         f'{{"did_group_sid": "{B}", "room": "aaaaaaaa-0000-0000-0000-000000000000"}}'
+
+
+def test_the_printed_replay_of_an_embedded_mock_failure_runs_as_printed(tmp_path):
+    """U-1: after a gate against the embedded mock, the two printed lines (the standalone mock with the
+    run's fault, then the replay) reproduce the failure as they stand: no password to find and export
+    (`--mock-logins`: the mock's public sample logins), no CONFERENCE_* variable set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}
+    completed = subprocess.run([sys.executable, "-m", "pytest", "contracts", "-q", "-p", "no:cacheprovider", "--mock-fault",
+                                "patch_resets_omitted_fields", "--stop-on-rule", "patch.partial_update", "--report-dir",
+                                str(tmp_path)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    out = completed.stdout
+    assert completed.returncode == 1, out[-3000:]
+    tally = out[out.index("first failure's story:"):].splitlines()
+    mock_line = next(line.strip() for line in tally if line.strip().startswith("python -m meeting_room_contract.mock "))
+    replay_line = next(line.strip() for line in tally if line.strip().startswith("python -m meeting_room_contract.replay "))
+    assert "--mock-logins" in replay_line and "qwerty" not in out
+    with socket.socket() as probe:  # the printed port (8080) may be taken where the tests run
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    mock_args = shlex.split(mock_line.split("&")[0].replace("--port 8080", f"--port {port}"))
+    mock = subprocess.Popen([sys.executable, *mock_args[1:]], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert "listening" in (mock.stdout.readline() if mock.stdout else "")
+        replay = subprocess.run([sys.executable, *shlex.split(replay_line.replace(":8080/", f":{port}/"))[1:]],
+                                capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    finally:
+        mock.terminate()
+        mock.wait(timeout=10)
+    assert replay.returncode == 1 and "REPRODUCED patch.partial_update" in replay.stdout, replay.stdout + replay.stderr

@@ -12,7 +12,8 @@ from); the replay runs that judge again on the answers it gathers. Exit 1: the v
 reproduces; 0: it does not; 2: a usage error (one line); 3: the target could not be reached (one
 line); 4: the story cannot be replayed faithfully (one line: why; e.g. the run recorded no judge to
 re-run, or a request carried a credential the replay cannot rebuild). The password comes
-from --password or $CONFERENCE_PASSWORD (the second login's from $CONFERENCE_SECOND_PASSWORD).
+from --password or $CONFERENCE_PASSWORD (the second login's from $CONFERENCE_SECOND_PASSWORD); against the
+standalone mock, --mock-logins takes its sample logins' passwords.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from . import actions, spec, stories
 from .registry import UnsafeTargetError
 from .transport import Politeness, TargetUnavailable
 from .judges import answers, updates
+from .mock import default_accounts
 from .model import PropertiesMode
 from .run import Run
 from .stories import SID, Step
@@ -424,9 +426,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--second-username", default=os.environ.get("CONFERENCE_SECOND_USERNAME"))
     parser.add_argument("--second-password", default=None, help="default: $CONFERENCE_SECOND_PASSWORD")
     parser.add_argument("--request-timeout", type=float, default=15.0)
+    parser.add_argument("--mock-logins", action="store_true",
+                        help="the target is the standalone mock (python -m meeting_room_contract.mock): the passwords "
+                             "of its built-in sample logins (README) for the usernames given, no password needed")
     args = parser.parse_args(argv)
     password = args.password or os.environ.get("CONFERENCE_PASSWORD")
     second_password = args.second_password or os.environ.get("CONFERENCE_SECOND_PASSWORD")
+    if args.mock_logins:  # the mock's sample logins are public (README), not the run's secrets
+        mock_passwords = {account.login: account.password for account in default_accounts()}
+        password = password or mock_passwords.get(args.username or "")
+        second_password = second_password or mock_passwords.get(args.second_username or "")
     try:
         if not args.base_url or not args.username or not password:
             raise UsageError("give --base-url, --username and a password (--password or $CONFERENCE_PASSWORD)")

@@ -380,6 +380,8 @@ def replay_command(doc: dict[str, Any], report_dir: str) -> str:
     if "second" in logins and any(s.get("login") == "second" or "SECOND" in f"{s.get('user_env')}{s.get('password_env')}"
                                   for s in doc.get("steps", [])):
         command += f" --second-username {shlex.quote(logins['second'])}"
+    if target.get("embedded_mock"):  # replayed against the standalone mock: its sample logins' passwords
+        command += " --mock-logins"
     return command
 
 
@@ -391,7 +393,8 @@ def story_text(doc: dict[str, Any], report_dir: str) -> str:
     script = curl_script(steps_of(doc), base, where=where)
     lines = [f"Story ({where}): the requests that led to it; creates its own rooms and deletes them at the end:",
              *(f"  {line}" for line in script.splitlines()),
-             "Replay and judge it by the same rule (exit 1: reproduced, 0: not; password from $CONFERENCE_PASSWORD):"]
+             "Replay and judge it by the same rule (exit 1: reproduced, 0: not; "
+             + ("the mock's sample passwords):" if target.get("embedded_mock") else "password from $CONFERENCE_PASSWORD):")]
     mock = mock_command(target)
     if mock:
         lines.append(f"  {mock} &   # the standalone mock as this run's embedded one; stop it with: kill %1")

@@ -106,8 +106,9 @@ class ContractViolation(AssertionError):
         self.story: dict[str, Any] | None = None  # the failure's story document (set by actions.violation)
         lines = [f"CONTRACT VIOLATION [{failure.rule}] ({registered.kind.value}): {failure.summary}",
                  f"Rule: {registered.summary}"]
-        if reproduction:
-            lines += ["Request (reproduce with):", f"  {reproduction}"]
+        if reproduction:  # with a story, this request's room (and an embedded mock) is gone after the run
+            lines += ["Request (as sent; the story below reproduces it on a room of its own):" if story
+                      else "Request (reproduce with):", f"  {reproduction}"]
         if answer:
             lines.append(f"Answer: {answer}")
         expected, observed = failure.expected, failure.observed
