@@ -4,7 +4,9 @@
 (media types are case-insensitive and take parameters: common client libraries send
 `; charset=utf-8`); a body whose non-ASCII characters travel as raw UTF-8 and the same body written
 with `\\u` escapes (surrogate pairs outside the BMP) are the same input and store the same value.
-Every body is sent by hand (`requests`' `json=` always escapes), by POST, PATCH and PUT.
+A body sent with `Transfer-Encoding: chunked` is the same input too, or refused whole (behaviour
+`chunked_request_body`). Every body is sent by hand (`requests`' `json=` always escapes), by POST,
+PATCH and PUT (chunked: PATCH and PUT).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from meeting_room_contract.judges.updates import room_operation
 from meeting_room_contract import actions, strategies
 from meeting_room_contract.actions import NAME_KEY
 from meeting_room_contract.rules import UpdateOutcome
+from meeting_room_contract.transport import Chunked
 
 RULE = "request.json_body_forms"
 CREATE = "POST /meeting_rooms"
@@ -142,3 +145,46 @@ def test_raw_utf8_and_escapes_are_the_same_input(method, text, where, client, ro
                                     + ", ".join(f"{form}: {verdict.value}" for form, verdict in verdicts.items()),
                                     response=last)
     actions.observe(run, "edge_values", "accepted" if UpdateOutcome.APPLIED in verdicts.values() else "refused", operation)
+
+
+def _chunked(data: bytes, text: str) -> Chunked:
+    """The body in three chunks, the first cut inside the text's first multi-byte character (a server
+    must join the chunks before it decodes them)."""
+    wide = next((char for char in text if len(char.encode("utf-8")) > 1), None)
+    at = data.find(wide.encode("utf-8")) + 1 if wide else len(data) // 3
+    return Chunked.of(data, (at, (at + len(data)) // 2))
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+def test_a_chunked_body_is_the_same_input(method, client, rooms, run):
+    """A body sent with `Transfer-Encoding: chunked`, cut inside a UTF-8 character, is the same input:
+    applied exactly as sent (answer, GET and list), or refused whole (a front proxy may want a length)
+    with the room unchanged; never a 5xx. The same text sent with a Content-Length first tells whether
+    the target takes it at all; where it does not, the chunked body carries the run's plain name."""
+    operation = room_operation(method)
+    text = TEXTS["latin1-cjk-astral"]
+    with rooms.fresh(label="chunked") as created:
+        sid = created[run.model.ID_FIELD]
+        first = {NAME_KEY: text} if method == "PATCH" else strategies.complete_put(run, {NAME_KEY: text}, created)
+        plain, outcome = _update(run, client, sid, method, first, False, "application/json")
+        if outcome is UpdateOutcome.REJECTED:
+            actions.rejection_status(run, "status_invalid_value", plain, operation, f"{method} of name {text!r}")
+        value = f"{text} 2" if outcome is UpdateOutcome.APPLIED else rooms.name("chunked")
+        before = actions.read_room(run, client, sid, f"room before a chunked {method}")
+        body = {NAME_KEY: value}
+        if method == "PUT":
+            body = actions.complete_put_body(run, strategies.complete_put(run, body, before), before)
+        situation = f"{method} of name {value!r} with Transfer-Encoding: chunked"
+        response = client.request(method, client.room_path(sid), data=_chunked(_encoded(body, False), value),
+                                  headers={"Content-Type": "application/json"})
+        actions.never_5xx(run, response, operation, situation)
+        if response.status_code < 300:
+            outcome = actions.judge_update(run, client, sid, before, method, body, response, state_rule=RULE)
+            if not actions.valid_update_accepted(run, outcome, RULE, method, response):
+                return  # a proven conflict (recorded as not judged)
+        else:  # refused whole: any 4xx and any body (a proxy's), the room as it was
+            after = actions.read_room(run, client, sid, f"{situation}: refused with HTTP {response.status_code}, read back")
+            actions.state_matches(run, f"{method.lower()}.rejected_changes_nothing", before, after, response, operation,
+                                  f"{situation}: refused with HTTP {response.status_code}")
+        actions.observe(run, "chunked_request_body", "accepted" if response.status_code < 300 else "refused", operation,
+                        response)

@@ -13,8 +13,8 @@ import requests
 from .curl import curl_command
 from .redaction import Credentials, Redactor, redactor_of
 from .registry import RoomRegistry, UnsafeTargetError
-from .transport import (GATEWAY_GIVE_UPS, GATEWAY_STATUSES, NO_DEADLINE, SAFE_METHODS, Deadline, Politeness, RateLimiter,
-                        RequestCounter, TargetUnavailable, build_session)
+from .transport import (GATEWAY_GIVE_UPS, GATEWAY_STATUSES, NO_DEADLINE, SAFE_METHODS, Chunked, Deadline, Politeness,
+                        RateLimiter, RequestCounter, TargetUnavailable, build_session)
 
 
 LIST_PAGE_SIZE = 1000  # the documented maximum: most listings are one page, read at one moment
@@ -50,7 +50,7 @@ class ConferenceClient:
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | str | None = None,
+    def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | str | Chunked | None = None,
                 headers: dict[str, str] | None = None, auth: Any = None) -> requests.Response:
         method = method.upper()
         kwargs: dict[str, Any] = {"headers": dict(headers or {})}
@@ -382,7 +382,9 @@ def _deleted_after_gateway_error(response: requests.Response) -> requests.Respon
 
 
 def _json_body(body: Any) -> Any:
-    """A request body as the object it encodes (bytes/text parsed as JSON); as given when it is no JSON."""
+    """A request body as the object it encodes (bytes/text/chunks parsed as JSON); as given when it is no JSON."""
+    if isinstance(body, Chunked):
+        body = bytes(body)
     if not isinstance(body, (str, bytes)):
         return body
     try:

@@ -39,6 +39,8 @@ def curl_command(request: requests.PreparedRequest, redactor: Redactor | None = 
         if name.lower() not in _CURL_COMPUTED:
             parts.append("-H " + shlex.quote(f"{name}: {value}" if value else f"{name};"))
     body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body
+    if body is not None and not isinstance(body, bytes) and hasattr(body, "__bytes__"):
+        body = bytes(body)  # a chunked body (transport.Chunked): the whole of it
     if body is None and headers.get("Content-Length") == "0":
         body = b""  # an empty body that was still sent (PUT/PATCH/POST)
     absent = [name for name in _CURL_DEFAULTS if name not in headers]

@@ -30,7 +30,7 @@ import requests
 
 from . import actions, spec, stories
 from .registry import UnsafeTargetError
-from .transport import Politeness, TargetUnavailable
+from .transport import Chunked, Politeness, TargetUnavailable
 from .judges import answers, updates
 from .mock import default_accounts
 from .model import PropertiesMode
@@ -120,6 +120,9 @@ class Replayer:
             self.unknown[step.room] = self.run.target.registry.unknown_sid()
         body = step.body_bytes()
         data = self.mapped(step.body).encode("utf-8") if step.body is not None else body
+        encoding = next((name for name in headers if name.lower() == "transfer-encoding"), None)
+        if encoding is not None and "chunked" in headers.pop(encoding).lower() and data is not None:
+            data = Chunked.of(data)  # sent chunked again (requests sets the header itself)
         auth = None
         if step.login == "mixed":
             auth = (self.secrets.get(step.user_env) if step.user_env else step.user, self.secrets[step.password_env])

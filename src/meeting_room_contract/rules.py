@@ -105,7 +105,8 @@ RULES: dict[str, Rule] = {r.id: r for r in [
     # Request forms and read paths
     Rule("request.json_body_forms", D, "A JSON body is the same input in every form: `application/json` with parameters "
          "(`; charset=utf-8`) or in another letter case is accepted as JSON; UTF-8 characters raw or as `\\u` escapes "
-         "(surrogate pairs included) are the same value.", "contract notes (HTTP media types, RFC 8259)"),
+         "(surrogate pairs included) are the same value; a body sent chunked is applied exactly, or refused whole.",
+         "contract notes (HTTP media types, RFC 8259, RFC 9112 chunked)"),
     Rule("read_paths.list_matches_get", D, "The room's item in the account's list (`GET /meeting_rooms`) is the room exactly as "
          "GET by sid shows it at that moment.", "contract notes (list envelope, D-sibling)"),
     # Round trip
@@ -133,6 +134,8 @@ BEHAVIOURS: dict[str, Behaviour] = {b.name: b for b in [
               "unusual names and property values (unicode, padding, long, undocumented value forms)"),
     Behaviour("edge_access_codes", "round_trip.exact_values", ("accepted", "refused"),
               "access codes of other lengths or with `*`/`#`"),
+    Behaviour("chunked_request_body", "request.json_body_forms", ("accepted", "refused"),
+              "a valid body sent with `Transfer-Encoding: chunked` (a front proxy may want a length: 411)"),
     Behaviour("codes_across_did_groups", "uniqueness.across_rooms", ("shared", "refused"),
               "whether rooms in different DID groups may hold the same code"),
     Behaviour("error_body_shape", "status.error_body_is_json", ("message_errors", "other_object"),

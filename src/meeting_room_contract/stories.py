@@ -134,6 +134,8 @@ def _step(client: Any, response: Any, started: float) -> Step:
         path += "?" + url.query
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _SKIPPED_HEADERS}
     body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body
+    if body is not None and not isinstance(body, bytes) and hasattr(body, "__bytes__"):
+        body = bytes(body)  # a chunked body (transport.Chunked): the whole of it
     step = Step(request.method or "GET", path, headers, started=started, ended=time.monotonic(),
                 thread=threading.get_ident(), status=response.status_code, answer=(response.text or "")[:ANSWER_KEPT])
     if isinstance(body, bytes):

@@ -7,7 +7,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable, Iterator
 from urllib.parse import urlsplit
 
 import requests
@@ -216,6 +216,26 @@ class PoliteSession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         return super().request(method, url, *args, **kwargs)
+
+
+class Chunked:
+    """A request body sent with `Transfer-Encoding: chunked`, one chunk per piece (requests streams an
+    iterable without a length that way; it can be sent again). `bytes(body)` is the whole body."""
+
+    def __init__(self, pieces: Iterable[bytes]):
+        self.pieces = tuple(pieces)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.pieces)
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.pieces)
+
+    @classmethod
+    def of(cls, data: bytes, cuts: Iterable[int] = ()) -> "Chunked":
+        """`data` cut at the given offsets (default: in two halves)."""
+        points = [0, *sorted({cut for cut in cuts if 0 < cut < len(data)} or {len(data) // 2} - {0}), len(data)]
+        return cls(data[a:b] for a, b in zip(points, points[1:]))
 
 
 @dataclass(frozen=True)

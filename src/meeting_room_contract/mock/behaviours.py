@@ -116,6 +116,9 @@ FAULTS: dict[str, Behaviour] = {
                   "A Content-Type with parameters (`application/json; charset=utf-8`) or not in lower case is refused 415."),
         Behaviour("raw_utf8_body_misdecoded", "request.json_body_forms",
                   "Body bytes are decoded as Latin-1 before JSON parsing: raw UTF-8 non-ASCII is mangled (\\u escapes are fine)."),
+        Behaviour("chunked_body_misdecoded", "request.json_body_forms",
+                  "A body sent with `Transfer-Encoding: chunked` is decoded as Latin-1: its raw UTF-8 non-ASCII is mangled "
+                  "(with a Content-Length it is right)."),
         Behaviour("list_item_stale_after_update", "read_paths.list_matches_get",
                   "The account's list shows each room as it was at creation: updates are not reflected in list items."),
         Behaviour("list_item_mangles_non_ascii", "read_paths.list_matches_get",
@@ -201,6 +204,9 @@ VARIANTS: dict[str, Behaviour] = {
                   "Error bodies are `{\"error\": {\"status\": ..., \"detail\": ...}}` (default: `{message, errors}`)."),
         Behaviour("unauthorized_from_gateway", "auth.required",
                   "401 answers come from an edge gateway as an HTML page (default: JSON)."),
+        Behaviour("chunked_body_refused", "request.json_body_forms",
+                  "A body sent with `Transfer-Encoding: chunked` is refused 411 Length Required, as some front proxies do "
+                  "(default: accepted)."),
         Behaviour("delete_200", "lifecycle.delete_then_404",
                   "DELETE answers 200 with the deleted object (default: 204, empty)."),
         Behaviour("delete_200_empty", "lifecycle.delete_then_404",

@@ -28,7 +28,7 @@ POINTS = {
     "before_request": "None -> an Answer to send instead (rate limits, gateway pages), or None; info: count",
     "final_answer": "the Answer about to be sent -> the one sent; info: count",
     "media_type_ok": "whether the Content-Type names JSON -> whether the body is read; info: content_type",
-    "body_encoding": "the encoding the body bytes are decoded with (utf-8)",
+    "body_encoding": "the encoding the body bytes are decoded with (utf-8); info: chunked (Transfer-Encoding: chunked)",
     "malformed_json": "the ApiError for a body that is not JSON -> the exception raised",
     # semantics.py
     "startup": "None, once when the mock is built",
@@ -563,6 +563,16 @@ def _unauthorized_from_gateway() -> dict[str, Hook]:
     return {"final_answer": page}
 
 
+def _chunked_body_refused() -> dict[str, Hook]:
+    """A front proxy that wants a length: a body sent with `Transfer-Encoding: chunked` is refused 411."""
+    def refuse(encoding: str, call: Call, chunked: bool = False, **info: Any) -> str:
+        if chunked:
+            raise ApiError(411, "Length Required: send the body with a Content-Length")
+        return encoding
+
+    return {"body_encoding": refuse}
+
+
 def _delete_200(with_room: bool) -> dict[str, Hook]:
     return {"delete_answer": lambda answer, call, room, **info: Answer(200, room if with_room else None)}
 
@@ -684,6 +694,8 @@ BEHAVIOURS: dict[str, Callable[[], dict[str, Hook]]] = {
     "unknown_field_stored": _unknown_field_stored,
     "charset_content_type_refused": _charset_content_type_refused,
     "raw_utf8_body_misdecoded": lambda: {"body_encoding": lambda encoding, call, **info: "latin-1"},
+    "chunked_body_misdecoded": lambda: {"body_encoding": lambda encoding, call, chunked=False, **info:
+                                        "latin-1" if chunked else encoding},
     # -- faults: read paths
     "list_item_stale_after_update": lambda: _list_item_stale_after_update(),
     "list_item_mangles_non_ascii": lambda: {"list_item": lambda item, call, **info: {
@@ -729,6 +741,7 @@ BEHAVIOURS: dict[str, Callable[[], dict[str, Hook]]] = {
     "put_validated_before_lookup": _put_validated_before_lookup,
     "error_bodies_other_shape": _error_bodies_other_shape,
     "unauthorized_from_gateway": _unauthorized_from_gateway,
+    "chunked_body_refused": _chunked_body_refused,
     "delete_200": lambda: _delete_200(with_room=True),
     "delete_200_empty": lambda: _delete_200(with_room=False),
     "code_in_use_422": lambda: statuses(in_use=422),

@@ -141,16 +141,17 @@ class Front:
         call = self.api.call(method, name, sid, parse_qs(url.query, keep_blank_values=True))
         self.api.authenticate(call, credentials(headers.get("Authorization")))
         if method in BODY_METHODS:
-            call.body = self.body(call, headers.get("Content-Type") or "", raw)
+            chunked = "chunked" in (headers.get("Transfer-Encoding") or "").lower()
+            call.body = self.body(call, headers.get("Content-Type") or "", raw, chunked=chunked)
         return self.api.handle(call)
 
-    def body(self, call: Call, content_type: str, raw: bytes) -> Any:
+    def body(self, call: Call, content_type: str, raw: bytes, *, chunked: bool = False) -> Any:
         if not raw:
             raise ApiError(400, f"{call.method} needs a JSON body; send {{}} for an empty one")
         if not self.hooks("media_type_ok", media_type(content_type) == "application/json", call, content_type=content_type):
             raise ApiError(415, "Unsupported media type: send Content-Type: application/json")
         try:
-            return parse_json(raw.decode(self.hooks("body_encoding", "utf-8", call)))
+            return parse_json(raw.decode(self.hooks("body_encoding", "utf-8", call, chunked=chunked)))
         except (UnicodeDecodeError, ValueError):
             raise self.hooks("malformed_json", ApiError(400, "No JSON object could be decoded"), call) from None
 
