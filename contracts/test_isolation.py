@@ -65,7 +65,8 @@ def test_other_accounts_did_group_is_rejected(client, second_client, room, run):
 @given(data=st.data())
 def test_update_of_one_room_changes_no_other_room(data, client, rooms, did_groups, run):
     """A PATCH or PUT of one room leaves another room of the account exactly as it was."""
-    neighbour_body = data.draw(st.one_of(st.just({}), strategies.initial_rooms(run, did_groups)), label="neighbour created with")
+    neighbour_body = data.draw(st.one_of(st.just({}), strategies.initial_rooms(run, did_groups)),
+                               label="neighbour created with, besides the run's name")
     target_body = data.draw(st.one_of(st.just({}), strategies.initial_rooms(run, 
         did_groups, exclude_codes=strategies.codes_of(run, neighbour_body))), label="room created with, besides the run's name")
     method = data.draw(st.sampled_from(["PATCH", "PUT"]), label="method")

@@ -19,7 +19,7 @@ from meeting_room_contract.judges.updates import room_operation
 from meeting_room_contract import actions, strategies
 from meeting_room_contract.actions import NAME_KEY
 from meeting_room_contract.rules import UpdateOutcome
-from meeting_room_contract.transport import Chunked
+from meeting_room_contract.transport import Chunked, TargetUnavailable
 
 RULE = "request.json_body_forms"
 CREATE = "POST /meeting_rooms"
@@ -160,7 +160,9 @@ def test_a_chunked_body_is_the_same_input(method, client, rooms, run):
     """A body sent with `Transfer-Encoding: chunked`, cut inside a UTF-8 character, is the same input:
     applied exactly as sent (answer, GET and list), or refused whole (a front proxy may want a length)
     with the room unchanged; never a 5xx. The same text sent with a Content-Length first tells whether
-    the target takes it at all; where it does not, the chunked body carries the run's plain name."""
+    the target takes it at all; where it does not, the chunked body carries the run's plain name.
+    Not judged (recorded as such): an HTTP/1.0 target (a client must not send it chunked bodies), and
+    a target that drops the connection of a chunked request but answers other requests."""
     operation = room_operation(method)
     text = TEXTS["latin1-cjk-astral"]
     with rooms.fresh(label="chunked") as created:
@@ -169,16 +171,24 @@ def test_a_chunked_body_is_the_same_input(method, client, rooms, run):
         plain, outcome = _update(run, client, sid, method, first, False, "application/json")
         if outcome is UpdateOutcome.REJECTED:
             actions.rejection_status(run, "status_invalid_value", plain, operation, f"{method} of name {text!r}")
+        if _http_version(plain) == 10:
+            run.recorder.unchecked(RULE, operation, "chunked body not sent: the target answers HTTP/1.0 (RFC 9112: a "
+                                   "client must not send it a chunked body)")
+            return
         value = f"{text} 2" if outcome is UpdateOutcome.APPLIED else rooms.name("chunked")
         before = actions.read_room(run, client, sid, f"room before a chunked {method}")
         body = {NAME_KEY: value}
         if method == "PUT":
             body = actions.complete_put_body(run, strategies.complete_put(run, body, before), before)
         situation = f"{method} of name {value!r} with Transfer-Encoding: chunked"
-        response = client.request(method, client.room_path(sid), data=_chunked(_encoded(body, False), value),
-                                  headers={"Content-Type": "application/json"})
+        try:
+            response = client.request(method, client.room_path(sid), data=_chunked(_encoded(body, False), value),
+                                      headers={"Content-Type": "application/json"})
+        except TargetUnavailable as error:
+            _dropped(run, client, sid, operation, situation, error)  # raises when the target answers nothing at all
+            return
         actions.never_5xx(run, response, operation, situation)
-        if response.status_code < 300:
+        if response.status_code < 400:  # applied (or an answer the contract does not document: judged as such)
             outcome = actions.judge_update(run, client, sid, before, method, body, response, state_rule=RULE)
             if not actions.valid_update_accepted(run, outcome, RULE, method, response):
                 return  # a proven conflict (recorded as not judged)
@@ -188,3 +198,21 @@ def test_a_chunked_body_is_the_same_input(method, client, rooms, run):
                                   f"{situation}: refused with HTTP {response.status_code}")
         actions.observe(run, "chunked_request_body", "accepted" if response.status_code < 300 else "refused", operation,
                         response)
+
+
+def _http_version(response) -> int | None:
+    """The HTTP version of an answer (10, 11), when the transport tells it."""
+    return getattr(getattr(response, "raw", None), "version", None)
+
+
+def _dropped(run, client, sid: str, operation: str, situation: str, error: TargetUnavailable) -> None:
+    """A chunked request that ended without an answer (the connection closed, a redirect loop, ...): when
+    the target answers a plain GET of the room, only the chunked form could not be tested, and the run
+    goes on; when it does not, the target could not be tested at all (the error stands)."""
+    run.target.deadline.resume()
+    try:
+        probe = client.get_room(sid)
+    except TargetUnavailable:
+        raise error from None
+    run.recorder.unchecked(RULE, operation, f"{situation}: no answer ({error.reason[:160]}); the target answers a "
+                           f"plain GET (HTTP {probe.status_code}): chunked bodies could not be tested")

@@ -65,3 +65,42 @@ def test_curl_reproduction_shows_environment_variables_not_the_password():
     scrubbed = Redactor([credentials]).scrub(f"Authorization: {credentials.authorization_header()} "
                                              f"echoed {credentials.token()} url http://u:{secret}@h/ body {{\"p\": \"{secret}\"}}")
     assert secret not in scrubbed and credentials.token() not in scrubbed
+
+
+def test_a_redirect_is_an_answer_never_followed():
+    """R7-4: a PATCH answered 303 gets that 303 back (requests would follow it with a GET and hand the
+    GET's 200 to the judges as the PATCH's answer)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append(self.command)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, body = (303, b"") if self.command == "PATCH" else (200, b"{}")
+            self.send_response(status)
+            if status == 303:
+                self.send_header("Location", "/v2/meeting_rooms/elsewhere")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_PATCH = _answer
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        registry = RoomRegistry("unit", "contract-test")
+        client = ConferenceClient(f"http://127.0.0.1:{server.server_address[1]}/v2", Credentials("u", "p"), registry,
+                                  Politeness(timeout=5), RateLimiter(0), RequestCounter())
+        registry.record_created("room", client)
+        response = client.patch_room("room", {"name": "x"})
+    finally:
+        server.shutdown()
+    assert response.status_code == 303 and seen == ["PATCH"]

@@ -114,7 +114,8 @@ def test_the_replay_keeps_sids_it_did_not_create_and_maps_the_rooms_it_did():
 def test_the_printed_replay_of_an_embedded_mock_failure_runs_as_printed(tmp_path):
     """U-1: after a gate against the embedded mock, the two printed lines (the standalone mock with the
     run's fault, then the replay) reproduce the failure as they stand: no password to find and export
-    (`--mock-logins`: the mock's public sample logins), no CONFERENCE_* variable set."""
+    (`--mock-logins`: the mock's public sample logins), also where a real login is exported (it is
+    neither read nor sent)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}
     completed = subprocess.run([sys.executable, "-m", "pytest", "contracts", "-q", "-p", "no:cacheprovider", "--mock-fault",
                                 "patch_resets_omitted_fields", "--stop-on-rule", "patch.partial_update", "--report-dir",
@@ -132,9 +133,25 @@ def test_the_printed_replay_of_an_embedded_mock_failure_runs_as_printed(tmp_path
     mock = subprocess.Popen([sys.executable, *mock_args[1:]], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert "listening" in (mock.stdout.readline() if mock.stdout else "")
+        exported = {**env, "CONFERENCE_PASSWORD": "a-real-secret", "CONFERENCE_SECOND_USERNAME": "someone-real"}  # R7-2
         replay = subprocess.run([sys.executable, *shlex.split(replay_line.replace(":8080/", f":{port}/"))[1:]],
-                                capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+                                capture_output=True, text=True, cwd=ROOT, env=exported, timeout=120)
     finally:
         mock.terminate()
         mock.wait(timeout=10)
     assert replay.returncode == 1 and "REPRODUCED patch.partial_update" in replay.stdout, replay.stdout + replay.stderr
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--base-url", "https://api.carrierx.com/conference/v2", "--username", "conference_user_123"], "on this machine"),
+    (["--base-url", "http://127.0.0.1:9/conference/v2", "--username", "conference_user_123", "--password", "x"],
+     "drop --password"),
+    (["--base-url", "http://[::1]:9/conference/v2", "--username", "someone"], "not a login of the mock"),
+])
+def test_mock_logins_is_for_the_mocks_logins_on_this_machine_only(args, says, tmp_path):
+    """R7-3: `--mock-logins` never sends the mock's sample passwords to a remote target, nor takes a
+    password beside them: a usage error in one line (exit 2) before anything is sent."""
+    completed = subprocess.run([sys.executable, "-m", "meeting_room_contract.replay", str(tmp_path), *args, "--mock-logins"],
+                               capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert completed.returncode == 2 and says in completed.stderr, completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1

@@ -19,12 +19,14 @@ standalone mock, --mock-logins takes its sample logins' passwords.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import sys
 import threading
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 import requests
 
@@ -122,7 +124,7 @@ class Replayer:
         data = self.mapped(step.body).encode("utf-8") if step.body is not None else body
         encoding = next((name for name in headers if name.lower() == "transfer-encoding"), None)
         if encoding is not None and "chunked" in headers.pop(encoding).lower() and data is not None:
-            data = Chunked.of(data)  # sent chunked again (requests sets the header itself)
+            data = Chunked.of(data, step.chunk_cuts or ())  # chunked again, cut where the run cut it (sids keep their length)
         auth = None
         if step.login == "mixed":
             auth = (self.secrets.get(step.user_env) if step.user_env else step.user, self.secrets[step.password_env])
@@ -419,27 +421,51 @@ def _judge_state(run: Run, doc: dict[str, Any], recorded: dict[str, Any], steps:
     return False, f"the states compare equal now: no {rule} failure"
 
 
+def _mock_passwords(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """--mock-logins: the standalone mock's sample passwords (public, README) for the usernames given, and
+    nothing else: never a password from the environment (it may be a real one), only on this machine."""
+    if args.password or args.second_password:
+        raise UsageError("--mock-logins takes the mock's sample passwords: drop --password/--second-password")
+    host = (urlsplit(args.base_url or "").hostname or "").lower()
+    if host != "localhost" and not _loopback(host):
+        raise UsageError(f"--mock-logins is for the standalone mock on this machine, not {host or args.base_url!r}")
+    known = {account.login: account.password for account in default_accounts()}
+    for username in filter(None, (args.username, args.second_username)):
+        if username not in known:
+            raise UsageError(f"--mock-logins: {username!r} is not a login of the mock ({', '.join(known)})")
+    return known.get(args.username or ""), known.get(args.second_username or "")
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m meeting_room_contract.replay", description=__doc__.split("\n\n")[0])
     parser.add_argument("report_dir")
     parser.add_argument("--failure", default=None, help="the failure id (reports/failures/<id>.json); default: the run's first")
-    parser.add_argument("--base-url", default=os.environ.get("CONFERENCE_BASE_URL"))
-    parser.add_argument("--username", default=os.environ.get("CONFERENCE_USERNAME"))
+    parser.add_argument("--base-url", default=None, help="default: $CONFERENCE_BASE_URL")
+    parser.add_argument("--username", default=None, help="default: $CONFERENCE_USERNAME")
     parser.add_argument("--password", default=None, help="default: $CONFERENCE_PASSWORD")
-    parser.add_argument("--second-username", default=os.environ.get("CONFERENCE_SECOND_USERNAME"))
+    parser.add_argument("--second-username", default=None, help="default: $CONFERENCE_SECOND_USERNAME")
     parser.add_argument("--second-password", default=None, help="default: $CONFERENCE_SECOND_PASSWORD")
     parser.add_argument("--request-timeout", type=float, default=15.0)
     parser.add_argument("--mock-logins", action="store_true",
-                        help="the target is the standalone mock (python -m meeting_room_contract.mock): the passwords "
-                             "of its built-in sample logins (README) for the usernames given, no password needed")
+                        help="the target is the standalone mock on this machine (python -m meeting_room_contract.mock): "
+                             "the passwords of its sample logins (README) for the usernames given; no CONFERENCE_* "
+                             "variable is read")
     args = parser.parse_args(argv)
-    password = args.password or os.environ.get("CONFERENCE_PASSWORD")
-    second_password = args.second_password or os.environ.get("CONFERENCE_SECOND_PASSWORD")
-    if args.mock_logins:  # the mock's sample logins are public (README), not the run's secrets
-        mock_passwords = {account.login: account.password for account in default_accounts()}
-        password = password or mock_passwords.get(args.username or "")
-        second_password = second_password or mock_passwords.get(args.second_username or "")
     try:
+        if args.mock_logins:
+            password, second_password = _mock_passwords(args)
+        else:
+            for name in ("base_url", "username", "second_username"):
+                setattr(args, name, getattr(args, name) or os.environ.get(f"CONFERENCE_{name.upper()}"))
+            password = args.password or os.environ.get("CONFERENCE_PASSWORD")
+            second_password = args.second_password or os.environ.get("CONFERENCE_SECOND_PASSWORD")
         if not args.base_url or not args.username or not password:
             raise UsageError("give --base-url, --username and a password (--password or $CONFERENCE_PASSWORD)")
         if args.second_username and not second_password:

@@ -56,6 +56,7 @@ class Step:
     thread: int = 0
     concurrent: int | None = None  # steps sent at the same time share a number (replayed together)
     role: str = ""  # create | update | before | failing | read-back | delete
+    chunk_cuts: list[int] | None = None  # a body sent chunked: where its chunks met (the replay cuts it there again)
 
     def body_bytes(self) -> bytes | None:
         if self.body_base64 is not None:
@@ -134,10 +135,12 @@ def _step(client: Any, response: Any, started: float) -> Step:
         path += "?" + url.query
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _SKIPPED_HEADERS}
     body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body
+    cuts = getattr(body, "cuts", None)  # a chunked body (transport.Chunked): the whole of it, and where it was cut
     if body is not None and not isinstance(body, bytes) and hasattr(body, "__bytes__"):
-        body = bytes(body)  # a chunked body (transport.Chunked): the whole of it
+        body = bytes(body)
     step = Step(request.method or "GET", path, headers, started=started, ended=time.monotonic(),
-                thread=threading.get_ident(), status=response.status_code, answer=(response.text or "")[:ANSWER_KEPT])
+                thread=threading.get_ident(), status=response.status_code, answer=(response.text or "")[:ANSWER_KEPT],
+                chunk_cuts=list(cuts) if cuts is not None else None)
     if isinstance(body, bytes):
         try:
             step.body = body.decode("utf-8")
@@ -323,10 +326,13 @@ def curl_line(step: Step, names: dict[str, str]) -> str:
     return line
 
 
-def curl_script(steps: list[Step], base_url: str, *, shown: int = SHOWN_STEPS, where: str = "") -> str:
+def curl_script(steps: list[Step], base_url: str, *, shown: int = SHOWN_STEPS, where: str = "", mock_logins: bool = False) -> str:
     """A shell sequence that creates the story's rooms, sends its requests and deletes the rooms."""
     names = variables(steps)
     lines = [f"BASE={shlex.quote(base_url)}"]
+    if mock_logins:
+        lines.append("# against the standalone mock: export its sample logins first (README: CONFERENCE_USERNAME="
+                     "conference_user_123, CONFERENCE_SECOND_USERNAME=conference_user_456, and their passwords)")
     kept = steps if len(steps) <= shown else [s for s in steps if s.role in ("create", "failing")] + \
         [s for s in steps if s.role not in ("create", "failing")][-max(0, shown - 2):]
     kept = [s for s in steps if s in kept]
@@ -348,6 +354,9 @@ def curl_script(steps: list[Step], base_url: str, *, shown: int = SHOWN_STEPS, w
             comment = comment or f"  # answered HTTP {step.status}"
             if step.role == "failing":
                 comment += f" (answered HTTP {step.status})"
+        if step.chunk_cuts:
+            comment += f"; the run sent it chunked, cut at bytes {', '.join(map(str, step.chunk_cuts))}: curl sends one chunk " \
+                       "(the replay cuts it as the run did)"
         lines.append(line + (" &" if step.concurrent is not None else "") + comment)
     if group is not None:
         lines.append("wait")
@@ -392,7 +401,7 @@ def story_text(doc: dict[str, Any], report_dir: str) -> str:
     target = doc.get("target", {})
     base = MOCK_BASE if target.get("embedded_mock") else target.get("base_url") or "URL"
     where = f"{report_dir}/failures/{doc['id']}.json"
-    script = curl_script(steps_of(doc), base, where=where)
+    script = curl_script(steps_of(doc), base, where=where, mock_logins=bool(target.get("embedded_mock")))
     lines = [f"Story ({where}): the requests that led to it; creates its own rooms and deletes them at the end:",
              *(f"  {line}" for line in script.splitlines()),
              "Replay and judge it by the same rule (exit 1: reproduced, 0: not; "

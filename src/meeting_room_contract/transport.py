@@ -57,6 +57,12 @@ class Deadline:
     def expired(self) -> bool:
         return self.remaining() <= 0
 
+    def resume(self) -> None:
+        """Send again after one request gave up, within the run's time (a test that proved the target
+        still answers: only that request's form could not be tested)."""
+        if not self.expired():
+            self.gave_up = None
+
     def give_up(self, reason: str) -> None:
         """The run could not test the target: later requests of the run end at once (a 429 wall or a
         silent target is not waited out again and again, so "could not test" comes within the cap)."""
@@ -213,8 +219,11 @@ class PoliteSession(requests.Session):
         return {name: (dict(value) if isinstance(value, dict) else value) for name, value in settings.items()}
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """A redirect is an answer to judge, never followed: requests would turn a PATCH answered 302/303
+        into a GET and report that GET's answer (the preflight tells a base URL that redirects)."""
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
+        kwargs.setdefault("allow_redirects", False)
         return super().request(method, url, *args, **kwargs)
 
 
@@ -230,6 +239,15 @@ class Chunked:
 
     def __bytes__(self) -> bytes:
         return b"".join(self.pieces)
+
+    @property
+    def cuts(self) -> list[int]:
+        """Where the chunks meet (offsets into the whole body): a story keeps them for the replay."""
+        offsets, at = [], 0
+        for piece in self.pieces[:-1]:
+            at += len(piece)
+            offsets.append(at)
+        return offsets
 
     @classmethod
     def of(cls, data: bytes, cuts: Iterable[int] = ()) -> "Chunked":

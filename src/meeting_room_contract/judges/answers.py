@@ -22,6 +22,8 @@ def never_5xx(answer: Answer, operation: str, situation: str) -> list[Failure]:
     if status in GATEWAY_STATUSES and json_or_none(answer) is None:
         origin = (f"a gateway/proxy page ({content_type}) that persisted over {attempts} attempt(s): the "
                   "infrastructure in front of the API, or the API behind it, is down")
+    elif json_or_none(answer) is None:
+        origin = f"a {content_type} answer, from the API or a proxy in front of it"
     else:
         origin = f"an application error from the API ({content_type})"
     return [Failure("server.never_5xx", operation, situation, f"HTTP {status}, {origin}")]

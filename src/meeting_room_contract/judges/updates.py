@@ -82,8 +82,9 @@ def judge_update(context: Context, evidence: UpdateEvidence) -> UpdateJudgement:
         _judge_refusal(context, evidence, result)
         return result
     steps = [
-        ("status.documented_codes", lambda: answers.status_in("status.documented_codes", answer, frozenset({200}),
-                                                               operation, f"accepted {method}")),
+        ("status.documented_codes", lambda: answers.status_in("status.documented_codes", answer, frozenset({200}), operation,
+                                                               f"accepted {method}" if answer.status_code < 300
+                                                               else f"{method} answered with a redirect (not followed)")),
         *invalid_input_steps(context, evidence),
         ("shape.meeting_room_schema", lambda: answers.room_shape(context, answer, operation, f"{method} answer")),
     ]
