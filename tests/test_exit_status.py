@@ -232,3 +232,19 @@ def test_a_target_that_never_answers_409_is_not_incomplete(tmp_path):
     summary = json.loads((tmp_path / "contract-summary.json").read_text())
     assert "uniqueness.conflict_explained" in summary["rules_not_applicable"]
     assert "uniqueness.conflict_explained" not in summary["rules_not_checked"]
+
+
+def test_an_interrupt_is_not_raised_inside_a_garbage_collector_callback():
+    """R6-3: a Ctrl-C that lands in hypothesis's gc callback (or a finalizer) is not raised there, where
+    Python would print it as an "Exception ignored" traceback; the session's stop flag ends the run."""
+    import sys
+
+    from meeting_room_contract.plugin.session import _in_a_finalizer
+
+    def gc_callback() -> bool:
+        return nested()
+
+    def nested() -> bool:
+        return _in_a_finalizer(sys._getframe())
+
+    assert gc_callback() and not nested()

@@ -345,6 +345,35 @@ def test_the_end_of_run_sweep_deletes_rooms_named_by_a_workers_post(tmp_path):
     assert [sid for sid, _ in controller.registry.foreign_rooms()] == [stranger]
 
 
+def test_the_end_of_run_sweep_deletes_what_the_runs_stopped_workers_journalled(tmp_path):
+    """R6-1: a worker stopped in a test (an interrupted multi-worker run) leaves a room it renamed (no
+    name the run sent): the controller's sweep, after the workers are down, deletes it by the sid in the
+    worker's journal of this run. Another dead run's journalled room waits for --delete-leftovers."""
+    from meeting_room_contract.plugin.session import _sweep_at_the_end
+    from meeting_room_contract.target import Target, TargetSettings
+
+    def dead_journal(run: str, pid: int, sid: str) -> None:
+        journal = CleanupJournal(tmp_path / f"w{pid}", run)  # written as that process wrote it, then it died
+        journal.created(sid, mock.base_url, USER)
+        os.close(journal._fd)
+        journal.path.rename(journal_dir(tmp_path) / f"{run}.{pid}.jsonl")
+
+    with MeetingRoomMock() as mock:
+        target = Target(TargetSettings(base_url=mock.base_url, username=USER, password=PASSWORD), run_id="t6run-abc")
+        target.registry.attach_journal(CleanupJournal(tmp_path, "t6run-abc"))
+        renamed, other_run = (requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
+                                            json={"name": name}).json()["meeting_room_sid"]
+                              for name in ("renamed by schemathesis", "contract-test-t0old-abc room 1"))
+        dead_journal("t6run-abc", 4242, renamed)
+        dead_journal("t0old-abc", 4343, other_run)
+        assert _sweep_at_the_end(target) == []
+        left = set(_live(mock))
+        target.close()
+    assert renamed not in left and other_run in left
+    assert not (journal_dir(tmp_path) / "t6run-abc.4242.jsonl").exists()  # nothing of that worker is left
+    assert (journal_dir(tmp_path) / "t0old-abc.4343.jsonl").exists()
+
+
 def test_rooms_found_by_prefix_or_code_are_reported_never_deleted():
     with MeetingRoomMock() as mock:
         registry = RoomRegistry("t3run-abc", "contract-test")

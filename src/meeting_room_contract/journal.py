@@ -220,17 +220,19 @@ def signals_held(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> 
 
 
 def cleanup_journalled(state_dir: str | os.PathLike[str], client: "ConferenceClient",
-                       *, own: CleanupJournal | None = None, log: Callable[[str], None] | None = None) -> CleanupResult:
+                       *, own: CleanupJournal | None = None, log: Callable[[str], None] | None = None,
+                       run: str | None = None) -> CleanupResult:
     """Delete every room that a dead run journalled as created (and not deleted) for this client's
     login and base URL, by sid; record each outcome in that run's journal. SIGINT/SIGTERM wait until
-    it is done. Rooms of runs still alive, of other logins or other targets are not touched."""
+    it is done. Rooms of runs still alive, of other logins or other targets are not touched.
+    `run`: only the journals of that run id (the run's own ended workers, at its end)."""
     result = CleanupResult()
     directory = journal_dir(state_dir)
     if not directory.is_dir() or client.credentials is None:
         return result
     base_url, login = public_base_url(client.base_url), client.credentials.username
     with signals_held() as arrived:
-        for path in sorted(directory.glob("*.jsonl")):
+        for path in sorted(directory.glob(f"{run}.*.jsonl" if run else "*.jsonl")):
             if own is not None and path == own.path:
                 continue
             with _locked_if_dead(path) as fd:

@@ -266,7 +266,8 @@ def _not_checked(doc: dict[str, Any]) -> str:
                                           + "</li>" for rule_id, values in not_checked.items()) + "</ul>")
 
 
-STALE_FILES = ("contract-summary.json", "contract-summary.md")
+STALE_FILES = ("contract-summary.json", "contract-summary.md",
+               "junit.xml", "report.html")  # the JUnit and pytest-html files a contract run writes there by default
 
 
 def mark_stale(directory: Path, why: str) -> None:

@@ -15,7 +15,7 @@ from hypothesis import settings
 
 from .. import preflight
 from ..transport import Deadline, Politeness
-from ..journal import DEFAULT_STATE_DIR, STATE_DIR_ENV, CleanupJournal, signals_held
+from ..journal import DEFAULT_STATE_DIR, STATE_DIR_ENV, CleanupJournal, cleanup_journalled, signals_held
 from ..observations import merge, write_summary
 from ..report import mark_stale
 from ..rooms import delete_leftover_rooms, preflight_name, sweep_run_rooms
@@ -84,18 +84,33 @@ def _name_the_spec_in_the_html_report(config: pytest.Config, description: str) -
 def _stop_on_signals(session: pytest.Session) -> None:
     """Ctrl-C or SIGTERM stop the run (the rooms are still deleted at the end of the session).
 
-    The KeyboardInterrupt can be lost when raised while a garbage-collector callback runs
-    (hypothesis has one): the session is told to stop too, so the run ends before the next test.
+    A KeyboardInterrupt raised while a garbage-collector callback runs (hypothesis has one) would be
+    lost and printed as a traceback, so it is not raised there: the session is told to stop too, so
+    the run ends before the next test.
     """
-    def interrupt(signum: int, _frame: Any) -> None:
+    def interrupt(signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
         session.shouldstop = f"interrupted by {name}"
-        raise KeyboardInterrupt(name)
+        if not _in_a_finalizer(frame):  # raised there it would be lost, printed as an "unraisable" traceback
+            raise KeyboardInterrupt(name)
 
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, interrupt)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where SIGINT is ignored on purpose
         signal.signal(signal.SIGINT, interrupt)
+
+
+FINALIZERS = {"gc_callback", "__del__"}  # hypothesis's garbage-collector callback; object finalizers
+
+
+def _in_a_finalizer(frame: Any, depth: int = 8) -> bool:
+    """Whether the signal arrived while a garbage-collector callback or a finalizer ran: an exception
+    raised there is not raised in the test but printed as "Exception ignored" (the session stops anyway)."""
+    while frame is not None and depth > 0:
+        if frame.f_code.co_name in FINALIZERS:
+            return True
+        frame, depth = frame.f_back, depth - 1
+    return False
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -162,17 +177,36 @@ def _sweep_after_preflight(target: Target) -> str:
     return f" [cleanup: look for rooms named {target.registry.room_name_prefix!r} on the target and delete them]"
 
 
+def _stop_the_workers(config: pytest.Config) -> None:
+    """xdist's own teardown of the workers, run before the controller's end-of-run sweep instead of
+    after it (bounded: xdist interrupts a worker still in a test after 5 s and kills it after 10 s).
+    After a finished run the workers are done already; after an interrupt they were still testing, and
+    a worker could create a room after the sweep or be killed before it deleted its own."""
+    manager = getattr(config.pluginmanager.getplugin("dsession"), "nodemanager", None)
+    if manager is not None:
+        manager.teardown_nodes()
+
+
 def _sweep_at_the_end(target: Target) -> list[str]:
-    """Once per run, after every worker, before the mock stops: delete any listed room named with the
-    run's prefix (one created behind a refusal or a lost answer); returns what could not be deleted."""
+    """Once per run, after every worker, before the mock stops: delete the rooms the run's workers
+    journalled and did not delete (a worker stopped in a test), then any listed room holding a name the
+    run POSTed (one created behind a refusal or a lost answer); returns what could not be deleted."""
     if target.settings.uses_mock:
         return []
     logins = [c for c in (target.client("primary"), target.client("second")) if c is not None]
+    own = target.registry.cleanup_journal
+    left: list[str] = []
+    for login in logins if isinstance(own, CleanupJournal) else []:  # the workers' journals of this run (ended now)
+        result = cleanup_journalled(own.state_dir, login, own=own, run=target.registry.run_id)
+        left += [f"{pending.sid} ({why})" for pending, why in result.failed]
+        if result.busy_journals and login is logins[0]:  # a worker that outlived xdist's teardown
+            left.append(f"(rooms journalled by {result.busy_journals} worker(s) of this run still running: "
+                        "`--delete-leftovers` deletes them once they are gone)")
     try:
-        return sweep_run_rooms(logins, target.registry)
+        return left + sweep_run_rooms(logins, target.registry)
     except (requests.RequestException, RuntimeError) as error:
         # Not silent: the warning and the summary's rooms_left_behind say the sweep was not done.
-        return [f"(end-of-run sweep for rooms named {target.registry.room_name_prefix!r} not done: "
+        return left + [f"(end-of-run sweep for rooms named {target.registry.room_name_prefix!r} not done: "
                 f"{type(error).__name__}; look for them by that name)"]
 
 
@@ -225,6 +259,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     target = run.target
     target.deadline.try_again()  # the cleanup tries once more after "could not test", also past --max-duration (60 s more at most)
     with signals_held():  # SIGINT/SIGTERM wait until the rooms are deleted
+        if not is_worker(config):
+            _stop_the_workers(config)  # before the sweep: no worker creates a room after it
         remaining = _sweep_at_the_end(target) if not is_worker(config) and is_contract_run(config) else []
     remaining = sorted(set(target.close()) | set(remaining))
     if remaining:
