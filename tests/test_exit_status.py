@@ -95,11 +95,14 @@ def test_a_run_that_writes_no_contract_report_marks_the_previous_one(tmp_path):
     """A usage error (and any run that is not a contract run) replaces an earlier green page."""
     (tmp_path / "contract-report.html").write_text("<p>No contract violation — run passed</p>")
     (tmp_path / "contract-summary.json").write_text("{}")
+    (tmp_path / "junit.xml").write_text('<testsuites><property name="contract_status" value="passed"/></testsuites>')
+    (tmp_path / "report.html").write_text("<p>all passed</p>")  # pytest-html's page of that run
     code, _, _ = _run(tmp_path, "--base-url", "")
     assert code == 4
     page = (tmp_path / "contract-report.html").read_text()
     assert page.startswith("<!-- no contract run wrote this report") and "run passed" not in page
     assert not (tmp_path / "contract-summary.json").exists()
+    assert not (tmp_path / "junit.xml").exists() and not (tmp_path / "report.html").exists()  # R6-4: no green JUnit left
 
     project = tmp_path / "other"
     (project / "reports").mkdir(parents=True)
