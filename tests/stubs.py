@@ -32,6 +32,15 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
+    def answer(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        """Send one answer (JSON unless `headers` say otherwise), with its length."""
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
 
 def serving(factory: Callable[..., LoopbackServer]) -> Iterator[Callable[..., Any]]:
     """The body of a fixture that starts servers made by `factory` and stops them after the test."""
@@ -71,12 +80,39 @@ class StubHandler(QuietHandler):
             script = self.server.script
             status, headers, body, delay = script.pop(0) if len(script) > 1 else script[0]
         time.sleep(delay)
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in {"Content-Type": "application/json", **headers}.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.answer(status, headers, body if isinstance(body, bytes) else json.dumps(body).encode())
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
+
+
+Answer = tuple[int, dict[str, str], bytes]  # status, headers, body
+
+
+class Proxy(LoopbackServer):
+    """A proxy in front of a mock (`upstream`: the mock's base URL): `intercept(handler)` answers a request
+    itself, (status, headers, body), or returns None to have it forwarded (redirects are not followed)."""
+
+    FORWARDED_HEADERS = ("content-type", "retry-after", "www-authenticate")
+
+    def __init__(self, upstream: str, intercept: Callable[[http.server.BaseHTTPRequestHandler], Answer | None]):
+        self.upstream, self.intercept = upstream, intercept
+        super().__init__(ProxyHandler)
+
+
+class ProxyHandler(QuietHandler):
+    server: Proxy
+
+    def _any(self) -> None:
+        import requests
+
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        answer = self.server.intercept(self)
+        if answer is None:
+            upstream = requests.request(self.command, self.server.upstream + self.path.removeprefix("/conference/v2"),
+                                        data=body, headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+                                        timeout=10, allow_redirects=False)
+            answer = (upstream.status_code, {k: v for k, v in upstream.headers.items()
+                                             if k.lower() in Proxy.FORWARDED_HEADERS}, upstream.content)
+        self.answer(*answer)
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any

@@ -21,7 +21,7 @@ from meeting_room_contract.mock import MeetingRoomMock
 from meeting_room_contract.rules import UpdateOutcome
 from meeting_room_contract.selfcheck import PROJECT_ROOT
 
-from .stubs import LoopbackServer, QuietHandler
+from .stubs import Proxy
 
 USER, PASSWORD = "conference_user_123", "qwerty123"
 
@@ -134,45 +134,24 @@ def test_max_duration_ends_the_run_as_could_not_test(tmp_path):
     assert summary["rooms_left_behind"] == [] and "could not delete" not in output, output[-3000:]
 
 
-class _Wall(LoopbackServer):
+def _wall(upstream: str, pass_requests: int, retry_after: str) -> Proxy:
     """A proxy in front of a mock: after `pass_requests` requests every answer is 429 with `retry_after`."""
+    count = [0]
 
-    def __init__(self, upstream: str, pass_requests: int, retry_after: str):
-        self.upstream, self.pass_requests, self.retry_after, self.count = upstream, pass_requests, retry_after, 0
-        super().__init__(_WallHandler)
+    def intercept(handler) -> tuple[int, dict[str, str], bytes] | None:
+        count[0] += 1
+        return (429, {"Retry-After": retry_after}, b'{"message": "slow down"}') if count[0] > pass_requests else None
 
-
-class _WallHandler(QuietHandler):
-    server: _Wall
-
-    def _any(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
-        self.server.count += 1
-        if self.server.count > self.server.pass_requests:
-            data, status, headers = b'{"message": "slow down"}', 429, {"Retry-After": self.server.retry_after}
-        else:
-            answer = requests.request(self.command, self.server.upstream + self.path.removeprefix("/conference/v2"),
-                                      data=body, headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
-                                      timeout=10)
-            data, status, headers = answer.content, answer.status_code, {}
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
+    return Proxy(upstream, intercept)
 
 
 @pytest.fixture
 def wall() -> Iterator[Any]:
     made: list[Any] = []
 
-    def make(retry_after: str, pass_requests: int = 8) -> _Wall:
+    def make(retry_after: str, pass_requests: int = 8) -> Proxy:
         mock = MeetingRoomMock().__enter__()
-        server = _Wall(mock.base_url, pass_requests, retry_after)
+        server = _wall(mock.base_url, pass_requests, retry_after)
         made.append((mock, server))
         return server
 

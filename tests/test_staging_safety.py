@@ -21,6 +21,8 @@ from meeting_room_contract.registry import new_run_id
 from meeting_room_contract.mock import MeetingRoomMock
 from meeting_room_contract.selfcheck import PROJECT_ROOT
 
+from .stubs import Proxy
+
 USER, PASSWORD = "conference_user_123", "qwerty123"
 SECOND_USER, SECOND_PASSWORD = "conference_user_456", "qwerty456"
 
@@ -158,52 +160,25 @@ def test_a_wrong_password_probe_answered_429_is_never_repeated_and_the_run_goes_
     """R6-2: the one wrong-password probe meets a 429 (a rate limit is allowed): it is not sent again (the
     login could be locked), the probe is reported as not checked, and the run goes on (it used to stop
     every later test with "could not test")."""
-    import http.server
-    import threading
-
     wrong = "Basic " + base64.b64encode(f"{USER}:{SECOND_PASSWORD}".encode()).decode()
     probes: list[str] = []
 
+    def intercept(handler) -> tuple[int, dict[str, str], bytes] | None:
+        if handler.headers.get("Authorization") != wrong:  # the probe: the primary user, the second's password
+            return None
+        probes.append(handler.command)
+        return 429, {"Retry-After": "1"}, b"{}"
+
     with MeetingRoomMock() as mock:
-        class Proxy(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _forward(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.headers.get("Authorization") == wrong:  # the probe: the primary user, the second's password
-                    probes.append(self.command)
-                    status, headers, data = 429, {"Retry-After": "1", "Content-Type": "application/json"}, b"{}"
-                else:
-                    upstream = requests.request(self.command, mock.base_url.rsplit("/conference/v2", 1)[0] + self.path,
-                                                data=body or None, timeout=10, allow_redirects=False,
-                                                headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
-                    status, data = upstream.status_code, upstream.content
-                    headers = {k: v for k, v in upstream.headers.items()
-                               if k.lower() in ("content-type", "retry-after", "www-authenticate")}
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
-
-            def log_message(self, *args) -> None:
-                pass
-
-        proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-        proxy.daemon_threads = True
-        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        proxy = Proxy(mock.base_url, intercept)
         try:
             command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts" / "test_auth.py"), "-q", "-n", "0",
-                       "-p", "no:cacheprovider", "--base-url", f"http://127.0.0.1:{proxy.server_address[1]}/conference/v2",
-                       "--username", USER, "--second-username", SECOND_USER, "--report-dir", str(tmp_path),
-                       "--state-dir", str(tmp_path / "state"), "--no-contract-strict"]
+                       "-p", "no:cacheprovider", "--base-url", proxy.base_url, "--username", USER,
+                       "--second-username", SECOND_USER, "--report-dir", str(tmp_path), "--state-dir", str(tmp_path / "state"),
+                       "--no-contract-strict"]
             completed = subprocess.run(command, env=_env(password_in_env=True), capture_output=True, text=True, timeout=300)
         finally:
-            proxy.shutdown()
-            proxy.server_close()
+            proxy.stop()
     out = completed.stdout + completed.stderr
     summary = json.loads((tmp_path / "contract-summary.json").read_text())
     assert probes == ["PATCH"], probes  # sent once, never again
