@@ -326,7 +326,8 @@ def curl_line(step: Step, names: dict[str, str]) -> str:
     return line
 
 
-def curl_script(steps: list[Step], base_url: str, *, shown: int = SHOWN_STEPS, where: str = "", mock_logins: bool = False) -> str:
+def curl_script(steps: list[Step], base_url: str, *, shown: int = SHOWN_STEPS, where: str = "",
+                mock_logins: bool = False) -> str:
     """A shell sequence that creates the story's rooms, sends its requests and deletes the rooms."""
     names = variables(steps)
     lines = [f"BASE={shlex.quote(base_url)}"]

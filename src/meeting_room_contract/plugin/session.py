@@ -207,7 +207,7 @@ def _sweep_at_the_end(target: Target) -> list[str]:
     except (requests.RequestException, RuntimeError) as error:
         # Not silent: the warning and the summary's rooms_left_behind say the sweep was not done.
         return left + [f"(end-of-run sweep for rooms named {target.registry.room_name_prefix!r} not done: "
-                f"{type(error).__name__}; look for them by that name)"]
+                       f"{type(error).__name__}; look for them by that name)"]
 
 
 def duration(config: pytest.Config) -> float | None:
@@ -258,10 +258,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     target = run.target
     target.deadline.try_again()  # the cleanup tries once more after "could not test", also past --max-duration (60 s more at most)
+    remaining: list[str] = []
     with signals_held():  # SIGINT/SIGTERM wait until the rooms are deleted
-        if not is_worker(config):
+        if not is_worker(config) and is_contract_run(config):
             _stop_the_workers(config)  # before the sweep: no worker creates a room after it
-        remaining = _sweep_at_the_end(target) if not is_worker(config) and is_contract_run(config) else []
+            remaining = _sweep_at_the_end(target)
     remaining = sorted(set(target.close()) | set(remaining))
     if remaining:
         config.get_terminal_writer().line(f"WARNING: could not delete rooms {remaining}", red=True)
