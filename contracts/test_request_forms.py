@@ -189,7 +189,8 @@ def test_a_chunked_body_is_the_same_input(method, client, rooms, run):
             return
         actions.never_5xx(run, response, operation, situation)
         if response.status_code < 400:  # applied (or an answer the contract does not document: judged as such)
-            outcome = actions.judge_update(run, client, sid, before, method, body, response, state_rule=RULE)
+            outcome = actions.judge_update(run, client, sid, before, method, body, response, state_rule=RULE,
+                                           sent_as="body sent with Transfer-Encoding: chunked")
             if not actions.valid_update_accepted(run, outcome, RULE, method, response):
                 return  # a proven conflict (recorded as not judged)
         else:  # refused whole: any 4xx and any body (a proxy's), the room as it was

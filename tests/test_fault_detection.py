@@ -38,6 +38,9 @@ CANNOT_REPLAY: dict[str, str] = {}
 # Faults that keep a room the replay deleted (its DELETE answered 2xx): the room left behind on the
 # faulty mock is the fault itself, not the replay's; against the correct mock nothing may be left.
 KEEPS_DELETED_ROOMS = {"deleted_room_still_readable": "soft delete: DELETE answers 204, the room stays listed"}
+# Faults whose first failure must say how the request differed from an ordinary one (its headline, not
+# only its curl line and story).
+HEADLINE_SAYS = {"chunked_body_misdecoded": "Transfer-Encoding: chunked"}
 
 
 def assert_first_failure_replays(result):
@@ -48,6 +51,10 @@ def assert_first_failure_replays(result):
     rule = result.first_failure["rule"]
     assert rule == result.entry.declared_rule, (
         f"fault {result.entry.name}: the run's first failure is {rule}, not the fault's rule {result.entry.declared_rule}")
+    if result.entry.name in HEADLINE_SAYS:
+        assert HEADLINE_SAYS[result.entry.name] in result.first_failure.get("situation", ""), (
+            f"fault {result.entry.name}: the first failure's situation does not say "
+            f"{HEADLINE_SAYS[result.entry.name]!r}: {result.first_failure.get('situation')!r}")
     fault_code, fault_output, fault_rooms = result.replays["fault"]
     correct_code, correct_output, correct_rooms = result.replays["correct"]
     if result.entry.name in KEEPS_DELETED_ROOMS:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import quote
 
@@ -353,12 +354,16 @@ def update_evidence(run: Run, client: ConferenceClient, sid: str, before: Mappin
 
 
 def judge_update(run: Run, client: ConferenceClient, sid: str, before: Mapping[str, Any], method: str, body: Any,
-                 response: requests.Response, *, state_rule: str | None = None) -> UpdateOutcome:
+                 response: requests.Response, *, state_rule: str | None = None, sent_as: str | None = None) -> UpdateOutcome:
     """Gather the evidence of one PATCH/PUT (the room by sid, its list item, the rooms holding its
-    codes when a refusal may be a conflict), judge it, count the checks; raise the first failure."""
+    codes when a refusal may be a conflict), judge it, count the checks; raise the first failure.
+    `sent_as` names an unusual way the body travelled (e.g. chunked): every failure's situation says it."""
     context = run.context()
     evidence = update_evidence(run, client, sid, before, method, body, response, state_rule=state_rule)
     judgement = updates.judge_update(context, evidence)
+    if sent_as:
+        judgement.verdict.failures[:] = [replace(failure, situation=f"{failure.situation} ({sent_as})")
+                                         for failure in judgement.verdict.failures]
     for name in updates.unreferenced_fields(context, body) if response.status_code == 200 else ():
         judgement.verdict.not_checked.append(("bad_input.rejected", evidence.operation,
                                               f"accepted `{name}` not judged: no DID group of the account known"))
@@ -373,8 +378,6 @@ def judge_update(run: Run, client: ConferenceClient, sid: str, before: Mapping[s
 
 
 def _with(evidence: UpdateEvidence, **changes: Any) -> UpdateEvidence:
-    from dataclasses import replace
-
     return replace(evidence, **changes)
 
 
