@@ -366,12 +366,38 @@ def test_the_end_of_run_sweep_deletes_what_the_runs_stopped_workers_journalled(t
                               for name in ("renamed by schemathesis", "contract-test-t0old-abc room 1"))
         dead_journal("t6run-abc", 4242, renamed)
         dead_journal("t0old-abc", 4343, other_run)
-        assert _sweep_at_the_end(target) == []
+        assert _sweep_at_the_end(target) == ([], {renamed})  # and the worker's room counts as created by the run
         left = set(_live(mock))
         target.close()
     assert renamed not in left and other_run in left
     assert not (journal_dir(tmp_path) / "t6run-abc.4242.jsonl").exists()  # nothing of that worker is left
     assert (journal_dir(tmp_path) / "t0old-abc.4343.jsonl").exists()
+
+
+def test_an_interrupted_workers_rooms_count_as_created(tmp_path):
+    """A worker's journal outlives the worker (also one an interrupt kept from reporting its count): the
+    controller counts the rooms it journalled as created, then removes the file; the controller's own
+    count comes from its own part. Without journals (a mock run) the parts are summed."""
+    from meeting_room_contract.plugin.session import _rooms_created, _sweep_at_the_end
+    from meeting_room_contract.target import Target, TargetSettings
+
+    with MeetingRoomMock() as mock:
+        worker = CleanupJournal(tmp_path / "w4444", "t7run-abc", keep=True)  # another process's file
+        for sid in ("room-a", "room-b"):
+            worker.created(sid, mock.base_url, USER)
+            worker.deleted(sid)
+        worker.close()  # its rooms are deleted, it did not report (interrupted): the file stays
+        assert worker.path.exists()
+        journal_dir(tmp_path).mkdir()
+        kept = worker.path.rename(journal_dir(tmp_path) / "t7run-abc.4444.jsonl")
+        target = Target(TargetSettings(base_url=mock.base_url, username=USER, password=PASSWORD), run_id="t7run-abc")
+        target.registry.attach_journal(CleanupJournal(tmp_path, "t7run-abc"))
+        remaining, created = _sweep_at_the_end(target)
+        target.close()
+    assert remaining == [] and created == {"room-a", "room-b"} and not kept.exists()
+    assert _rooms_created([{"rooms_created": 3}], created) == 5  # the worker's own part was lost
+    assert _rooms_created([{"rooms_created": 3}, {"rooms_created": 2}], created) == 5  # not counted twice
+    assert _rooms_created([{"rooms_created": 3}, {"rooms_created": 2}], None) == 5
 
 
 def test_rooms_found_by_prefix_or_code_are_reported_never_deleted():

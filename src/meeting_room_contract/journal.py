@@ -62,9 +62,10 @@ def journal_dir(state_dir: str | os.PathLike[str]) -> Path:
 class CleanupJournal:
     """This process's journal file of one run (see the module's docstring)."""
 
-    def __init__(self, state_dir: str | os.PathLike[str], run_id: str):
+    def __init__(self, state_dir: str | os.PathLike[str], run_id: str, *, keep: bool = False):
         self.state_dir = Path(state_dir)
         self.run_id = run_id
+        self.keep = keep  # an xdist worker's: kept when closed, so the controller counts what it created
         directory = journal_dir(state_dir)
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{run_id}.{os.getpid()}.jsonl"
@@ -73,6 +74,7 @@ class CleanupJournal:
         if fcntl is not None:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._live: dict[str, dict[str, Any]] = {}
+        self.created_sids: set[str] = set()  # every room this process journalled (the preflight's included)
         _fsync_dir(directory)
         self._write({"event": "start", "run": run_id, "pid": os.getpid(), "host": socket.gethostname()})
 
@@ -89,6 +91,7 @@ class CleanupJournal:
         self._write(entry)
         with self._lock:
             self._live[sid] = entry
+            self.created_sids.add(sid)
 
     def deleted(self, sid: str, *, gone: bool = False) -> None:
         with self._lock:
@@ -101,13 +104,14 @@ class CleanupJournal:
             return list(self._live)
 
     def close(self) -> None:
-        """Release the lock; the file goes when none of its rooms is left (else the next cleanup needs it)."""
+        """Release the lock; the file goes when none of its rooms is left (else the next cleanup needs it).
+        A worker's file is kept: the controller's end-of-run cleanup reads and removes it."""
         with self._lock:
             fd, self._fd = self._fd, None
             live = bool(self._live)
         if fd is None:
             return
-        if not live:
+        if not live and not self.keep:
             with contextlib.suppress(OSError):
                 self.path.unlink()
         os.close(fd)
@@ -134,6 +138,7 @@ class CleanupResult:
     failed: list[tuple[Pending, str]] = field(default_factory=list)
     other_logins: list[Pending] = field(default_factory=list)  # journalled for another login or base URL: kept
     busy_journals: int = 0  # journals of runs still alive (their lock is held): not touched
+    created: set[str] = field(default_factory=set)  # every sid the journals read were told was created
     interrupted_by: list[str] = field(default_factory=list)  # signals held back during the cleanup
 
     def lines(self) -> list[str]:
@@ -239,7 +244,9 @@ def cleanup_journalled(state_dir: str | os.PathLike[str], client: "ConferenceCli
                 if fd is None:
                     result.busy_journals += 1
                     continue
-                pending = pending_rooms(read_journal(path), path)
+                entries = read_journal(path)
+                result.created.update(e["sid"] for e in entries if e.get("event") == "created" and isinstance(e.get("sid"), str))
+                pending = pending_rooms(entries, path)
                 for room in pending:
                     if (room.base_url, room.login) != (base_url, login):
                         result.other_logins.append(room)

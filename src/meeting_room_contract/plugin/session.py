@@ -55,7 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
     run = Run(target, api_spec, pins)
     if not target.settings.uses_mock:  # every room created on a real target is journalled on disk at once
         state_dir = config.getoption("state_dir") or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
-        target.registry.attach_journal(CleanupJournal(state_dir, target.registry.run_id))
+        target.registry.attach_journal(CleanupJournal(state_dir, target.registry.run_id, keep=is_worker(config)))
     target.on_response = run.recorder.observe_response
     config.stash[RUN_KEY] = run
     report_dir = config.getoption("report_dir") or ("reports" if is_contract_run(config) else None)
@@ -187,27 +187,31 @@ def _stop_the_workers(config: pytest.Config) -> None:
         manager.teardown_nodes()
 
 
-def _sweep_at_the_end(target: Target) -> list[str]:
+def _sweep_at_the_end(target: Target) -> tuple[list[str], set[str] | None]:
     """Once per run, after every worker, before the mock stops: delete the rooms the run's workers
     journalled and did not delete (a worker stopped in a test), then any listed room holding a name the
-    run POSTed (one created behind a refusal or a lost answer); returns what could not be deleted."""
+    run POSTed (one created behind a refusal or a lost answer). Returns what could not be deleted, and
+    the sids the workers' journals say they created (None: no journals), which an interrupted worker
+    could not report itself."""
     if target.settings.uses_mock:
-        return []
+        return [], None
     logins = [c for c in (target.client("primary"), target.client("second")) if c is not None]
     own = target.registry.cleanup_journal
     left: list[str] = []
+    created: set[str] | None = set() if isinstance(own, CleanupJournal) else None
     for login in logins if isinstance(own, CleanupJournal) else []:  # the workers' journals of this run (ended now)
         result = cleanup_journalled(own.state_dir, login, own=own, run=target.registry.run_id)
         left += [f"{pending.sid} ({why})" for pending, why in result.failed]
+        created |= result.created
         if result.busy_journals and login is logins[0]:  # a worker that outlived xdist's teardown
             left.append(f"(rooms journalled by {result.busy_journals} worker(s) of this run still running: "
                         "`--delete-leftovers` deletes them once they are gone)")
     try:
-        return left + sweep_run_rooms(logins, target.registry)
+        return left + sweep_run_rooms(logins, target.registry), created
     except (requests.RequestException, RuntimeError) as error:
         # Not silent: the warning and the summary's rooms_left_behind say the sweep was not done.
         return left + [f"(end-of-run sweep for rooms named {target.registry.room_name_prefix!r} not done: "
-                       f"{type(error).__name__}; look for them by that name)"]
+                       f"{type(error).__name__}; look for them by that name)"], created
 
 
 def duration(config: pytest.Config) -> float | None:
@@ -259,16 +263,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     target = run.target
     target.deadline.try_again()  # the cleanup tries once more after "could not test", also past --max-duration (60 s more at most)
     remaining: list[str] = []
+    workers_created: set[str] | None = None
     with signals_held():  # SIGINT/SIGTERM wait until the rooms are deleted
         if not is_worker(config) and is_contract_run(config):
             _stop_the_workers(config)  # before the sweep: no worker creates a room after it
-            remaining = _sweep_at_the_end(target)
+            remaining, workers_created = _sweep_at_the_end(target)
     remaining = sorted(set(target.close()) | set(remaining))
     if remaining:
         config.get_terminal_writer().line(f"WARNING: could not delete rooms {remaining}", red=True)
     report_dir = config.stash.get(REPORT_DIR_KEY, None)
     part = {**run.recorder.to_dict(), "requests_sent": target.counter.value,
-            "rooms_created": target.registry.created_count(), "rooms_left_behind": remaining,
+            "rooms_created": _own_rooms_created(target), "rooms_left_behind": remaining,
             "rooms_not_ours": [list(entry) for entry in target.registry.foreign_rooms()]}
     if is_worker(config):  # xdist sends it to the controller (pytest_testnodedown)
         if report_dir:
@@ -299,13 +304,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
               "profile": profile, "exit_status": decided.final, "status": meaning,
               "strict": run_status.strict(config, profile),
               "outcome": "passed" if decided.final == 0 else f"{meaning} (exit {decided.final})",
-              "rooms_created": sum(int(p.get("rooms_created", 0)) for p in parts), "rooms_left_behind": left,
+              "rooms_created": _rooms_created(parts, workers_created), "rooms_left_behind": left,
               "rooms_not_ours": [{"sid": sid, "why": why} for sid, why in not_ours],
               "rules_not_checked": dict(decided.rules_not_checked), "incomplete": list(decided.incomplete),
               "rules_not_applicable": dict(decided.not_applicable),
               "could_not_test": dict(decided.could_not_test),
               "duration_seconds": duration(config), "pins": dict(run.pins)}
     config.stash[REPORT_KEY] = write_summary(summary, Path(report_dir), header, target.redactor)
+
+
+def _own_rooms_created(target: Target) -> int:
+    """The rooms this process created: on a real target every one is journalled (the preflight's
+    included, which no test's registry holds)."""
+    journal = target.registry.cleanup_journal
+    if isinstance(journal, CleanupJournal):
+        return len(journal.created_sids)
+    return target.registry.created_count()
+
+
+def _rooms_created(parts: list[dict[str, Any]], workers_created: set[str] | None) -> int:
+    """The rooms the run created: the controller's own count (parts[0]) and its workers', from their
+    journals when the run kept them (exact also for a worker an interrupt kept from reporting)."""
+    if workers_created is None or len(parts) == 1 and not workers_created:
+        return sum(int(p.get("rooms_created", 0)) for p in parts)
+    return int(parts[0].get("rooms_created", 0)) + len(workers_created)
 
 
 def _workers_started(config: pytest.Config, reported: int) -> int:
