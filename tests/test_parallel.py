@@ -50,3 +50,24 @@ def test_parallel_run_with_delete_leftovers(tmp_path):
     assert summary["rooms_left_behind"] == [] and summary["requests_sent"] > 0
     assert any(row["rule"] == "auth.required" and row["passed"] > 0 for row in summary["checks"])
     assert not list(tmp_path.glob(".parts"))
+
+
+def test_a_worker_ends_without_teardown_after_the_other_exit_handlers(tmp_path):
+    """A worker's exit skips the teardown of its modules and objects (the controller waits for every
+    worker to end), but every other exit handler still runs and its output is flushed."""
+    marker = tmp_path / "handler-ran"
+    script = f"""
+import atexit
+from meeting_room_contract.plugin.xdist import exit_without_teardown
+atexit.register(lambda: open({str(marker)!r}, "w").write("ran"))
+atexit.register(exit_without_teardown)
+class TornDown:
+    def __del__(self):
+        print(" torn down")
+kept = TornDown()
+print("last words", end="")
+"""
+    completed = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == "last words"  # flushed; no teardown of `kept`
+    assert marker.read_text() == "ran"

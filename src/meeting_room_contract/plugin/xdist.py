@@ -17,8 +17,10 @@ first and small portions, no worker starts a 10-second test when the others are 
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -194,7 +196,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The run's files next to its journal go when the whole run ends (the controller, after every
     worker): a worker that finished first still explains its codes to the others until then."""
-    if hasattr(config, "workerinput") or RUN_KEY not in config.stash:
+    if hasattr(config, "workerinput"):
+        atexit.register(exit_without_teardown)
+        return
+    if RUN_KEY not in config.stash:
         return
     registry = run_of(config).target.registry
     journal = registry.cleanup_journal
@@ -203,6 +208,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     for pattern in RUN_SIDE_FILES:
         for path in journal.path.parent.glob(pattern.format(run=registry.run_id)):
             path.unlink(missing_ok=True)
+
+
+def exit_without_teardown() -> None:
+    """A worker's last act, once its session is over and xdist has its results: every other exit
+    handler runs, the output is flushed, and the process ends without tearing down its modules and
+    objects (0.3-0.5 s of CPU per worker, and the controller waits for every worker to end before
+    its end-of-run sweep). As multiprocessing ends its forked children."""
+    run_the_others = getattr(atexit, "_run_exitfuncs", None)
+    if run_the_others is None:  # pragma: no cover - not CPython: the usual teardown
+        return
+    atexit.unregister(exit_without_teardown)
+    run_the_others()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream: nothing more can be written anyway
+            pass
+    os._exit(0)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
