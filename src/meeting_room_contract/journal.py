@@ -13,6 +13,10 @@ dead (or finished) run: `cleanup_journalled` deletes every room journalled there
 not deleted, by sid, whatever it was renamed to and whatever its age, with the login that created
 it. A room that is not in a journal is never deleted. While deleting, SIGINT and SIGTERM are held
 back (delivered when the cleanup is done), so a signal does not abort a cleanup half way.
+
+A file goes when its process ends with none of its rooms left, except an xdist worker's: the
+controller's end-of-run cleanup reads it (what the worker created counts toward the run's
+`rooms_created` even when an interrupt kept the worker from reporting) and removes it.
 """
 
 from __future__ import annotations
