@@ -230,3 +230,28 @@ def test_an_interrupt_is_not_raised_inside_a_garbage_collector_callback():
         return _in_a_finalizer(sys._getframe())
 
     assert gc_callback() and not nested()
+
+
+def test_a_subtest_cut_short_by_an_interrupt_is_no_failed_test(tmp_path):
+    """pytest reports a KeyboardInterrupt inside a subtest (every schemathesis case is one) as a failed
+    subtest before it re-raises it: the case did not fail, the run was interrupted there."""
+    (tmp_path / "test_cases.py").write_text(
+        "def test_cases(subtests):\n"
+        "    with subtests.test(msg='a case'):\n"
+        "        pass\n"
+        "    with subtests.test(msg='the case the interrupt cuts short'):\n"
+        "        raise KeyboardInterrupt('SIGINT')\n")
+    completed = subprocess.run([sys.executable, "-m", "pytest", "test_cases.py", "-p", "no:cacheprovider", "-rs", "-v"],
+                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 2, output
+    assert "SUBFAILED" not in output and "cut short by the interrupt (not judged)" in output, output
+
+
+def test_a_violation_found_before_an_interrupt_keeps_its_status_and_says_interrupted():
+    from meeting_room_contract.plugin.status import RunStatus, meaning
+
+    assert meaning(RunStatus(final=1, violations=3, interrupted=True)) == \
+        "contract violations (the run was interrupted: not every test ran)"
+    assert meaning(RunStatus(final=2, violations=0, interrupted=True)) == "interrupted"
+    assert meaning(RunStatus(final=1, violations=3)) == "contract violations"

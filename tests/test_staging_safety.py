@@ -130,6 +130,34 @@ def test_interrupted_run_leaves_no_room(tmp_path):
         assert _rooms(mock) == {bystander["meeting_room_sid"]: bystander}, output[-3000:]
 
 
+def test_an_interrupted_multi_worker_run_keeps_what_its_workers_checked(tmp_path):
+    """R8-1/R8-2: Ctrl-C to the controller of xdist workers is passed on to them at once; each ends its
+    test, deletes its rooms and reports. The summary holds the workers' checks and every room the run
+    created, the status is "interrupted" (a schemathesis case cut short is no failed test), and only
+    the bystander is left."""
+    with MeetingRoomMock(latency_ms=10) as mock:
+        bystander = _bystander(mock)
+        created: list[str] = []
+        mock.on_created(lambda room: created.append(room["meeting_room_sid"]))
+        process = subprocess.Popen(_suite(mock, tmp_path, "-n", "2"), cwd=PROJECT_ROOT, env=_env(True),
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 180
+        while len(created) < 40 and time.monotonic() < deadline:  # both workers well into their tests
+            time.sleep(0.05)
+        assert len(created) >= 40, "the suite never created rooms"
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=120)
+        rooms = _rooms(mock)
+    assert process.returncode == 2, output[-3000:]
+    assert rooms == {bystander["meeting_room_sid"]: bystander}, output[-3000:]
+    summary = json.loads((tmp_path / "contract-summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["workers"] == 2
+    assert sum(row["passed"] for row in summary["checks"]) > 0, "the workers' checks were lost"  # the controller runs none
+    assert summary["rooms_created"] == len(created)
+    assert "SUBFAILED" not in output and "failed" not in output.splitlines()[-1], output[-3000:]
+
+
 def test_delete_leftovers_never_deletes_rooms_by_name(tmp_path):
     """Rooms named like earlier runs' but in no journal are reported, not deleted (tests/test_safety.py
     covers the journalled rooms of a killed run, which are deleted whatever their names)."""

@@ -21,7 +21,7 @@ from ..report import mark_stale
 from ..rooms import delete_leftover_rooms, preflight_name, sweep_run_rooms
 from ..run import Run
 from ..target import Target, TargetSettings
-from . import hypothesis_limits, status as run_status
+from . import hypothesis_limits, status as run_status, stopping
 from .options import check_options, chosen_pins, chosen_spec, is_contract_run, option
 from .stash import (OBSERVATIONS, REPORT_DIR_KEY, REPORT_KEY, RUN_KEY, STARTED_KEY, SUMMARY_KEY, WORKER_PARTS_KEY,
                     run_of)
@@ -86,12 +86,21 @@ def _stop_on_signals(session: pytest.Session) -> None:
 
     A KeyboardInterrupt raised while a garbage-collector callback runs (hypothesis has one) would be
     lost and printed as a traceback, so it is not raised there: the session is told to stop too, so
-    the run ends before the next test.
+    the run ends before the next test. The controller of xdist workers tells them at once (each ends
+    its test, deletes its rooms and reports). Once a KeyboardInterrupt was raised, another signal only
+    confirms the stop: a worker gets Ctrl-C from the terminal and the controller's word, and a second
+    exception would cut its cleanup or its report short.
     """
     def interrupt(signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
         session.shouldstop = f"interrupted by {name}"
+        if session.config.stash.get(SIGNALLED, None) == RAISED:
+            return
+        if not is_worker(session.config) and is_contract_run(session.config) and SIGNALLED not in session.config.stash:
+            stopping.interrupt_the_workers(session.config)
+        session.config.stash[SIGNALLED] = name
         if not _in_a_finalizer(frame):  # raised there it would be lost, printed as an "unraisable" traceback
+            session.config.stash[SIGNALLED] = RAISED
             raise KeyboardInterrupt(name)
 
     if hasattr(signal, "SIGTERM"):
@@ -100,6 +109,8 @@ def _stop_on_signals(session: pytest.Session) -> None:
         signal.signal(signal.SIGINT, interrupt)
 
 
+SIGNALLED = pytest.StashKey[str]()  # this process got SIGINT/SIGTERM: its name, or RAISED once a KeyboardInterrupt was
+RAISED = "raised"
 FINALIZERS = {"gc_callback", "__del__"}  # hypothesis's garbage-collector callback; object finalizers
 
 
@@ -177,14 +188,21 @@ def _sweep_after_preflight(target: Target) -> str:
     return f" [cleanup: look for rooms named {target.registry.room_name_prefix!r} on the target and delete them]"
 
 
-def _stop_the_workers(config: pytest.Config) -> None:
+WORKERS_FINISH_S = 8.0  # after an interrupt: a worker ends its request, deletes its rooms and reports in ~1 s
+
+
+def _stop_the_workers(config: pytest.Config, interrupted: bool) -> None:
     """xdist's own teardown of the workers, run before the controller's end-of-run sweep instead of
     after it (bounded: xdist interrupts a worker still in a test after 5 s and kills it after 10 s).
     After a finished run the workers are done already; after an interrupt they were still testing, and
     a worker could create a room after the sweep or be killed before it deleted its own."""
     manager = getattr(config.pluginmanager.getplugin("dsession"), "nodemanager", None)
-    if manager is not None:
-        manager.teardown_nodes()
+    if manager is None:
+        return
+    if interrupted:  # the workers were told at the signal (or told themselves): read their last words
+        stopping.interrupt_the_workers(config)  # any not told yet (an interrupt that reached only a worker)
+        stopping.hear_the_workers_out(config, WORKERS_FINISH_S)
+    manager.teardown_nodes()
 
 
 def _sweep_at_the_end(target: Target) -> tuple[list[str], set[str] | None]:
@@ -266,7 +284,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     workers_created: set[str] | None = None
     with signals_held():  # SIGINT/SIGTERM wait until the rooms are deleted
         if not is_worker(config) and is_contract_run(config):
-            _stop_the_workers(config)  # before the sweep: no worker creates a room after it
+            _stop_the_workers(config, interrupted=SIGNALLED in config.stash or int(exitstatus) == int(
+                pytest.ExitCode.INTERRUPTED))  # before the sweep: no worker creates a room after it
             remaining, workers_created = _sweep_at_the_end(target)
     remaining = sorted(set(target.close()) | set(remaining))
     if remaining:

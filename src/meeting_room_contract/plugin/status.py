@@ -34,6 +34,7 @@ MEANING = {0: "passed: every rule checked and held", 1: "contract violations", 2
            4: "usage error", 5: "no tests collected", EXIT_COULD_NOT_TEST: "could not test the target",
            EXIT_INCOMPLETE: "incomplete (strict): not every rule was checked"}
 COULD_NOT_TEST = "contract_could_not_test"  # a report's user property: the reason, one line
+CUT_SHORT = "cut short by the interrupt (not judged)"
 SECOND_ACCOUNT_RULES = ("isolation.accounts", "uniqueness.account_scope")
 
 
@@ -52,6 +53,7 @@ class RunStatus:
     not_applicable: dict[str, str] = field(default_factory=dict)  # rule -> why no answer of this target could apply it
     notes: list[str] = field(default_factory=list)  # lines shown with the status that do not make a run incomplete
     violations: int | None = None  # contract violations the run recorded (None: not known yet)
+    interrupted: bool = False  # Ctrl-C or SIGTERM stopped the run (its status may still be a violation's)
 
 
 STATUS_KEY = pytest.StashKey[RunStatus]()
@@ -87,6 +89,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     a counted violation of shape.response_conformance, shown without a traceback."""
     report = yield
     if not (report.failed and call.excinfo is not None):
+        return report
+    if call.excinfo.errisinstance(KeyboardInterrupt):
+        # Only a subtest gets here (pytest reports a KeyboardInterrupt in a subtest, such as a schemathesis
+        # case, as a failed subtest before it re-raises it): nothing failed, the run was interrupted there.
+        report.outcome = "skipped"
+        report.longrepr = (item.location[0], (item.location[1] or 0) + 1, f"Skipped: {CUT_SHORT}")
         return report
     leaves = group_leaves(call.excinfo.value)
     unavailable = [leaf for leaf in leaves if isinstance(leaf, TargetUnavailable)]
@@ -145,6 +153,7 @@ def decide(config: pytest.Config, exitstatus: int, summary: dict[str, Any], rema
     """The run's exit status and, one line each, why it is not green."""
     status = status_of(config)
     status.violations = int(summary.get("failures_total") or 0)
+    status.interrupted = exitstatus == EXIT_INTERRUPTED
     checked = {row["rule"] for row in summary.get("checks", []) if row.get("run")}
     stopped = next(iter(status.could_not_test.values()), None)
     for rule_id in rules.RULES:
@@ -230,8 +239,12 @@ def meaning(status: RunStatus) -> str:
     if status.final == EXIT_OK and status.incomplete:
         return "passed without strict mode: no violation, but not everything was checked"
     if status.final == EXIT_VIOLATIONS and status.violations == 0:
-        return "tests failed without a contract violation (each failed test says its error)"
-    return MEANING.get(status.final, f"exit {status.final}")
+        words = "tests failed without a contract violation (each failed test says its error)"
+    else:
+        words = MEANING.get(status.final, f"exit {status.final}")
+    if status.interrupted and status.final != EXIT_INTERRUPTED:
+        words += " (the run was interrupted: not every test ran)"
+    return words
 
 
 def not_green_lines(status: RunStatus) -> list[str]:
