@@ -255,3 +255,14 @@ def test_a_violation_found_before_an_interrupt_keeps_its_status_and_says_interru
         "contract violations (the run was interrupted: not every test ran)"
     assert meaning(RunStatus(final=2, violations=0, interrupted=True)) == "interrupted"
     assert meaning(RunStatus(final=1, violations=3)) == "contract violations"
+
+
+def test_the_first_failure_is_said_at_once(tmp_path):
+    """R8-4: pytest shows failures only when the run ends (minutes later against a remote target): the
+    first one is one line as soon as it is reported, with the violation's headline and rule."""
+    code, output, _ = _run(tmp_path, "-n", "2", "-k", "test_patch or test_put", "--mock-fault", "list_item_stale_after_update")
+    assert code == 1, output[-3000:]
+    first = [line for line in output.splitlines() if line.startswith("FIRST FAILURE")]
+    assert len(first) == 1, output[-3000:]
+    assert "CONTRACT VIOLATION [read_paths.list_matches_get]" in first[0]
+    assert output.index(first[0]) < output.index("contract status")  # before the end of the run

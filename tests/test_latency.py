@@ -12,6 +12,7 @@ from meeting_room_contract.registry import UnsafeTargetError
 from meeting_room_contract.plugin import xdist as xdist_plugin
 from meeting_room_contract.rooms import RoomFactory
 from meeting_room_contract.target import Target, TargetSettings
+from meeting_room_contract.transport import RateLimiter
 
 
 def test_workers_by_round_trip_and_cores():
@@ -24,14 +25,39 @@ def test_workers_by_round_trip_and_cores():
 
 
 def test_each_worker_keeps_to_its_share_of_the_rate_limit():
-    config = SimpleNamespace(option=SimpleNamespace(rate_limit=30.0))
+    config = SimpleNamespace(option=SimpleNamespace(rate_limit=30.0), stash=pytest.Stash())
     config.getoption = lambda name, default=None: getattr(config.option, name, default)
     xdist_plugin.share_rate_limit(config, 6)
     assert config.option.rate_limit == pytest.approx(5.0)
-    unlimited = SimpleNamespace(option=SimpleNamespace(rate_limit=0.0))
+    assert config.stash[xdist_plugin.RUN_RATE] == 30.0  # the whole, for the share that grows
+    unlimited = SimpleNamespace(option=SimpleNamespace(rate_limit=0.0), stash=pytest.Stash())
     unlimited.getoption = lambda name, default=None: getattr(unlimited.option, name, default)
     xdist_plugin.share_rate_limit(unlimited, 6)
     assert unlimited.option.rate_limit == 0.0
+
+
+def test_a_workers_share_of_the_rate_limit_grows_as_the_others_finish(tmp_path):
+    """R8-3: with a static 1/N share the last tests of a run crawled (12 workers at 1.67 requests/s each
+    under --rate-limit 20). The workers still testing share the whole rate; a worker that finished (its
+    `done` file) no longer counts, one that died without it still does (never above the limit)."""
+    sharers = xdist_plugin.WorkersStillTesting(tmp_path, "t8run-abc", 4, fresh_for_s=0)
+    limiter = RateLimiter(20.0, sharers)
+    assert sharers() == 4 and limiter.interval == pytest.approx(4 / 20)
+    (tmp_path / "t8run-abc.done.101").touch()
+    (tmp_path / "t8run-abc.done.102").touch()
+    (tmp_path / "t0other-abc.done.103").touch()  # another run's
+    assert sharers() == 2 and limiter.interval == pytest.approx(2 / 20)
+    for pid in (104, 105, 106):
+        (tmp_path / f"t8run-abc.done.{pid}").touch()
+    assert sharers() == 1  # never less than this process
+    assert RateLimiter(0, sharers).interval == 0.0
+
+
+def test_a_rate_limit_caps_the_default_workers():
+    """More workers than the rate keeps busy only wait for their share (and each costs a start)."""
+    assert xdist_plugin.rate_limited_workers(20, 0.053) == 3
+    assert xdist_plugin.rate_limited_workers(1, 0.020) == 2
+    assert xdist_plugin.rate_limited_workers(200, 0.080) == 32  # above the default: the default stands
 
 
 def test_the_last_read_stands_for_a_get_only_until_something_goes_to_the_room(make_run):

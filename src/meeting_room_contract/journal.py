@@ -279,7 +279,7 @@ def cleanup_journalled(state_dir: str | os.PathLike[str], client: "ConferenceCli
     return result
 
 
-RUN_SIDE_FILES = ("{run}.codes.*", "{run}.names.*", "{run}.wrong-password-*.claim", "{run}.quiet")  # plugin/xdist.py, target.py, registry.py
+RUN_SIDE_FILES = ("{run}.codes.*", "{run}.names.*", "{run}.wrong-password-*.claim", "{run}.quiet", "{run}.done.*")  # plugin/xdist.py, target.py, registry.py
 
 
 def remove_side_files_of_ended_runs(directory: Path) -> list[Path]:

@@ -7,7 +7,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 import requests
@@ -143,20 +143,30 @@ class PoliteRetry(Retry):
 
 
 class RateLimiter:
-    """At most `per_second` requests per second across threads (0 = unlimited)."""
+    """At most `per_second` requests per second across threads (0 = unlimited). Shared with other
+    processes (`sharers()`: how many still send, e.g. xdist workers still testing), this process keeps
+    to its share of it, and a share grows as the others finish."""
 
-    def __init__(self, per_second: float):
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+    def __init__(self, per_second: float, sharers: Callable[[], int] | None = None):
+        self.per_second = per_second
+        self.sharers = sharers
         self._next = 0.0
         self._lock = threading.Lock()
 
+    @property
+    def interval(self) -> float:
+        if not self.per_second > 0:
+            return 0.0
+        return max(1, self.sharers() if self.sharers is not None else 1) / self.per_second
+
     def wait(self) -> None:
-        if not self.interval:
+        interval = self.interval
+        if not interval:
             return
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next)
-            self._next = slot + self.interval
+            self._next = slot + interval
         if slot > now:
             time.sleep(slot - now)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from html import escape
 from pathlib import Path
 from typing import Any, Callable
@@ -23,7 +24,8 @@ from .. import report as contract_report
 from .. import rules
 from ..judges import ContractViolation
 from .exception_tree import chained, group_leaves
-from .stash import REPORT_DIR_KEY, REPORT_KEY, RUN_KEY, run_of
+from .options import is_contract_run
+from .stash import REPORT_DIR_KEY, REPORT_KEY, RUN_KEY, STARTED_KEY, run_of
 
 _BLANK_ARGUMENT = re.compile(r"^\s+\w+=,$")  # hypothesis prints fixtures as `client=,`
 
@@ -185,11 +187,44 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Failures name the report directory their stories are written to."""
+    """Failures name the report directory their stories are written to; the first one is said at once."""
 
     run = config.stash.get(RUN_KEY, None)
     if run is not None:
         run.report_dir = config.stash.get(REPORT_DIR_KEY, None) or "reports"
+    if not hasattr(config, "workerinput") and is_contract_run(config):
+        config.pluginmanager.register(FirstFailureLine(config), "contract-first-failure-line")
+
+
+class FirstFailureLine:
+    """The run's first failure, one line as soon as it is reported (pytest shows failures only at the end
+    of the run, minutes later against a remote target), so a failing gate says what is wrong early."""
+
+    def __init__(self, config: pytest.Config):
+        self.config, self.said = config, False
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.said or not report.failed:
+            return
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        self.said = True
+        started = self.config.stash.get(STARTED_KEY, None)
+        after = f" after {time.monotonic() - started:.0f} s" if started is not None else ""
+        reporter.write_line(f"FIRST FAILURE{after}: {report.nodeid}: {headline(report)[:400]} (all failures at the end)",
+                            red=True, bold=True)
+
+
+def headline(report: pytest.TestReport) -> str:
+    """The line that says what a failed report is about: a violation's or a "could not test" line, else
+    the first `E` line of a traceback, else its last line."""
+    lines = [line.strip() for line in str(report.longrepr or "").splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("CONTRACT VIOLATION", "could not test")):
+            return line
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return errors[0] if errors else (lines[-1] if lines else report.outcome)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -38,7 +38,6 @@ REMOTE_WORKERS = 6  # workers for a remote target on a 2-core machine: most of a
 FAR_RTT_S = 0.050  # from this round trip on (another region), twice as many: waiting dwarfs a worker's CPU
 MIN_WORKER_RTT_S = 0.004  # below this round trip (loopback, same rack) the run is CPU-bound: one worker per core
 PROBES = 5  # the quickest counts: a busy machine delays some answers
-WORKERS_CHOSEN = pytest.StashKey[str]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -53,10 +52,37 @@ def pytest_cmdline_main(config: pytest.Config) -> Any:
 
 
 def share_rate_limit(config: pytest.Config, workers: int) -> None:
-    """RateLimiter is per process: under xdist each worker keeps to 1/N of the run's --rate-limit."""
+    """RateLimiter is per process: under xdist each worker keeps to 1/N of the run's --rate-limit; on a
+    real target the share then grows as other workers finish (`WorkersStillTesting`, at configure)."""
     rate = config.getoption("rate_limit", 0.0)
     if rate and rate > 0 and workers > 1:
+        config.stash[RUN_RATE] = rate
         config.option.rate_limit = rate / workers
+
+
+class WorkersStillTesting:
+    """How many of the run's workers may still send requests: all of them, less those that wrote their
+    `done` file (a worker writes it once its session is over, its last request sent). A worker that
+    died without one still counts: the run never goes above its rate limit."""
+
+    def __init__(self, directory: Path, run_id: str, workers: int, fresh_for_s: float = 0.5):
+        self.directory, self.run_id, self.workers, self.fresh_for_s = directory, run_id, workers, fresh_for_s
+        self._count, self._fresh_until = workers, 0.0
+
+    def __call__(self) -> int:
+        now = time.monotonic()
+        if now >= self._fresh_until:
+            done = sum(1 for _ in self.directory.glob(f"{self.run_id}.done.*"))
+            self._count, self._fresh_until = max(1, self.workers - done), now + self.fresh_for_s
+        return self._count
+
+    def done(self) -> None:
+        (self.directory / f"{self.run_id}.done.{os.getpid()}").touch()
+
+
+WORKERS_CHOSEN = pytest.StashKey[str]()
+RUN_RATE = pytest.StashKey[float]()  # a worker's: the run's whole --rate-limit (its option holds its first share)
+SHARERS = pytest.StashKey[WorkersStillTesting]()
 
 
 def remote_workers(round_trip_s: float | None, cores: int | None = None) -> int:
@@ -130,13 +156,24 @@ def default_workers(config: pytest.Config) -> None:
     workers = remote_workers(round_trip)
     if workers and round_trip is not None and round_trip < MIN_WORKER_RTT_S and narrowed_selection(config):
         workers = 0  # a near target and a few tests: serial
+    rate = float(config.getoption("rate_limit", 0.0) or 0.0)
+    limited = ""
+    if workers and round_trip is not None and rate > 0:
+        workers = min(workers, rate_limited_workers(rate, round_trip))
+        limited = f"; --rate-limit {rate:g}/s shared by the workers still testing"
     if workers:
         config.option.numprocesses = workers
         measured = (f"no answer to a probe within {timeout:g} s: a cold start?" if round_trip >= timeout
                     else f"round trip {round_trip * 1000:.0f} ms")
         kind = "a near target, one per core" if round_trip < MIN_WORKER_RTT_S else "a remote target"
-        config.stash[WORKERS_CHOSEN] = (f"{workers} xdist workers by default for {kind} ({measured}; "
+        config.stash[WORKERS_CHOSEN] = (f"{workers} xdist workers by default for {kind} ({measured}{limited}; "
                                         "-n 0 runs serially, -n N picks N)")
+
+
+def rate_limited_workers(rate: float, round_trip_s: float) -> int:
+    """Under --rate-limit more workers than the rate keeps busy only wait for their share: twice the
+    requests one round trip holds (a worker sends one request per round trip), at least 2."""
+    return max(2, math.ceil(2 * rate * round_trip_s))
 
 
 def balance(config: pytest.Config) -> None:
@@ -191,12 +228,18 @@ def pytest_configure(config: pytest.Config) -> None:
     codes = WorkerCodes(journal.path.parent, run.target.registry.run_id, run.model)
     run.target.registry.on_send = codes.sent
     run.worker_codes = codes  # type: ignore[attr-defined]
+    if RUN_RATE in config.stash:  # the run's rate limit, shared by the workers still testing
+        sharers = WorkersStillTesting(journal.path.parent, run.target.registry.run_id, int(workerinput["workercount"]))
+        run.target.limiter.per_second, run.target.limiter.sharers = config.stash[RUN_RATE], sharers
+        config.stash[SHARERS] = sharers
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The run's files next to its journal go when the whole run ends (the controller, after every
     worker): a worker that finished first still explains its codes to the others until then."""
     if hasattr(config, "workerinput"):
+        if SHARERS in config.stash:  # its last request is sent: the others' shares of the rate limit grow
+            config.stash[SHARERS].done()
         atexit.register(exit_without_teardown)
         return
     if RUN_KEY not in config.stash:
