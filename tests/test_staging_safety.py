@@ -213,3 +213,5 @@ def test_a_wrong_password_probe_answered_429_is_never_repeated_and_the_run_goes_
     assert completed.returncode == 0 and "could not test" not in out.lower(), out[-2000:]
     assert any("429" in situation and "not repeated" in situation
                for situation in summary["not_checked"].get("auth.required", {})), summary["not_checked"]
+    # R8-6: the rule was checked on the other answers: this one answer is "not judged", not the rule "not checked"
+    assert "NOT JUDGED (the rule was checked on other answers), auth.required: " in out, out[-2000:]

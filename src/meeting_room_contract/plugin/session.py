@@ -388,9 +388,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not (summary["behaviours"] or summary["drift"] or summary.get("not_checked")):
         return
     terminalreporter.section("contract observations")
+    checked = {row["rule"] for row in summary.get("checks", []) if row.get("run")}
     for rule_id, values in summary.get("not_checked", {}).items():
-        terminalreporter.line(f"NOT CHECKED, {rule_id}: " + ", ".join(f"{value} x{count}" for value, count in values.items()),
-                              yellow=True)
+        # R8-6: a rule checked by other answers is not "not checked"; only these answers were not judged
+        label = f"NOT JUDGED (the rule was checked on other answers), {rule_id}" if rule_id in checked \
+            else f"NOT CHECKED, {rule_id}"
+        terminalreporter.line(f"{label}: " + ", ".join(f"{value} x{count}" for value, count in values.items()), yellow=True)
     for name, values in summary["behaviours"].items():
         terminalreporter.line(f"{name}: " + ", ".join(f"{value} x{count}" for value, count in values.items()))
     for kind, values in summary["drift"].items():
