@@ -549,3 +549,30 @@ def test_a_room_the_factory_gets_answered_with_a_room_held_before_is_a_violation
     assert len(created) == 1 and not client.registry.owns(created[0])
     assert sweep_run_rooms([client], client.registry) == []
     assert created[0] not in _live(run.target.mock) and held["meeting_room_sid"] in _live(run.target.mock)
+
+
+def test_an_interrupt_during_a_room_creation_is_raised_once_the_room_is_recorded():
+    """R9 (found while measuring review 8's fixes): a SIGINT that came while a POST was in flight was
+    raised inside it; the target created the room, its answer was never read, and a room named with an
+    edge value (not the run's prefix) was left on the target with no journal naming it. The interrupt
+    now waits for the answer: the room is recorded (and deleted at the end), then the run stops."""
+    registry = RoomRegistry("t9run-abc", "contract-test")
+
+    def interrupt(signum, frame):  # as the plugin's handler does
+        if not registry.defer_interrupt(signal.Signals(signum).name):
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        with MeetingRoomMock() as mock:
+            mock.on_created(lambda room: os.kill(os.getpid(), signal.SIGTERM))  # the signal comes mid-POST
+            client = _client(mock.base_url, registry=registry)
+            with pytest.raises(KeyboardInterrupt):
+                client.create_room({"name": "Room0123456789 an edge value, not the run's name"})
+            created = list(mock.rooms())
+            assert len(created) == 1 and registry.owns(created[0])  # recorded before the run stopped
+            client.delete_room(created[0])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    with pytest.raises(KeyboardInterrupt):  # outside a creation the interrupt is not held
+        interrupt(signal.SIGTERM, None)

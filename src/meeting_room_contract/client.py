@@ -72,13 +72,22 @@ class ConferenceClient:
         then is done; a POST of a room named by this run is looked up by its name and adopted if
         it was created. (A POST without such a name is one whose name is the invalid part of a
         generated case: a correct server creates nothing.) Other requests are sent again as they
-        are. The last answer carries `gateway_attempts`.
+        are. The last answer carries `gateway_attempts`. A room a POST created is recorded here,
+        before a Ctrl-C or SIGTERM that came meanwhile is raised (`RoomRegistry.creating`).
 
         This loop is the only retry layer for gateway answers; 429s and connection errors are
         retried by the session (`PoliteRetry`) only. What is left after those retries raises
         `TargetUnavailable` (could not test): a 429, a connection error or timeout, the run deadline.
         """
         method = method.upper()
+        if method == "POST" and path.split("?")[0] == "/meeting_rooms":
+            with self.registry.creating():  # an interrupt waits until the room it creates is recorded
+                response = self._send(method, path, url=url, **kwargs)
+                self.record_if_created(response, kwargs.get("json") if kwargs.get("json") is not None else None)
+                return response
+        return self._send(method, path, url=url, **kwargs)
+
+    def _send(self, method: str, path: str, *, url: str | None = None, **kwargs: Any) -> requests.Response:
         self.refuse_unsafe(method, path)
         self.registry.wait_for_quiet()
         if method != "GET":
@@ -96,7 +105,7 @@ class ConferenceClient:
         # After GATEWAY_GIVE_UPS errors that outlived their retries the run is red already: later
         # gateway errors are reported at once instead of being waited out again and again.
         while (response.status_code in GATEWAY_STATUSES and attempts <= self.politeness.error_retries
-               and self.counter.gateway_give_ups < GATEWAY_GIVE_UPS):
+               and self.counter.gateway_give_ups < GATEWAY_GIVE_UPS and not self.deadline.stopping):
             pause = self.politeness.gateway_backoff * attempts
             if pause >= self.deadline.remaining():
                 self.deadline.check(f"{method} {path}")
@@ -233,7 +242,7 @@ class ConferenceClient:
         except ValueError:
             return
         sid = answered.get("meeting_room_sid") if isinstance(answered, dict) else None
-        if not isinstance(sid, str):
+        if not isinstance(sid, str) or self.registry.owns(sid):  # recorded already (by `send`)
             return
         if sid in self.registry.seen_elsewhere and not self.registry.owns(sid):
             self.registry.report_foreign(sid, "was named by a creation answer, but the run had listed it before as not its own")

@@ -77,6 +77,33 @@ class RoomRegistry:
         # journal), so that the controller's end-of-run sweep knows every name the run sent
         self.shared_names_path: Any = None
         self.listed_at_the_end: set[Any] | None = None  # the rooms still on the target after the end-of-run sweep (None: no sweep)
+        self._creating = 0  # room creations in flight in the main thread (an interrupt waits for their answers)
+        self._deferred: str | None = None  # the signal that came during one
+
+    @contextlib.contextmanager
+    def creating(self) -> Iterator[None]:
+        """A room creation, from sending the POST to recording the room its answer names: a Ctrl-C or
+        SIGTERM that comes meanwhile (`defer_interrupt`) is raised when it is over. Raised mid-way, the
+        target could create a room whose answer is never read: no journal would name it, and a room
+        named with an edge value (not the run's prefix) is no room the end-of-run sweep may delete."""
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            self._creating += 1
+        try:
+            yield
+        finally:
+            if main:
+                self._creating -= 1
+                if not self._creating and self._deferred is not None:
+                    name, self._deferred = self._deferred, None
+                    raise KeyboardInterrupt(name)
+
+    def defer_interrupt(self, name: str) -> bool:
+        """True while a room creation is in flight in the main thread: the interrupt is raised when it is over."""
+        if self._creating:
+            self._deferred = name
+            return True
+        return False
 
     def wait_for_quiet(self) -> None:
         """Under xdist: while another worker of the run holds the quiet file (`quiet`), wait (bounded)."""

@@ -49,6 +49,7 @@ class Deadline:
         self.seconds = seconds
         self.ends = clock() + seconds if seconds and math.isfinite(seconds) else math.inf
         self.gave_up: str | None = None  # why the target could not be tested (then every later request ends at once)
+        self.stopping = False  # an interrupt waits for a request in flight: no more retries for it
         self._shared = shared  # NO_DEADLINE: the default of stand-alone clients, which keeps no run state
 
     def remaining(self) -> float:
@@ -113,7 +114,8 @@ class PoliteRetry(Retry):
         return retry
 
     def is_exhausted(self) -> bool:
-        return super().is_exhausted() or self.deadline.expired()  # no retry after the run deadline
+        # no retry after the run deadline, nor once an interrupt waits for this request
+        return super().is_exhausted() or self.deadline.expired() or self.deadline.stopping
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if status_code == 429:

@@ -92,9 +92,17 @@ def _stop_on_signals(session: pytest.Session) -> None:
     exception would cut its cleanup or its report short.
     """
     def interrupt(signum: int, frame: Any) -> None:
+        __tracebackhide__ = True  # pytest names where the run was when the signal came, not this handler (R8-4)
         name = signal.Signals(signum).name
         session.shouldstop = f"interrupted by {name}"
         if session.config.stash.get(SIGNALLED, None) == RAISED:
+            return
+        run = session.config.stash.get(RUN_KEY, None)
+        if run is not None and run.target.registry.defer_interrupt(name):  # raised once the room it creates is recorded
+            run.target.deadline.stopping = True
+            session.config.stash[SIGNALLED] = RAISED
+            if not is_worker(session.config) and is_contract_run(session.config):
+                stopping.interrupt_the_workers(session.config)
             return
         if not is_worker(session.config) and is_contract_run(session.config) and SIGNALLED not in session.config.stash:
             stopping.interrupt_the_workers(session.config)
