@@ -239,13 +239,28 @@ def test_a_subtest_cut_short_by_an_interrupt_is_no_failed_test(tmp_path):
         "def test_cases(subtests):\n"
         "    with subtests.test(msg='a case'):\n"
         "        pass\n"
+        "    with subtests.test(msg='a violation, then the interrupt while its room is deleted'):\n"
+        "        from meeting_room_contract.judges import ContractViolation\n"
+        "        try:\n"
+        "            raise ContractViolation('patch.partial_update', 'a field not sent was changed')\n"
+        "        finally:\n"
+        "            raise KeyboardInterrupt('SIGINT')\n")
+    (tmp_path / "test_cut.py").write_text(
+        "def test_cases(subtests):\n"
+        "    with subtests.test(msg='a case'):\n"
+        "        pass\n"
         "    with subtests.test(msg='the case the interrupt cuts short'):\n"
         "        raise KeyboardInterrupt('SIGINT')\n")
-    completed = subprocess.run([sys.executable, "-m", "pytest", "test_cases.py", "-p", "no:cacheprovider", "-rs", "-v"],
+    completed = subprocess.run([sys.executable, "-m", "pytest", "test_cut.py", "-p", "no:cacheprovider", "-rs", "-v"],
                                cwd=tmp_path, capture_output=True, text=True, timeout=120)
     output = completed.stdout + completed.stderr
     assert completed.returncode == 2, output
     assert "SUBFAILED" not in output and "cut short by the interrupt (not judged)" in output, output
+    # R9-6: a violation found before the interrupt came (e.g. while its room was deleted) stays a failure
+    completed = subprocess.run([sys.executable, "-m", "pytest", "test_cases.py", "-p", "no:cacheprovider", "-rs", "-v"],
+                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    output = completed.stdout + completed.stderr
+    assert "SUBFAILED" in output and "cut short" not in output, output
 
 
 def test_a_violation_found_before_an_interrupt_keeps_its_status_and_says_interrupted():

@@ -212,6 +212,8 @@ class FirstFailureLine:
         self.said = True
         started = self.config.stash.get(STARTED_KEY, None)
         after = f" after {time.monotonic() - started:.0f} s" if started is not None else ""
+        if reporter._tw.width_of_current_line:  # under xdist the progress line is not ended for us (R9-5)
+            reporter.write("\n")
         reporter.write_line(f"FIRST FAILURE{after}: {report.nodeid}: {headline(report)[:400]} (all failures at the end)",
                             red=True, bold=True)
 

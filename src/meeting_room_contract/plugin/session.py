@@ -53,6 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
     run = Run(target, api_spec, pins)
+    if is_worker(config):
+        config.pluginmanager.register(_WorkerInterruptTraceback(), "contract-worker-interrupt-traceback")
     if not target.settings.uses_mock:  # every room created on a real target is journalled on disk at once
         state_dir = config.getoption("state_dir") or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
         target.registry.attach_journal(CleanupJournal(state_dir, target.registry.run_id, keep=is_worker(config)))
@@ -79,6 +81,19 @@ def _name_the_spec_in_the_html_report(config: pytest.Config, description: str) -
     metadata = config.stash.get(metadata_key, None)
     if metadata is not None:
         metadata["Contract spec"] = description
+
+
+class _WorkerInterruptTraceback:
+    """An xdist worker's interrupt traceback is shown to nobody, but pytest formats it (every frame,
+    with its arguments and source: seconds of CPU in hypothesis's and schemathesis's deep stacks, times
+    12 workers on 2 cores) before the worker deletes its rooms (R9-2): a worker formats one frame, the
+    last that is not hidden (pytest needs one to name where the interrupt came)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        shown = excinfo.traceback.filter(excinfo)
+        if len(shown) > 1:
+            excinfo.traceback = shown[-1:]
 
 
 def _stop_on_signals(session: pytest.Session) -> None:

@@ -25,7 +25,7 @@ from .. import rules
 from ..client import ListingContradiction
 from ..transport import TargetUnavailable
 from ..judges import ContractViolation
-from .exception_tree import group_leaves
+from .exception_tree import chained, group_leaves
 from .stash import run_of
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_INTERRUPTED, EXIT_USAGE = 0, 1, 2, 4
@@ -90,9 +90,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     report = yield
     if not (report.failed and call.excinfo is not None):
         return report
-    if call.excinfo.errisinstance(KeyboardInterrupt):
+    if call.excinfo.errisinstance(KeyboardInterrupt) and not any(
+            isinstance(error, ContractViolation) for error in chained(call.excinfo.value)):
         # Only a subtest gets here (pytest reports a KeyboardInterrupt in a subtest, such as a schemathesis
         # case, as a failed subtest before it re-raises it): nothing failed, the run was interrupted there.
+        # (A violation the interrupt came after, e.g. while the case's room was deleted, stays a failure.)
         report.outcome = "skipped"
         report.longrepr = (item.location[0], (item.location[1] or 0) + 1, f"Skipped: {CUT_SHORT}")
         return report
