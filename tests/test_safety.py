@@ -576,3 +576,10 @@ def test_an_interrupt_during_a_room_creation_is_raised_once_the_room_is_recorded
         signal.signal(signal.SIGTERM, previous)
     with pytest.raises(KeyboardInterrupt):  # outside a creation the interrupt is not held
         interrupt(signal.SIGTERM, None)
+
+
+def test_the_end_of_run_cleanup_gets_its_retries_back_after_an_interrupt_stopped_them():
+    deadline = Deadline(None)
+    deadline.stopping = True  # an interrupt waited for a room creation: no more retries for it
+    deadline.try_again()  # the end-of-run cleanup
+    assert not deadline.stopping

@@ -72,8 +72,10 @@ class Deadline:
 
     def try_again(self, grace_s: float = CLEANUP_GRACE_S) -> None:
         """Send again after giving up (the end-of-run cleanup: one more try, which gives up as before).
-        A run that reached --max-duration gets `grace_s` more for it: its rooms are deleted, not left."""
+        A run that reached --max-duration gets `grace_s` more for it: its rooms are deleted, not left.
+        The cleanup's requests get their retries again, also after an interrupt stopped them."""
         self.gave_up = None
+        self.stopping = False
         if self.expired():
             self.ends = self.clock() + grace_s
 

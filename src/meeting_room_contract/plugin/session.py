@@ -217,8 +217,9 @@ WORKERS_FINISH_S = 8.0  # after an interrupt: a worker ends its request, deletes
 def _stop_the_workers(config: pytest.Config, interrupted: bool) -> None:
     """xdist's own teardown of the workers, run before the controller's end-of-run sweep instead of
     after it (bounded: xdist interrupts a worker still in a test after 5 s and kills it after 10 s).
-    After a finished run the workers are done already; after an interrupt they were still testing, and
-    a worker could create a room after the sweep or be killed before it deleted its own."""
+    After a finished run the workers are done already. After an interrupt they were told at once
+    (`stopping`), and their last reports and summary parts are read first (at most WORKERS_FINISH_S):
+    a worker could otherwise create a room after the sweep or be killed before it deleted its own."""
     manager = getattr(config.pluginmanager.getplugin("dsession"), "nodemanager", None)
     if manager is None:
         return
