@@ -71,3 +71,33 @@ print("last words", end="")
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout == "last words"  # flushed; no teardown of `kept`
     assert marker.read_text() == "ran"
+
+
+def test_a_workers_last_report_that_cannot_be_shown_is_said_and_the_others_are_still_read():
+    """After an interrupt the controller reads its workers' last events itself: a report that fails to
+    show is said in one line (not swallowed), and the workers' parts are still collected."""
+    from queue import Queue
+    from types import SimpleNamespace
+
+    from meeting_room_contract.plugin import stopping
+
+    lines, down = [], []
+    reporter = SimpleNamespace(write_line=lambda line, **markup: lines.append(line))
+    node = object()
+
+    class DSession:
+        _active_nodes = {node}
+        queue: Queue = Queue()
+
+        def worker_testreport(self, node, rep):
+            raise ValueError("unserialisable")
+
+    dsession = DSession()
+    dsession.queue.put(("testreport", {"node": node, "rep": "a failed report"}))
+    dsession.queue.put(("workerfinished", {"node": node}))
+    config = SimpleNamespace(
+        pluginmanager=SimpleNamespace(getplugin=lambda name: dsession, get_plugin=lambda name: reporter),
+        hook=SimpleNamespace(pytest_testnodedown=lambda node, error: down.append(node)))
+    stopping.hear_the_workers_out(config, 5)
+    assert down == [node] and not DSession._active_nodes
+    assert len(lines) == 1 and "could not be shown (ValueError: unserialisable)" in lines[0]

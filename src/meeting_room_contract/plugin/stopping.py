@@ -68,7 +68,16 @@ def hear_the_workers_out(config: pytest.Config, seconds: float) -> None:
         elif name in ("errordown", "internal_error"):
             waiting.discard(node)
         elif name in LAST_WORDS:
-            with contextlib.suppress(Exception):  # a report that cannot be shown is no reason to stop listening
+            try:
                 getattr(dsession, f"worker_{name}")(**kwargs)
+            except Exception as error:  # not silent, and no reason to stop listening: the sweep must still run
+                _say(config, f"WARNING: a worker's last {name} could not be shown ({type(error).__name__}: "
+                             f"{str(error)[:200]}); its violations are in the summary")
     for node in waiting | set(getattr(dsession, "_active_nodes", None) or ()):
         getattr(dsession, "_active_nodes", set()).discard(node)
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line, yellow=True)
