@@ -14,7 +14,7 @@ from urllib.parse import quote
 import requests
 
 from . import rules, stories
-from .client import ConferenceClient
+from .client import LIST_PAGE_SIZE, ConferenceClient
 from .curl import curl_command
 from .registry import NAME_KEY
 from .judges import ContractViolation, Failure, Verdict
@@ -284,10 +284,12 @@ def state_matches(run: Run, rule_id: str, expected: Mapping[str, Any], observed:
 # -- the account's list: a read path of its own -----------------------------------------------------
 
 def listed_room(run: Run, client: ConferenceClient, sid: str) -> dict[str, Any] | None:
-    """The room's item in the account's list (None: not listed). Asks with the documented filter
-    first; a server that ignores or refuses filters is read page by page, in a stable order."""
+    """The room's item in the account's list (None: not listed). Asks with the documented filter and
+    the largest page: a server that ignores the filter answers with the account's rooms, where the
+    room is found as well (one request, not a second full listing). Only when it is not there (a
+    refused filter, more rooms than a page) is the list read page by page, in a stable order."""
     id_field = run.model.ID_FIELD
-    response = client.request("GET", f"/meeting_rooms?filter={quote(f'{id_field} eq {sid}')}&limit=10")
+    response = client.request("GET", f"/meeting_rooms?filter={quote(f'{id_field} eq {sid}')}&limit={LIST_PAGE_SIZE}")
     if response.status_code == 200:
         items = (response.json() or {}).get("items") or []
         found = [item for item in items if isinstance(item, dict) and item.get(id_field) == sid]
