@@ -101,3 +101,33 @@ def test_a_workers_last_report_that_cannot_be_shown_is_said_and_the_others_are_s
     stopping.hear_the_workers_out(config, 5)
     assert down == [node] and not DSession._active_nodes
     assert len(lines) == 1 and "could not be shown (ValueError: unserialisable)" in lines[0]
+
+
+def test_xdist_failing_to_start_a_worker_an_interrupt_killed_ends_as_the_interrupt():
+    """R9-4: a Ctrl-C at a terminal reaches the workers xdist is still starting; one dies of it and
+    xdist's start fails (EOFError). After an interrupt the session goes on to be ended by it (its
+    cleanup and summary), not by an internal error; without an interrupt, or outside xdist's start,
+    the error is not the suite's to hide."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from meeting_room_contract.plugin import xdist as plugin_xdist
+    from meeting_room_contract.plugin.session import SIGNALLED
+
+    def start(interrupted: bool, xdist_started: bool) -> None:
+        config = SimpleNamespace(stash=pytest.Stash(), pluginmanager=SimpleNamespace(
+            getplugin=lambda name: SimpleNamespace(nodemanager=object() if xdist_started else None)))
+        if interrupted:
+            config.stash[SIGNALLED] = "SIGINT"
+        wrapper = plugin_xdist.pytest_sessionstart(SimpleNamespace(config=config))
+        next(wrapper)
+        try:
+            wrapper.throw(EOFError("expected 1 bytes, got 0"))
+        except StopIteration:
+            return
+
+    start(interrupted=True, xdist_started=True)  # swallowed
+    for interrupted, xdist_started in ((False, True), (True, False)):
+        with pytest.raises(EOFError):
+            start(interrupted, xdist_started)

@@ -158,6 +158,72 @@ def test_an_interrupted_multi_worker_run_keeps_what_its_workers_checked(tmp_path
     assert "SUBFAILED" not in output and "failed" not in output.splitlines()[-1], output[-3000:]
 
 
+def _no_journal_left(state_dir: Path) -> list[str]:
+    return sorted(path.name for path in (state_dir / "journal").glob("*.jsonl"))
+
+
+def test_an_interrupt_while_the_run_starts_ends_it_like_any_interrupt(tmp_path):
+    """R9-4: a Ctrl-C while the run starts (here while the preflight creates its room, before xdist
+    starts the workers) is raised once the session has started: pytest ends only a started session
+    (pytest_sessionfinish), so raised in the preflight it left no summary, the run's journal and the
+    preflight's room. The run ends with one line and exit 2, its summary says interrupted with nothing
+    checked, and no room and no journal is left."""
+    with MeetingRoomMock() as mock:
+        bystander = _bystander(mock)
+        running: list[subprocess.Popen] = []
+        mock.on_created(lambda room: room["name"].endswith(" preflight") and running[0].send_signal(signal.SIGINT))
+        running.append(subprocess.Popen(_suite(mock, tmp_path, "-n", "2"), cwd=PROJECT_ROOT, env=_env(True),
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)))
+        output, _ = running[0].communicate(timeout=120)
+        rooms = _rooms(mock)
+    assert running[0].returncode == 2, output[-3000:]
+    assert rooms == {bystander["meeting_room_sid"]: bystander}, output[-3000:]
+    assert "Interrupted: interrupted by SIGINT" in output and "Traceback" not in output and "Warning" not in output, output
+    summary = json.loads((tmp_path / "contract-summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["exit_status"] == 2 and summary["rooms_created"] == 1
+    assert not any(row["passed"] or row["failed"] for row in summary["checks"])
+    assert "the run was interrupted before a test checked it" in summary["rules_not_checked"]["patch.partial_update"]
+    assert _no_journal_left(tmp_path / "state") == []
+
+
+WORKER_COLLECTS = '''
+import os, signal, time
+
+told = []
+
+
+def pytest_pycollect_makeitem(collector, name, obj):
+    """In each xdist worker: Ctrl-C to the controller while this hook (which schemathesis wraps) runs."""
+    if hasattr(collector.config, "workerinput") and name.startswith("test_") and not told:
+        told.append(os.kill(os.getppid(), signal.SIGINT))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not collector.session.shouldstop:  # the controller's word comes here
+            time.sleep(0.01)
+'''
+
+
+def test_an_interrupt_while_the_workers_collect_is_raised_between_collectors(tmp_path):
+    """R9-4: the controller passes a Ctrl-C on to its workers at once; a worker still collecting stops
+    at its next collector, not inside the hook it runs: raised inside schemathesis's collection hook
+    wrapper, the interrupt was printed as a PluggyTeardownRaisedWarning."""
+    (tmp_path / "worker_collects.py").write_text(WORKER_COLLECTS)
+    with MeetingRoomMock() as mock:
+        bystander = _bystander(mock)
+        process = subprocess.Popen(_suite(mock, tmp_path, "-n", "2", "-p", "worker_collects"), cwd=PROJECT_ROOT,
+                                   env={**_env(True), "PYTHONPATH": str(tmp_path)}, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        output, _ = process.communicate(timeout=120)
+        rooms = _rooms(mock)
+    assert process.returncode == 2, output[-3000:]
+    assert "PluggyTeardownRaisedWarning" not in output and "warning" not in output.splitlines()[-1], output[-3000:]
+    assert rooms == {bystander["meeting_room_sid"]: bystander}, output[-3000:]
+    summary = json.loads((tmp_path / "contract-summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["workers"] == 2
+    assert _no_journal_left(tmp_path / "state") == []
+
+
 def test_delete_leftovers_never_deletes_rooms_by_name(tmp_path):
     """Rooms named like earlier runs' but in no journal are reported, not deleted (tests/test_safety.py
     covers the journalled rooms of a killed run, which are deleted whatever their names)."""

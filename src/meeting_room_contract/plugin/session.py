@@ -32,6 +32,9 @@ def is_worker(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    session = config.pluginmanager.get_plugin("session")
+    if session is not None:  # first (none for `pytest --help`): from here on an interrupt ends the run with its summary
+        _stop_on_signals(session)
     if not is_worker(config):  # the previous run's report never passes for this run's (replaced at the end)
         stale_dir = config.getoption("report_dir") or "reports"
         why = ("a contract run started here and has not finished (stopped by a usage error, a crash or a kill?)"
@@ -104,7 +107,11 @@ def _stop_on_signals(session: pytest.Session) -> None:
     the run ends before the next test. The controller of xdist workers tells them at once (each ends
     its test, deletes its rooms and reports). Once a KeyboardInterrupt was raised, another signal only
     confirms the stop: a worker gets Ctrl-C from the terminal and the controller's word, and a second
-    exception would cut its cleanup or its report short.
+    exception would cut its cleanup or its report short. Until the tests run (configure, preflight, xdist
+    starting its workers, collection) it is not raised (R9-4): raised there it ended the session unstarted
+    (no cleanup, no summary, a stale journal) or inside another plugin's hook wrapper (pluggy's
+    PluggyTeardownRaisedWarning). The collection stops at its next collector (pytest checks
+    `shouldstop`), and `pytest_runtestloop` raises it before the first test.
     """
     def interrupt(signum: int, frame: Any) -> None:
         __tracebackhide__ = True  # pytest names where the run was when the signal came, not this handler (R8-4)
@@ -122,6 +129,8 @@ def _stop_on_signals(session: pytest.Session) -> None:
         if not is_worker(session.config) and is_contract_run(session.config) and SIGNALLED not in session.config.stash:
             stopping.interrupt_the_workers(session.config)
         session.config.stash[SIGNALLED] = name
+        if TESTING not in session.config.stash:
+            return
         if not _in_a_finalizer(frame):  # raised there it would be lost, printed as an "unraisable" traceback
             session.config.stash[SIGNALLED] = RAISED
             raise KeyboardInterrupt(name)
@@ -134,6 +143,7 @@ def _stop_on_signals(session: pytest.Session) -> None:
 
 SIGNALLED = pytest.StashKey[str]()  # this process got SIGINT/SIGTERM: its name, or RAISED once a KeyboardInterrupt was
 RAISED = "raised"
+TESTING = pytest.StashKey[bool]()  # the session has started and collected: an interrupt is raised where it comes
 FINALIZERS = {"gc_callback", "__del__"}  # hypothesis's garbage-collector callback; object finalizers
 
 
@@ -156,9 +166,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     max_duration = config.getoption("max_duration", None)
     if max_duration:  # before the first request (the preflight's included): every client shares it
         run.target.deadline = Deadline(max_duration)
-    _stop_on_signals(session)  # before the preflight: its room is deleted even when a signal stops the run
     hypothesis_limits.bound_gate_shrinking()
     if is_worker(config) or not is_contract_run(config) or config.option.collectonly:
+        return
+    if SIGNALLED in config.stash:  # interrupted while the run was configured: no preflight (nothing is created)
         return
     target = run.target
     if not target.settings.uses_mock:  # the embedded mock's faults are for the tests to find
@@ -170,12 +181,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         except preflight.PreflightError as error:
             raise pytest.UsageError(str(error) + (_sweep_after_preflight(target) if error.room_may_exist else "")) from None
     _say_the_target(config, run)
-    if config.getoption("delete_leftovers") and not target.settings.uses_mock:
+    if config.getoption("delete_leftovers") and not target.settings.uses_mock and SIGNALLED not in config.stash:
         for which in ("primary", "second"):
             login = target.client(which)
             if login is not None:
                 for line in delete_leftover_rooms(login, target.registry).lines():
                     config.get_terminal_writer().line(line)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """From here on an interrupt is raised where it comes; one that came while the session started or
+    collected its tests is raised now, before the first test (pytest then ends the session as usual)."""
+    session.config.stash[TESTING] = True
+    if session.config.stash.get(SIGNALLED, RAISED) != RAISED:
+        session.config.stash[SIGNALLED] = RAISED
+        raise session.Interrupted(session.shouldstop or "interrupted")
 
 
 def _say_the_target(config: pytest.Config, run: Run) -> None:

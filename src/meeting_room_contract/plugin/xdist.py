@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import execnet
 import pytest
 import requests
 
 from ..journal import RUN_SIDE_FILES
 from ..worker_codes import WorkerCodes
 from .options import is_contract_run, option
+from .session import SIGNALLED
 from .stash import OBSERVATIONS, RUN_KEY, WORKER_PARTS_KEY, run_of
 
 REMOTE_WORKERS = 6  # workers for a remote target on a 2-core machine: most of a worker's time is waiting
@@ -232,6 +234,21 @@ def pytest_configure(config: pytest.Config) -> None:
         sharers = WorkersStillTesting(journal.path.parent, run.target.registry.run_id, int(workerinput["workercount"]))
         run.target.limiter.per_second, run.target.limiter.sharers = config.stash[RUN_RATE], sharers
         config.stash[SHARERS] = sharers
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> Any:
+    """A Ctrl-C at a terminal reaches every process of the run: a worker that xdist is still starting
+    dies of it, and xdist's start of the workers fails (EOFError). After an interrupt that failure is
+    the interrupt's: the session goes on to be ended by it (its cleanup and summary, R9-4), not by an
+    internal error."""
+    try:
+        return (yield)
+    except (EOFError, OSError, execnet.RemoteError):
+        started = getattr(session.config.pluginmanager.getplugin("dsession"), "nodemanager", None) is not None
+        if not started or SIGNALLED not in session.config.stash:  # not xdist's start, or no interrupt: not ours
+            raise
+        return None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
