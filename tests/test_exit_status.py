@@ -232,6 +232,34 @@ def test_an_interrupt_is_not_raised_inside_a_garbage_collector_callback():
     assert gc_callback() and not nested()
 
 
+def test_an_interrupt_traceback_with_a_frame_without_a_line_number_is_still_shown():
+    """CPython 3.11 can leave an interrupt's frame without a line number; pytest's formatting crashed on
+    it (TypeError), and the run ended as an internal error instead of "interrupted". Such a frame is
+    dropped and the rest is shown; a worker keeps only the last frame."""
+    import sys
+    import types
+
+    from _pytest._code.code import Traceback, TracebackEntry
+
+    from meeting_room_contract.plugin.session import _InterruptTraceback
+
+    def where_the_run_was() -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    for last_frame_only in (False, True):
+        try:
+            where_the_run_was()
+        except KeyboardInterrupt:
+            excinfo = pytest.ExceptionInfo.from_exc_info(sys.exc_info())
+        no_line = types.SimpleNamespace(tb_lineno=None, tb_frame=sys._getframe(), tb_next=None, tb_lasti=-1)
+        excinfo.traceback = Traceback([*excinfo.traceback, TracebackEntry(no_line)])  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            excinfo.getrepr(funcargs=True)  # what pytest's terminal reporter does
+        _InterruptTraceback(last_frame_only=last_frame_only).pytest_keyboard_interrupt(excinfo)
+        assert "where_the_run_was" in str(excinfo.getrepr(funcargs=True))
+        assert len(excinfo.traceback) == (1 if last_frame_only else 2)
+
+
 def test_a_subtest_cut_short_by_an_interrupt_is_no_failed_test(tmp_path):
     """pytest reports a KeyboardInterrupt inside a subtest (every schemathesis case is one) as a failed
     subtest before it re-raises it: the case did not fail, the run was interrupted there."""

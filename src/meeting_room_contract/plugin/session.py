@@ -56,8 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
     run = Run(target, api_spec, pins)
-    if is_worker(config):
-        config.pluginmanager.register(_WorkerInterruptTraceback(), "contract-worker-interrupt-traceback")
+    config.pluginmanager.register(_InterruptTraceback(last_frame_only=is_worker(config)), "contract-interrupt-traceback")
     if not target.settings.uses_mock:  # every room created on a real target is journalled on disk at once
         state_dir = config.getoption("state_dir") or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
         target.registry.attach_journal(CleanupJournal(state_dir, target.registry.run_id, keep=is_worker(config)))
@@ -86,17 +85,37 @@ def _name_the_spec_in_the_html_report(config: pytest.Config, description: str) -
         metadata["Contract spec"] = description
 
 
-class _WorkerInterruptTraceback:
-    """An xdist worker's interrupt traceback is shown to nobody, but pytest formats it (every frame,
-    with its arguments and source: seconds of CPU in hypothesis's and schemathesis's deep stacks, times
-    12 workers on 2 cores) before the worker deletes its rooms (R9-2): a worker formats one frame, the
-    last that is not hidden (pytest needs one to name where the interrupt came)."""
+class _InterruptTraceback:
+    """pytest formats the traceback of an interrupt (to show where the run was) before the session ends.
+
+    - CPython 3.11 can leave a frame of it without a line number (`tb_lineno` None), on which pytest's
+      formatting crashes (TypeError): the run ended as an internal error, exit 1, its summary "incomplete"
+      instead of "interrupted". Such frames are dropped.
+    - An xdist worker's traceback is shown to nobody, but pytest formats every frame, with its arguments
+      and source: seconds of CPU in hypothesis's and schemathesis's deep stacks, times 12 workers on 2
+      cores, before the worker deletes its rooms (R9-2). A worker keeps one frame, the last that is not
+      hidden (pytest needs one to name where the interrupt came)."""
+
+    def __init__(self, *, last_frame_only: bool):
+        self.last_frame_only = last_frame_only
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        shown = excinfo.traceback.filter(excinfo)
-        if len(shown) > 1:
-            excinfo.traceback = shown[-1:]
+        with_lines = excinfo.traceback.filter(_has_a_line_number)
+        if with_lines and len(with_lines) < len(excinfo.traceback):
+            excinfo.traceback = with_lines
+        if self.last_frame_only:
+            shown = excinfo.traceback.filter(excinfo)
+            if len(shown) > 1:
+                excinfo.traceback = shown[-1:]
+
+
+def _has_a_line_number(entry: Any) -> bool:
+    try:
+        entry.lineno  # noqa: B018 - pytest computes `tb_lineno - 1`
+    except TypeError:
+        return False
+    return True
 
 
 def _stop_on_signals(session: pytest.Session) -> None:
