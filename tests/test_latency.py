@@ -261,31 +261,6 @@ def test_a_worker_trusts_the_spec_its_controller_checked_only_if_it_is_the_same_
     assert spec.checked(copy, checked_sha256=checked.sha256).sha256 == checked.sha256
 
 
-def test_a_spec_document_that_passed_is_remembered_and_one_that_failed_is_judged_again(tmp_path, monkeypatch):
-    """The validator runs once per document (bytes, validator version, checks): a passed document is
-    not validated again, a changed one is, and a failing one fails every time."""
-    from meeting_room_contract import spec
-
-    passed_dir = tmp_path / "state" / spec.PASSED_SUBDIR
-    document = tmp_path / "api.yaml"
-    document.write_text(spec.DEFAULT_SPEC_PATH.read_text(encoding="utf-8"), encoding="utf-8")
-    judged = []
-    real_judge = spec._judge_spec_document
-    monkeypatch.setattr(spec, "_judge_spec_document", lambda path, raw: (judged.append(path), real_judge(path, raw)))
-    spec.checked(document, passed_dir=passed_dir)
-    spec.checked(document, passed_dir=passed_dir)
-    assert len(judged) == 1 and len(list(passed_dir.iterdir())) == 1
-    document.write_text(document.read_text(encoding="utf-8").replace("paths:", "paths:\n  /extra: {}", 1), encoding="utf-8")
-    spec.checked(document, passed_dir=passed_dir)
-    assert len(judged) == 2
-    broken = tmp_path / "broken.yaml"
-    broken.write_text("openapi: 3.0.3\ninfo: {}\npaths: {}\n", encoding="utf-8")
-    for _ in range(2):
-        with pytest.raises(ValueError):
-            spec.checked(broken, passed_dir=passed_dir)
-    assert len(judged) == 4 and len(list(passed_dir.iterdir())) == 2
-
-
 def test_the_session_reads_proxy_settings_from_the_environment_once_per_origin(monkeypatch):
     from meeting_room_contract.transport import PoliteSession
 

@@ -32,7 +32,6 @@ DEFAULT_SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi" / "conferenc
 ROOM_PATH = "/meeting_rooms/{meeting_room_sid}"
 ROOM_SCHEMA, CREATE_SCHEMA, PATCH_SCHEMA, PUT_SCHEMA = "MeetingRoom", "MeetingRoomCreate", "MeetingRoomPatch", "MeetingRoomPut"
 SPEC_ENV = "CONFERENCE_SPEC"
-PASSED_SUBDIR = "specs-passed"  # under the state dir: the spec documents that passed `check_spec_file`
 # libyaml's parser when PyYAML has it (10× faster than the pure-Python one; same documents)
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -163,40 +162,14 @@ def spec_file(path: str | Path) -> Path:
     return given
 
 
-def check_spec_file(path: Path, *, checked_sha256: str | None = None, passed_dir: Path | None = None) -> None:
+def check_spec_file(path: Path, *, checked_sha256: str | None = None) -> None:
     """ValueError (one line) unless `path` is a valid OpenAPI 3 document with what the suite needs.
 
     openapi-spec-validator judges the document; the suite then needs the Meeting Room schemas
-    (`components.schemas`) and the room path. `passed_dir` remembers the documents that passed: the
-    same bytes, judged by the same validator and the same checks, pass again without the ~0.3 s of
-    importing and running the validator (a document that failed is judged again every time)."""
+    (`components.schemas`) and the room path."""
     raw = path.read_bytes()
     if checked_sha256 is not None and hashlib.sha256(raw).hexdigest() == checked_sha256:
         return  # this very file was checked already (by the xdist controller that started this worker)
-    passed = passed_dir / _verdict_key(raw) if passed_dir is not None else None
-    if passed is not None and passed.is_file():
-        return
-    _judge_spec_document(path, raw)
-    if passed is not None:
-        try:
-            passed.parent.mkdir(parents=True, exist_ok=True)
-            passed.write_text(f"{path}\n", encoding="utf-8")
-        except OSError:  # a read-only state dir: the next run judges the document again
-            pass
-
-
-def _verdict_key(raw: bytes) -> str:
-    """The document's bytes, the validator's version and this module's checks, in one name."""
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        validator = version("openapi-spec-validator")
-    except PackageNotFoundError:  # pragma: no cover
-        validator = "unknown"
-    checks = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
-    return f"{hashlib.sha256(raw).hexdigest()}-{validator}-{checks}"
-
-
-def _judge_spec_document(path: Path, raw: bytes) -> None:
     from openapi_spec_validator import validate
     from openapi_spec_validator.validation.exceptions import OpenAPISpecValidatorError, OpenAPIValidationError
     from referencing.exceptions import Unresolvable as ReferencingError
@@ -229,13 +202,12 @@ def _judge_spec_document(path: Path, raw: bytes) -> None:
         raise ValueError(f"{path} lacks the path {ROOM_PATH}: the suite tests its PATCH and PUT")
 
 
-def checked(path: str | Path | None, *, checked_sha256: str | None = None, passed_dir: Path | None = None) -> Spec:
+def checked(path: str | Path | None, *, checked_sha256: str | None = None) -> Spec:
     """The spec at `path` (None: the default; a directory: its one `*.yaml`), once checked
     (`check_spec_file`; ValueError, one line, otherwise). `checked_sha256`: the hash of a file
-    already checked in this run (an xdist worker's spec, checked by its controller); `passed_dir`:
-    where documents that passed are remembered."""
+    already checked in this run (an xdist worker's spec, checked by its controller)."""
     file = spec_file(path or DEFAULT_SPEC_PATH)
-    check_spec_file(file, checked_sha256=checked_sha256, passed_dir=passed_dir)
+    check_spec_file(file, checked_sha256=checked_sha256)
     return at(str(file))
 
 

@@ -64,8 +64,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "whatever its name); prefixed rooms in no journal are only reported")
     group.addoption("--state-dir", default=None,
                     help=f"where the crash-proof journal of created rooms is kept (env {STATE_DIR_ENV}; "
-                         f"default {DEFAULT_STATE_DIR}/; also the spec documents that passed the check); keep it between "
-                         "CI runs to clean up after a killed run")
+                         f"default {DEFAULT_STATE_DIR}/); keep it between CI runs to clean up after a killed run")
     group.addoption("--max-retry-wait", type=float, default=DEFAULT_MAX_RETRY_WAIT_S,
                     help="seconds one request may wait out 429 answers (Retry-After, seconds or HTTP date) in total; "
                          f"beyond it the target could not be tested (default {DEFAULT_MAX_RETRY_WAIT_S:g})")
@@ -90,8 +89,7 @@ def chosen_spec(config: pytest.Config) -> spec.Spec:
     given = config.getoption("spec") or os.environ.get(spec.SPEC_ENV) or None
     try:
         already = getattr(config, "workerinput", {}).get("conference_spec_sha256")  # checked by the xdist controller
-        state_dir = config.getoption("state_dir") or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
-        chosen = spec.checked(given, checked_sha256=already, passed_dir=Path(state_dir) / spec.PASSED_SUBDIR)
+        chosen = spec.checked(given, checked_sha256=already)
     except ValueError as error:
         given_by = "--spec" if config.getoption("spec") else f"--spec (from {spec.SPEC_ENV})"
         raise pytest.UsageError(f"{given_by}: {error}") from None
