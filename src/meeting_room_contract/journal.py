@@ -1,9 +1,9 @@
 """A crash-proof journal of the rooms a run creates, and the cleanup of dead runs' rooms.
 
 Every process of a run (the controller and each xdist worker) appends to its own file
-`<state dir>/journal/<run id>.<pid>.jsonl`, one JSON object per line, written at once (and fsync'd,
-but for `deleted` / `gone`: such a line lost to a power cut only makes the next cleanup find the room
-already gone):
+`<state dir>/journal/<run id>.<pid>.jsonl`, one JSON object per line, written and fsync'd at once
+(a `deleted` line too: lost to a power cut, the next cleanup would delete that sid again, and a server
+that reuses sids could have given it to another room by then):
 
 - `start`: run id, pid, host;
 - `created`: a room the run created: sid, base URL (never with credentials), login, time;
@@ -84,14 +84,13 @@ class CleanupJournal:
         _fsync_dir(directory)
         self._write({"event": "start", "run": run_id, "pid": os.getpid(), "host": socket.gethostname()})
 
-    def _write(self, entry: dict[str, Any], *, durable: bool = True) -> None:
+    def _write(self, entry: dict[str, Any]) -> None:
         line = (json.dumps({**entry, "time": _now()}, ensure_ascii=False) + "\n").encode("utf-8")
         with self._lock:
             if self._fd is None:
                 raise RuntimeError(f"cleanup journal {self.path} is closed")
             os.write(self._fd, line)  # in the kernel's hands: a killed process loses nothing
-            if durable:
-                os.fsync(self._fd)  # on the disk: a machine that loses power loses nothing either
+            os.fsync(self._fd)  # on the disk: a machine that loses power loses nothing either
 
     def created(self, sid: str, base_url: str, login: str) -> None:
         entry = {"event": "created", "run": self.run_id, "sid": sid, "base_url": public_base_url(base_url), "login": login}
@@ -104,8 +103,7 @@ class CleanupJournal:
         with self._lock:
             entry = self._live.pop(sid, None)
         if entry is not None:
-            self._write({**{k: entry[k] for k in ("run", "sid", "base_url", "login")}, "event": "gone" if gone else "deleted"},
-                        durable=False)
+            self._write({**{k: entry[k] for k in ("run", "sid", "base_url", "login")}, "event": "gone" if gone else "deleted"})
 
     def live(self) -> list[str]:
         with self._lock:
