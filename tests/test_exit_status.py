@@ -260,6 +260,17 @@ def test_an_interrupt_traceback_with_a_frame_without_a_line_number_is_still_show
         assert len(excinfo.traceback) == (1 if last_frame_only else 2)
 
 
+def test_pytest_main_gives_the_signal_handlers_back_also_after_a_usage_error():
+    """R10-7: the run's SIGINT/SIGTERM handler only notes a signal until the tests start; left installed
+    after `pytest.main()` ended before them, the calling process could no longer be stopped with Ctrl-C."""
+    script = ("import signal, pytest\n"
+              "code = pytest.main(['contracts', '-q', '-p', 'no:cacheprovider', '--hypothesis-profile', 'no-such-profile'])\n"
+              "print(int(code), signal.getsignal(signal.SIGINT) is signal.default_int_handler,"
+              " signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)\n")
+    completed = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert completed.stdout.strip().splitlines()[-1] == "4 True True", completed.stdout + completed.stderr
+
+
 def test_a_subtest_cut_short_by_an_interrupt_is_no_failed_test(tmp_path):
     """pytest reports a KeyboardInterrupt inside a subtest (every schemathesis case is one) as a failed
     subtest before it re-raises it: the case did not fail, the run was interrupted there."""

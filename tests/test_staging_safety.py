@@ -187,6 +187,42 @@ def test_an_interrupt_while_the_run_starts_ends_it_like_any_interrupt(tmp_path):
     assert _no_journal_left(tmp_path / "state") == []
 
 
+def test_an_interrupt_stops_the_preflight_where_it_waits(tmp_path):
+    """R10-1, R10-2: a Ctrl-C while the preflight waits for a slow answer stops it there. Let to finish,
+    a silent target held the run for --request-timeout, and the preflight went on to POST its room,
+    where a kill that came later left that room unjournalled. No request follows the signal (no room is
+    created), and the run ends interrupted long before the slow answer would have come."""
+    with MeetingRoomMock() as mock:
+        bystander = _bystander(mock)
+        running: list[subprocess.Popen] = []
+        signalled: list[float] = []
+        after_the_signal: list[str] = []
+        respond = mock.front.respond
+
+        def slow_did_groups(method, target, headers, raw):
+            if signalled:
+                after_the_signal.append(f"{method} {target}")
+            elif method == "GET" and "/did_groups" in target:
+                signalled.append(time.monotonic())
+                running[0].send_signal(signal.SIGINT)
+                time.sleep(30)  # the answer a silent target never gives in time
+            return respond(method, target, headers, raw)
+
+        mock.front.respond = slow_did_groups
+        running.append(subprocess.Popen(_suite(mock, tmp_path, "-n", "0"), cwd=PROJECT_ROOT, env=_env(True),
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)))
+        output, _ = running[0].communicate(timeout=120)
+        took = time.monotonic() - signalled[0]
+        rooms = _rooms(mock)
+    assert running[0].returncode == 2 and took < 20, (took, output[-3000:])
+    assert not [request for request in after_the_signal if request.startswith("POST")], (after_the_signal, output[-3000:])
+    assert rooms == {bystander["meeting_room_sid"]: bystander}, output[-3000:]
+    summary = json.loads((tmp_path / "contract-summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["rooms_created"] == 0
+    assert _no_journal_left(tmp_path / "state") == []
+
+
 WORKER_COLLECTS = '''
 import os, signal, time
 

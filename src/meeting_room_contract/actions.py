@@ -292,7 +292,9 @@ def listed_room(run: Run, client: ConferenceClient, sid: str) -> dict[str, Any] 
     response = client.request("GET", f"/meeting_rooms?filter={quote(f'{id_field} eq {sid}')}&limit={LIST_PAGE_SIZE}")
     if response.status_code == 200:
         items = (response.json() or {}).get("items") or []
-        found = [item for item in items if isinstance(item, dict) and item.get(id_field) == sid]
+        listed = [item for item in items if isinstance(item, dict)]
+        client.registry.note_listed(item.get(id_field) for item in listed)  # as a full listing does (R10-8)
+        found = [item for item in listed if item.get(id_field) == sid]
         if found:
             return found[0]
     return next((room for room in client.list_all("/meeting_rooms") if room.get(id_field) == sid), None)

@@ -16,10 +16,11 @@ one line says how to delete the room by hand.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shlex
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, ContextManager, Iterable
 from urllib.parse import urlsplit
 
 import requests
@@ -280,8 +281,16 @@ def check_did_groups(probe: Probe, login: Login) -> None:
         raise PreflightError(f"GET {probe.base_url}/did_groups is not a list: the suite needs it for valid did_group_sid values")
 
 
-def check_create_and_delete(probe: Probe, login: Login, room_name: str, journal: Any = None) -> None:
-    """One room can be created and deleted (only the room created here is deleted)."""
+def check_create_and_delete(probe: Probe, login: Login, room_name: str, journal: Any = None,
+                            creating: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> None:
+    """One room can be created and deleted (only the room created here is deleted). `creating`: the
+    run's room-creation bracket (an interrupt meanwhile is raised once the room is journalled)."""
+    with creating():
+        sid = _create(probe, login, room_name, journal)
+    _delete(probe, login, room_name, sid, journal)
+
+
+def _create(probe: Probe, login: Login, room_name: str, journal: Any) -> str:
     try:
         response = probe.send("POST", "/meeting_rooms", login, json_body={"name": room_name})
     except PreflightError as error:
@@ -300,6 +309,10 @@ def check_create_and_delete(probe: Probe, login: Login, room_name: str, journal:
                              room_may_exist=True)
     if journal is not None:  # crash-proof: a run killed before the DELETE leaves a journalled sid
         journal.created(sid, probe.base_url, login.username)
+    return sid
+
+
+def _delete(probe: Probe, login: Login, room_name: str, sid: str, journal: Any) -> None:
     what = f"DELETE /meeting_rooms/{sid}"
     by_hand = (f"delete it by hand: curl -X DELETE -u \"${login.username_env}:${login.password_env}\" "
                f"{shlex.quote(f'{probe.base_url}/meeting_rooms/{sid}')}")
@@ -317,15 +330,17 @@ def check_create_and_delete(probe: Probe, login: Login, room_name: str, journal:
                          room_may_exist=True)
 
 
-def run(base_url: str, logins: list[Login], room_name: str, request_timeout: float, *, journal: Any = None) -> None:
+def run(base_url: str, logins: list[Login], room_name: str, request_timeout: float, *, journal: Any = None,
+        creating: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> None:
     """All network checks in order; raises PreflightError (credentials scrubbed by place) on the first
-    problem. `journal` (a CleanupJournal): the preflight's room is journalled like every room."""
+    problem. `journal` (a CleanupJournal): the preflight's room is journalled like every room;
+    `creating`: the bracket of its creation (see `check_create_and_delete`)."""
     probe = Probe(base_url, request_timeout)
     try:
         for login in logins:
             check_login(probe, login)
         check_did_groups(probe, logins[0])
-        check_create_and_delete(probe, logins[0], room_name, journal)
+        check_create_and_delete(probe, logins[0], room_name, journal, creating)
     except PreflightError as error:
         raise PreflightError(_scrub(f"preflight: {error}", logins), room_may_exist=error.room_may_exist) from None
     finally:

@@ -126,11 +126,13 @@ def _stop_on_signals(session: pytest.Session) -> None:
     the run ends before the next test. The controller of xdist workers tells them at once (each ends
     its test, deletes its rooms and reports). Once a KeyboardInterrupt was raised, another signal only
     confirms the stop: a worker gets Ctrl-C from the terminal and the controller's word, and a second
-    exception would cut its cleanup or its report short. Until the tests run (configure, preflight, xdist
-    starting its workers, collection) it is not raised (R9-4): raised there it ended the session unstarted
-    (no cleanup, no summary, a stale journal) or inside another plugin's hook wrapper (pluggy's
+    exception would cut its cleanup or its report short. Until the tests run (configure, xdist starting
+    its workers, collection) it is not raised (R9-4): raised there it ended the session unstarted (no
+    cleanup, no summary, a stale journal) or inside another plugin's hook wrapper (pluggy's
     PluggyTeardownRaisedWarning). The collection stops at its next collector (pytest checks
-    `shouldstop`), and `pytest_runtestloop` raises it before the first test.
+    `shouldstop`), and `pytest_runtestloop` raises it before the first test. The preflight is the
+    exception: it is stopped at once (R10-1, R10-2: a slow or silent target kept it going, and a kill
+    that came later could land in its POST), but for its POST, which ends with its room journalled.
     """
     def interrupt(signum: int, frame: Any) -> None:
         __tracebackhide__ = True  # pytest names where the run was when the signal came, not this handler (R8-4)
@@ -148,21 +150,33 @@ def _stop_on_signals(session: pytest.Session) -> None:
         if not is_worker(session.config) and is_contract_run(session.config) and SIGNALLED not in session.config.stash:
             stopping.interrupt_the_workers(session.config)
         session.config.stash[SIGNALLED] = name
-        if TESTING not in session.config.stash:
+        if TESTING not in session.config.stash and not session.config.stash.get(IN_PREFLIGHT, False):
             return
         if not _in_a_finalizer(frame):  # raised there it would be lost, printed as an "unraisable" traceback
             session.config.stash[SIGNALLED] = RAISED
             raise KeyboardInterrupt(name)
 
+    previous = session.config.stash.setdefault(HANDLERS_BEFORE, {})
     if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, interrupt)
+        previous.setdefault(signal.SIGTERM, signal.signal(signal.SIGTERM, interrupt))
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where SIGINT is ignored on purpose
-        signal.signal(signal.SIGINT, interrupt)
+        previous.setdefault(signal.SIGINT, signal.signal(signal.SIGINT, interrupt))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The process's own signal handlers come back (R10-7): after `pytest.main()` ended, also before the
+    tests, a Ctrl-C is the caller's again."""
+    for signum, handler in config.stash.get(HANDLERS_BEFORE, {}).items():
+        if handler is not None:
+            signal.signal(signum, handler)
 
 
 SIGNALLED = pytest.StashKey[str]()  # this process got SIGINT/SIGTERM: its name, or RAISED once a KeyboardInterrupt was
 RAISED = "raised"
 TESTING = pytest.StashKey[bool]()  # the session has started and collected: an interrupt is raised where it comes
+HANDLERS_BEFORE = pytest.StashKey[dict]()  # the signal handlers the process had before the run's
+IN_PREFLIGHT = pytest.StashKey[bool]()  # the preflight runs: an interrupt is raised where it comes (but in its POST)
 FINALIZERS = {"gc_callback", "__del__"}  # hypothesis's garbage-collector callback; object finalizers
 
 
@@ -194,11 +208,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if not target.settings.uses_mock:  # the embedded mock's faults are for the tests to find
         logins = [c for which in ("primary", "second") if (c := target.credentials(which)) is not None]
         target.registry.record_posted_name(preflight_name(target.registry))  # the sweep may delete it
+        config.stash[IN_PREFLIGHT] = True
         try:
             preflight.run(target.base_url, logins, preflight_name(target.registry), target.settings.politeness.timeout,
-                          journal=target.registry.cleanup_journal)
+                          journal=target.registry.cleanup_journal, creating=target.registry.creating)
+        except KeyboardInterrupt as interrupt:  # raised before the first test, then the session ends with its sweep
+            config.stash[SIGNALLED] = str(interrupt) or "SIGINT"
         except preflight.PreflightError as error:
             raise pytest.UsageError(str(error) + (_sweep_after_preflight(target) if error.room_may_exist else "")) from None
+        finally:
+            config.stash[IN_PREFLIGHT] = False
     _say_the_target(config, run)
     if config.getoption("delete_leftovers") and not target.settings.uses_mock and SIGNALLED not in config.stash:
         for which in ("primary", "second"):
