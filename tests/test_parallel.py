@@ -131,3 +131,23 @@ def test_xdist_failing_to_start_a_worker_an_interrupt_killed_ends_as_the_interru
     for interrupted, xdist_started in ((False, True), (True, False)):
         with pytest.raises(EOFError):
             start(interrupted, xdist_started)
+
+
+def test_an_interrupt_before_the_workers_start_starts_only_one():
+    """R10-1: after an interrupt in the preflight the run ends before its first test, so xdist starts one
+    worker, not the 6 or 12 that take 1-1.5 s of CPU each (with a kill 10 s after the signal, the run
+    was killed while its workers started); a serial run is left alone."""
+    from types import SimpleNamespace
+
+    from meeting_room_contract.plugin import stopping
+
+    def config(specs, dsession=True):
+        return SimpleNamespace(option=SimpleNamespace(tx=specs),
+                               pluginmanager=SimpleNamespace(getplugin=lambda name: object() if dsession else None))
+
+    twelve = config(["popen"] * 12)
+    stopping.start_one_worker_only(twelve)
+    assert twelve.option.tx == ["popen"]
+    serial = config([], dsession=False)
+    stopping.start_one_worker_only(serial)
+    assert serial.option.tx == []

@@ -203,6 +203,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if is_worker(config) or not is_contract_run(config) or config.option.collectonly:
         return
     if SIGNALLED in config.stash:  # interrupted while the run was configured: no preflight (nothing is created)
+        stopping.start_one_worker_only(config)
         return
     target = run.target
     if not target.settings.uses_mock:  # the embedded mock's faults are for the tests to find
@@ -214,6 +215,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                           journal=target.registry.cleanup_journal, creating=target.registry.creating)
         except KeyboardInterrupt as interrupt:  # raised before the first test, then the session ends with its sweep
             config.stash[SIGNALLED] = str(interrupt) or "SIGINT"
+            stopping.start_one_worker_only(config)
         except preflight.PreflightError as error:
             raise pytest.UsageError(str(error) + (_sweep_after_preflight(target) if error.room_may_exist else "")) from None
         finally:

@@ -24,6 +24,15 @@ def _dsession(config: pytest.Config) -> Any:
     return config.pluginmanager.getplugin("dsession")
 
 
+def start_one_worker_only(config: pytest.Config) -> None:
+    """An interrupt before xdist started its workers: it starts one, not the run's 6 or 12 (each costs
+    1-1.5 s of CPU to start, and the run ends before the first test anyway). Called before xdist's
+    `pytest_sessionstart` (trylast) reads the worker specs (`--tx`, which `-n N` fills)."""
+    specs = getattr(config.option, "tx", None)
+    if _dsession(config) is not None and isinstance(specs, list) and len(specs) > 1:
+        config.option.tx = specs[:1]
+
+
 def worker_pids(config: pytest.Config) -> list[int]:
     """The process ids of the workers still up (xdist starts each with execnet's popen)."""
     dsession = _dsession(config)
