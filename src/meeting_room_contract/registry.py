@@ -248,6 +248,13 @@ class RoomRegistry:
                 with open(self.shared_names_path, "a", encoding="utf-8") as shared:
                     shared.write(json.dumps(name) + "\n")
 
+    def posted_any_name(self) -> bool:
+        """Whether any request of this run (any of its processes) POSTed a room: else no room can hold its name."""
+        with self._lock:
+            if self._posted_names:
+                return True
+        return bool(self._names_of_the_other_processes())
+
     def posted_this_name(self, name: str) -> bool:
         """Whether a request of this run (this process, or another process of the run) POSTed `name`."""
         with self._lock:

@@ -3,11 +3,12 @@ test, signals, stop-on-rule, and at the end the cleanup of every room and the su
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 import requests
@@ -208,11 +209,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     target = run.target
     if not target.settings.uses_mock:  # the embedded mock's faults are for the tests to find
         logins = [c for which in ("primary", "second") if (c := target.credentials(which)) is not None]
-        target.registry.record_posted_name(preflight_name(target.registry))  # the sweep may delete it
         config.stash[IN_PREFLIGHT] = True
         try:
             preflight.run(target.base_url, logins, preflight_name(target.registry), target.settings.politeness.timeout,
-                          journal=target.registry.cleanup_journal, creating=target.registry.creating)
+                          journal=target.registry.cleanup_journal, creating=lambda: _creating_the_preflight_room(target))
         except KeyboardInterrupt as interrupt:  # raised before the first test, then the session ends with its sweep
             config.stash[SIGNALLED] = str(interrupt) or "SIGINT"
             stopping.start_one_worker_only(config)
@@ -227,6 +227,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             if login is not None:
                 for line in delete_leftover_rooms(login, target.registry).lines():
                     config.get_terminal_writer().line(line)
+
+
+@contextlib.contextmanager
+def _creating_the_preflight_room(target: Target) -> Iterator[None]:
+    """The preflight's POST: its name is recorded before it is sent (the sweep may delete a room holding
+    it), and an interrupt meanwhile waits until the room is journalled."""
+    target.registry.record_posted_name(preflight_name(target.registry))
+    with target.registry.creating():
+        yield
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -309,6 +318,8 @@ def _sweep_at_the_end(target: Target) -> tuple[list[str], set[str] | None]:
         if result.busy_journals and login is logins[0]:  # a worker that outlived xdist's teardown
             left.append(f"(rooms journalled by {result.busy_journals} worker(s) of this run still running: "
                         "`--delete-leftovers` deletes them once they are gone)")
+    if not target.registry.posted_any_name():  # e.g. interrupted before the preflight's POST: no list to read
+        return left, created
     try:
         return left + sweep_run_rooms(logins, target.registry), created
     except (requests.RequestException, RuntimeError) as error:
