@@ -264,6 +264,8 @@ def test_pytest_main_gives_the_signal_handlers_back_also_after_a_usage_error():
     """R10-7: the run's SIGINT/SIGTERM handler only notes a signal until the tests start; left installed
     after `pytest.main()` ended before them, the calling process could no longer be stopped with Ctrl-C."""
     script = ("import signal, pytest\n"
+              "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # a background job starts with SIGINT ignored
+              "signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
               "code = pytest.main(['contracts', '-q', '-p', 'no:cacheprovider', '--hypothesis-profile', 'no-such-profile'])\n"
               "print(int(code), signal.getsignal(signal.SIGINT) is signal.default_int_handler,"
               " signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)\n")
