@@ -142,12 +142,12 @@ def test_an_interrupt_before_the_workers_start_starts_only_one():
     from meeting_room_contract.plugin import stopping
 
     def config(specs, dsession=True):
-        return SimpleNamespace(option=SimpleNamespace(tx=specs),
+        return SimpleNamespace(option=SimpleNamespace(tx=specs, numprocesses=len(specs)),
                                pluginmanager=SimpleNamespace(getplugin=lambda name: object() if dsession else None))
 
     twelve = config(["popen"] * 12)
     stopping.start_one_worker_only(twelve)
-    assert twelve.option.tx == ["popen"]
+    assert twelve.option.tx == ["popen"] and twelve.option.numprocesses == 1  # the summary says 1 worker
     serial = config([], dsession=False)
     stopping.start_one_worker_only(serial)
     assert serial.option.tx == []

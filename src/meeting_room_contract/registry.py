@@ -249,7 +249,8 @@ class RoomRegistry:
                     shared.write(json.dumps(name) + "\n")
 
     def posted_any_name(self) -> bool:
-        """Whether any request of this run (any of its processes) POSTed a room: else no room can hold its name."""
+        """Whether any request of this run (any of its processes) POSTed a room named with the run's prefix:
+        else no room can hold a name of this run, and the end-of-run sweep has nothing to look for."""
         with self._lock:
             if self._posted_names:
                 return True

@@ -31,6 +31,7 @@ def start_one_worker_only(config: pytest.Config) -> None:
     specs = getattr(config.option, "tx", None)
     if _dsession(config) is not None and isinstance(specs, list) and len(specs) > 1:
         config.option.tx = specs[:1]
+        config.option.numprocesses = 1  # what the summary's `workers` then says
 
 
 def worker_pids(config: pytest.Config) -> list[int]:
