@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from meeting_room_contract.judges.updates import room_operation
-from meeting_room_contract import actions, strategies
+from meeting_room_contract import actions, ownership, strategies
 from meeting_room_contract.actions import NAME_KEY
 from meeting_room_contract.rules import UpdateOutcome
 
@@ -49,8 +49,6 @@ def test_edge_value_by_post(edge_case, client, rooms, run):
     elif run.model.UNIQUE and case.field != run.model.UNIQUE[0].array_field:
         body[run.model.UNIQUE[0].array_field] = strategies.fresh_access_codes(run, 1)  # a plain code: finds a room created behind a refusal
     response = client.create_room(body)  # a created room is recorded at once and deleted at the end of the run
-    if response.status_code == 409 and getattr(response, "gateway_attempts", 1) > 1:
-        response = _answer_of_an_earlier_attempt(run, client, body) or response
     actions.never_5xx(run, response, CREATE, f"POST with edge value {case.id}")
     if response.status_code >= 400:
         outcome = _refused_post(run, client, body, response)
@@ -73,21 +71,6 @@ def test_edge_value_by_post(edge_case, client, rooms, run):
     _verdict(run, case, value, outcome, response, CREATE, "POST")
 
 
-def _answer_of_an_earlier_attempt(run, client, body: dict):
-    """A POST sent again after a gateway error (its first answer lost) and then refused 409: when a room
-    carrying this POST's fresh code exists, the first attempt created it (a name that is the edge value
-    is not the run's, so the client could not find it by name). Its GET stands for the lost answer."""
-    marker = run.model.unique_values(body) if run.model.UNIQUE else set()
-    if not marker:
-        return None
-    found = [room for room in client.list_all("/meeting_rooms") if marker & run.model.unique_values(room)]
-    if len(found) != 1:
-        return None
-    sid = found[0][run.model.ID_FIELD]
-    client.registry.record_created(sid, client)  # it carries our fresh code: ours, deleted after the check
-    return client.get_room(sid)
-
-
 def _refused_post(run, client, body: dict, response) -> UpdateOutcome:
     """A refused POST: a JSON error, a 409 explained by a room holding a code, and no room created."""
     provable = response.status_code == 409 or (response.status_code in (400, 422) and not run.model.invalid_value_reasons(body))
@@ -106,18 +89,19 @@ def _identity(run, client, body: dict) -> tuple[str | None, set]:
 
 def _rooms_of_this_post(run, client, body: dict) -> list[dict]:
     """The rooms of the account carrying what identifies this POST (the run's room name, or its fresh
-    code): one holding our name is adopted (deleted at the end of the run); one found by a code only is
-    never adopted (issue 17), it is reported for a human."""
+    code): one holding our name is the run's (`ownership`: deleted at the end of the run); one found by
+    a code only is never adopted, it is reported for a human."""
     name, marker = _identity(run, client, body)
     if name is None and not marker:
         return []
     created = [room for room in client.list_all("/meeting_rooms")
                if (name is not None and room.get(NAME_KEY) == name) or (marker and marker & run.model.unique_values(room))]
     for room in created:
-        if name is not None and client.registry.posted_this_name(room.get(NAME_KEY)):
+        if ownership.carries_a_name_of_the_run(client.registry, room):
             client.registry.record_created(room[run.model.ID_FIELD], client)  # holds the name this POST sent: ours
         elif not client.registry.owns(room[run.model.ID_FIELD]):
-            client.registry.report_foreign(room[run.model.ID_FIELD], f"holds this POST's fresh code (found by it)")
+            client.registry.report_foreign(room[run.model.ID_FIELD], "holds this POST's fresh code (found by it; a code is "
+                                           "no proof of who created a room)")
     return created
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from meeting_room_contract.judges.updates import room_operation
-from meeting_room_contract import actions, strategies
+from meeting_room_contract import actions, ownership, strategies
 from meeting_room_contract.rooms import ProvenConflict
 from meeting_room_contract.rules import UpdateOutcome
 
@@ -57,7 +57,7 @@ def test_creating_a_room_with_a_code_in_use_is_refused(group, client, rooms, did
                    and any(isinstance(entry, dict) and entry.get(CODE) == code for entry in room.get(CODES) or [])]
         for room in created:  # found by a code, not by its sid: never adopted (the run's sweep deletes it only if
             # it holds a name this run POSTed, i.e. this very POST created it behind its refusal)
-            if client.registry.posted_this_name(room.get("name")):
+            if ownership.carries_a_name_of_the_run(client.registry, room):
                 client.registry.record_created(room["meeting_room_sid"], client)  # holds the name this POST sent
             else:
                 client.registry.report_foreign(room["meeting_room_sid"], f"holds this test's code {code} (found by it)")

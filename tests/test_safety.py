@@ -50,11 +50,11 @@ def stub() -> Iterator[Callable[..., Stub]]:
 
 
 def _client(base_url: str, *, max_retry_wait: float = 30.0, deadline: Deadline | None = None,
-            password: str = PASSWORD, registry: RoomRegistry | None = None) -> ConferenceClient:
+            password: str = PASSWORD, registry: RoomRegistry | None = None, gateway_backoff: float = 0.5) -> ConferenceClient:
     kwargs = {"deadline": deadline} if deadline is not None else {}
     return ConferenceClient(base_url, Credentials(USER, password), registry or RoomRegistry("unit", "contract-test"),
-                            Politeness(timeout=5, max_retry_wait=max_retry_wait), RateLimiter(0), RequestCounter(),
-                            **kwargs)
+                            Politeness(timeout=5, max_retry_wait=max_retry_wait, gateway_backoff=gateway_backoff),
+                            RateLimiter(0), RequestCounter(), **kwargs)
 
 
 OK = (200, {}, {"meeting_room_sid": "s1", "name": "x"}, 0.0)
@@ -85,7 +85,7 @@ def test_a_retry_after_http_date_within_the_cap_is_waited_out(stub):
     server = stub([(429, {"Retry-After": _http_date(2)}, {}, 0.0), OK])
     client = _client(server.base_url, max_retry_wait=5)
     started = time.monotonic()
-    assert client.create_room({"name": "x"}).status_code == 200  # a POST too: a 429 was not processed
+    assert client.create_room({"name": "contract-test-unit x"}).status_code == 200  # a POST too: a 429 was not processed
     assert 0.5 <= time.monotonic() - started < 5
     assert [method for method, _, _ in server.seen] == ["POST", "POST"]
 
@@ -102,10 +102,31 @@ def test_the_cap_bounds_the_waits_of_one_request_together(stub):
 
 def test_gateway_errors_are_retried_in_one_layer_only(stub):
     server = stub([(502, {}, b"<html>bad gateway</html>", 0.0)])
-    client = _client(server.base_url)
+    client = _client(server.base_url, gateway_backoff=0.01)
     response = client.get_room("x")
-    assert response.status_code == 502 and response.gateway_attempts == 1 + client.politeness.error_retries
-    assert len(server.seen) == 1 + client.politeness.error_retries  # not (1 + 3) x (1 + 3)
+    assert response.status_code == 502 and response.gateway_attempts == 1 + client.politeness.gateway_retries
+    assert len(server.seen) == 1 + client.politeness.gateway_retries  # not (1 + 5) x (1 + 3)
+
+
+def test_a_rolling_deploy_is_waited_out_as_its_retry_after_asks(stub):
+    """A gateway answers 503 with Retry-After: 2 for a deploy's window: the client waits what the gateway
+    asks (not its own shorter backoff) and the request gets the API's answer; no gateway answer is judged."""
+    deploy = (503, {"Retry-After": "2"}, b"<html>deploying</html>", 0.0)
+    server = stub([deploy, deploy, OK])
+    client = _client(server.base_url)
+    started = time.monotonic()
+    response = client.get_room("x")
+    assert response.status_code == 200 and 3.8 <= time.monotonic() - started < 7
+    assert len(server.seen) == 3
+
+
+def test_a_gateway_retry_after_beyond_the_cap_is_could_not_test_for_that_request_only(stub):
+    server = stub([(503, {"Retry-After": "120"}, b"<html>maintenance</html>", 0.0), OK])
+    client = _client(server.base_url, max_retry_wait=5)
+    with pytest.raises(TargetUnavailable, match="asks to wait 120 s") as raised:
+        client.get_room("x")
+    assert not raised.value.run_wide and not isinstance(raised.value, AssertionError)
+    assert client.get_room("x").status_code == 200  # the run goes on: one request could not be tested
 
 
 def test_connection_refused_is_could_not_test_after_the_session_retries():
@@ -332,7 +353,7 @@ def test_the_end_of_run_sweep_deletes_rooms_named_by_a_workers_post(tmp_path):
         name = worker.registry.room_name("updated", 7)
         lost = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
                              json={"name": name}).json()["meeting_room_sid"]  # as if its answer named another room
-        worker._note_posted_name({"name": name})  # what the worker's send() did before the POST (its body, parsed)
+        worker.registry.record_posted_name(name)  # what the worker's send() did before the POST (its body's run name)
         stranger = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
                                  json={"name": worker.registry.room_name("updated", 8)}).json()["meeting_room_sid"]
         raw = worker.registry.room_name("form", 9)  # a POST of raw bytes (the request-form tests) through send()

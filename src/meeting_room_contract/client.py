@@ -13,14 +13,42 @@ import requests
 from .curl import curl_command
 from .redaction import Credentials, Redactor, redactor_of
 from .registry import RoomRegistry, UnsafeTargetError
+from . import ownership
 from .transport import (GATEWAY_GIVE_UPS, GATEWAY_STATUSES, NO_DEADLINE, SAFE_METHODS, Chunked, Deadline, Politeness,
-                        RateLimiter, RequestCounter, TargetUnavailable, build_session)
+                        RateLimiter, RequestCounter, TargetUnavailable, build_session, gateway_pause)
 
 
 LIST_PAGE_SIZE = 1000  # the documented maximum: most listings are one page, read at one moment
 LIST_ATTEMPTS = 3
 LIST_KEYS = {"/meeting_rooms": "meeting_room_sid", "/did_groups": "did_group_sid"}
+ID_FIELD = LIST_KEYS["/meeting_rooms"]
 _UNSET = object()
+
+
+class NoAnswer(Exception):
+    """A request that got no answer after the session's retries (inside the client only)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+    def unavailable(self, deadline: Deadline) -> TargetUnavailable:
+        """That request could not be tested; a streak of them ends the run's testing (`Deadline.no_answer`)."""
+        return TargetUnavailable(self.reason, run_wide=deadline.no_answer(self.reason))
+
+
+class UnprovenCreation(TargetUnavailable):
+    """A POST of a room lost its answer and what it did cannot be proven: not sent again, not judged
+    (one request's "could not test"; the rooms that may be its own are reported, never adopted)."""
+
+
+class Creation:
+    """A POST of a room in flight: its body, the run's name it carries (None: nothing in it proves its
+    room), and for such a body the sids the account held just before it was sent."""
+
+    def __init__(self, sent: Any, name: str | None):
+        self.sent, self.name = sent, name
+        self.before: set[Any] | None = None
 
 
 class ConferenceClient:
@@ -64,58 +92,76 @@ class ConferenceClient:
         return self.send(method, path, **kwargs)
 
     def send(self, method: str, path: str, *, url: str | None = None, **kwargs: Any) -> requests.Response:
-        """Send through the polite session (timeouts, 429s and safe retries are the session's).
+        """Send through the polite session (timeouts, 429s and resendable retries are the session's).
 
         A gateway answer (502/503/504) to a change leaves the state unknown, so the state is read
-        before anything is sent again: a PATCH or PUT of a room is read back and sent again
-        (sending one twice leaves the state of sending it once); a DELETE whose room is gone by
-        then is done; a POST of a room named by this run is looked up by its name and adopted if
-        it was created. (A POST without such a name is one whose name is the invalid part of a
-        generated case: a correct server creates nothing.) Other requests are sent again as they
-        are. The last answer carries `gateway_attempts`. A room a POST created is recorded here,
-        before a Ctrl-C or SIGTERM that came meanwhile is raised (`RoomRegistry.creating`).
+        before anything is sent again (after the Retry-After the gateway asks for, else a backoff,
+        within --max-retry-wait): a PATCH or PUT of a room is read back and sent again (sending one
+        twice leaves the state of sending it once); a DELETE whose room is gone by then is done. A
+        POST of a room is sent again only when what the first one did is proven (`ownership`): by
+        the run's name it carries, or, for a body without one, by a listing taken just before it was
+        sent; a room it created is recorded and its GET stands for the lost answer; where nothing can
+        be proven the POST is not sent again and could not be tested (`UnprovenCreation`, the candidate
+        rooms reported). The same holds for a POST that got no answer at all (a connection closed
+        before any answer byte); other methods are sent again by the session. Other requests are
+        sent again as they are. The last answer carries `gateway_attempts`. A room a POST created is
+        recorded here, before a Ctrl-C or SIGTERM that came meanwhile is raised (`RoomRegistry.creating`).
 
         This loop is the only retry layer for gateway answers; 429s and connection errors are
         retried by the session (`PoliteRetry`) only. What is left after those retries raises
-        `TargetUnavailable` (could not test): a 429, a connection error or timeout, the run deadline.
+        `TargetUnavailable` (could not test) for the request; NO_ANSWER_STREAK requests in a row
+        without an answer, a 429 wall or the run deadline end the run's testing.
         """
         method = method.upper()
         if method == "POST" and path.split("?")[0] == "/meeting_rooms":
             with self.registry.creating():  # an interrupt waits until the room it creates is recorded
-                response = self._send(method, path, url=url, **kwargs)
-                self.record_if_created(response, kwargs.get("json") if kwargs.get("json") is not None else None)
+                sent = _json_body(kwargs["json"] if kwargs.get("json") is not None else kwargs.get("data"))
+                creation = Creation(sent, ownership.run_name(self.registry, sent))
+                if creation.name is None:  # nothing in it proves its room: what the account holds just before
+                    creation.before = {room.get(ID_FIELD) for room in self.list_all("/meeting_rooms")}
+                response = self._send(method, path, url=url, creation=creation, **kwargs)
+                self.record_if_created(response, sent)
                 return response
         return self._send(method, path, url=url, **kwargs)
 
-    def _send(self, method: str, path: str, *, url: str | None = None, **kwargs: Any) -> requests.Response:
+    def _send(self, method: str, path: str, *, url: str | None = None, creation: "Creation | None" = None,
+              **kwargs: Any) -> requests.Response:
         self.refuse_unsafe(method, path)
         self.registry.wait_for_quiet()
         if method != "GET":
             self.registry.note_exchange(method, path, self, None)  # a change in flight: the last read is stale
             # a body given as `json=` (schemathesis's cases) or as bytes/text (`data=`), parsed once
-            body = _json_body(kwargs["json"] if kwargs.get("json") is not None else kwargs.get("data"))
-            if method == "POST" and path.split("?")[0] == "/meeting_rooms":
-                self._note_posted_name(body)
+            body = creation.sent if creation is not None else \
+                _json_body(kwargs["json"] if kwargs.get("json") is not None else kwargs.get("data"))
+            if creation is not None and creation.name is not None:
+                self.registry.record_posted_name(creation.name)
             if self.registry.on_send is not None:
                 self.registry.on_send(method, path, body)
         url = url or self.url(path)
         started = time.monotonic()
-        response = self._send_once(method, path, url, kwargs)
-        attempts = 1
+        response = self._answer_of(method, path, url, kwargs, creation)
+        attempts, waited = 1, 0.0
         # After GATEWAY_GIVE_UPS errors that outlived their retries the run is red already: later
         # gateway errors are reported at once instead of being waited out again and again.
-        while (response.status_code in GATEWAY_STATUSES and attempts <= self.politeness.error_retries
+        while (response.status_code in GATEWAY_STATUSES and attempts <= self.politeness.gateway_retries
                and self.counter.gateway_give_ups < GATEWAY_GIVE_UPS and not self.deadline.stopping):
-            pause = self.politeness.gateway_backoff * attempts
-            if pause >= self.deadline.remaining():
+            pause, asked = gateway_pause(response, attempts, waited, self.politeness)
+            if waited + pause > self.politeness.max_retry_wait or pause >= self.deadline.remaining():
                 self.deadline.check(f"{method} {path}")
+                if asked:  # the target asks for longer than the run may wait: not a verdict on the contract
+                    reason = (f"{method} {path.split('?')[0]}: a gateway answers {response.status_code} and asks to wait "
+                              f"{pause:g} s (Retry-After), beyond --max-retry-wait {self.politeness.max_retry_wait:g} s "
+                              "or the run deadline: try later")
+                    self.deadline.no_answer(reason)
+                    raise TargetUnavailable(reason)
                 break
             time.sleep(pause)
-            recovered = self._state_after_gateway_error(method, path, url, kwargs, response)
+            waited += pause
+            recovered = self._state_after_lost_answer(method, path, url, response, creation)
             if recovered is not None:
                 response = recovered
                 break
-            response = self._send_once(method, path, url, kwargs)
+            response = self._answer_of(method, path, url, kwargs, creation)
             attempts += 1
         response.gateway_attempts = attempts  # type: ignore[attr-defined]
         if response.status_code in GATEWAY_STATUSES and attempts > 1:
@@ -128,18 +174,33 @@ class ConferenceClient:
             self.registry.record_deleted(path.split("/", 2)[2].split("?")[0])
         return response
 
+    def _answer_of(self, method: str, path: str, url: str, kwargs: dict[str, Any],
+                   creation: "Creation | None") -> requests.Response:
+        """One request and its answer. A POST of a room that got no answer at all (its connection closed
+        before any answer byte, a timeout) is handled as after a gateway error: what it did is proven,
+        else it could not be tested; every other method was sent again by the session already."""
+        for _ in range(1 + self.politeness.error_retries):
+            try:
+                return self._send_once(method, path, url, kwargs)
+            except NoAnswer as lost:
+                if creation is None:
+                    raise lost.unavailable(self.deadline) from None
+                recovered = self._state_after_lost_answer(method, path, url, None, creation)
+                if recovered is not None:
+                    return recovered
+                error = lost  # proven: nothing was created; sent again
+        raise error.unavailable(self.deadline) from None
+
     def _send_once(self, method: str, path: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
         """One request through the session's retries; what they could not turn into an answer that
-        can be judged raises TargetUnavailable."""
+        can be judged raises NoAnswer (a connection error, a timeout) or TargetUnavailable (a 429 wall)."""
         what = f"{method} {path.split('?')[0]}"
         try:
             response = self.session.request(method, url, **kwargs)
         except requests.RequestException as error:
             self.deadline.check(what)  # a timeout cut short by the run deadline is the deadline's
-            reason = (f"{what}: no answer from the target after the retries "
-                      f"({type(error).__name__}: {self.redactor.scrub(_first_line(error))})")
-            self.deadline.give_up(reason)
-            raise TargetUnavailable(reason) from None
+            raise NoAnswer(f"{what}: no answer from the target after the retries "
+                           f"({type(error).__name__}: {self.redactor.scrub(_first_line(error))})") from None
         if response.status_code == 429:
             retries = getattr(getattr(response.raw, "retries", None), "history", ()) or ()
             asked = response.headers.get("Retry-After")
@@ -148,12 +209,13 @@ class ConferenceClient:
                       f"--max-retry-wait {self.politeness.max_retry_wait:g} s or the run deadline" if asked else "")
                       + ": try later, or lower --rate-limit")
             self.deadline.give_up(reason)
-            raise TargetUnavailable(reason)
+            raise TargetUnavailable(reason, run_wide=True)
+        self.deadline.answered()
         return response
 
     def refuse_unsafe(self, method: str, path: str) -> None:
-        """Changes go only to POST /meeting_rooms and to rooms this run created (or fresh unknown
-        sids): anything else raises UnsafeTargetError before a byte is sent."""
+        """Changes go only to POST /meeting_rooms and to rooms the ownership policy gives this run (or
+        fresh unknown sids): anything else raises UnsafeTargetError before a byte is sent."""
         if method in SAFE_METHODS:
             return
         bare = path.split("?")[0]
@@ -161,37 +223,53 @@ class ConferenceClient:
             return
         if method in ("PATCH", "PUT", "DELETE") and bare.startswith("/meeting_rooms/"):
             sid = bare.split("/", 2)[2]
-            if self.registry.may_change(sid):
+            if ownership.may_change(self.registry, sid):
                 return
             raise UnsafeTargetError(f"refusing {method} {bare}: this run did not create that room")
         raise UnsafeTargetError(f"refusing {method} {bare}: the suite changes nothing but its own rooms")
 
-    def _our_room_name(self, kwargs: dict[str, Any]) -> str | None:
-        try:
-            name = json.loads(kwargs.get("data") or kwargs.get("json") and json.dumps(kwargs["json"]) or "null").get("name")
-        except (ValueError, AttributeError, TypeError):
-            return None
-        return name if isinstance(name, str) and name.startswith(self.registry.room_name_prefix + " ") else None
+    def _state_after_lost_answer(self, method: str, path: str, url: str, response: requests.Response | None,
+                                 creation: "Creation | None") -> requests.Response | None:
+        """What a gateway error (or, for a POST, a lost answer) hid: an answer standing in for the request
+        if it took effect and sending it again would do harm (DELETE done, POST created); None to send
+        it again. A POST whose effect cannot be proven raises UnprovenCreation."""
+        if creation is not None:
+            room = self._room_of_a_lost_creation(creation)
+            if room is None:
+                return None
+            # the GET standing for the lost answer is a safe request: gateway errors of its own are retried
+            return self.send("GET", self.room_path(room[ID_FIELD]))
+        if method in ("PATCH", "PUT", "DELETE") and path.startswith("/meeting_rooms/"):
+            read_back = self._send_once("GET", path.split("?")[0], url.split("?")[0], {})
+            if method == "DELETE" and read_back.status_code == 404 and response is not None:
+                return _deleted_after_gateway_error(response)
+        return None
 
-    def _state_after_gateway_error(self, method: str, path: str, url: str, kwargs: dict[str, Any],
-                                   response: requests.Response) -> requests.Response | None:
-        """What the gateway error hid: an answer standing in for the request if it took effect
-        and sending it again would do harm (DELETE done, POST created); None to send it again."""
-        name = self._our_room_name(kwargs) if method == "POST" else None
-        if name is not None:  # a name this run built and sent: a room holding it was created by this POST
-            created = [room for room in self.list_all("/meeting_rooms") if room.get("name") == name]
+    def _room_of_a_lost_creation(self, creation: "Creation") -> dict[str, Any] | None:
+        """The room a POST created behind a lost answer, recorded as the run's (None: it created none);
+        UnprovenCreation when that cannot be proven."""
+        listed = self.list_all("/meeting_rooms")
+        if creation.name is not None:  # a name this run built and sent: a room holding it was created by this POST
+            created = [room for room in listed if room.get(ownership.NAME_KEY) == creation.name]
             if not created:
                 return None
             for extra in created[1:]:
-                self.registry.report_foreign(extra.get("meeting_room_sid"), f"also holds this run's name {name!r}")
-            self.registry.record_created(created[0]["meeting_room_sid"], self)
-            # the GET standing for the lost answer is a safe request: gateway errors of its own are retried
-            return self.send("GET", self.room_path(created[0]["meeting_room_sid"]))
-        if method in ("PATCH", "PUT", "DELETE") and path.startswith("/meeting_rooms/"):
-            read_back = self._send_once("GET", path.split("?")[0], url.split("?")[0], {})
-            if method == "DELETE" and read_back.status_code == 404:
-                return _deleted_after_gateway_error(response)
-        return None
+                self.registry.report_foreign(extra.get(ID_FIELD), f"also holds this run's name {creation.name!r}")
+            self.registry.record_created(created[0][ID_FIELD], self)
+            return created[0]
+        attribution = ownership.attribute_creation(self.registry, creation.sent, creation.before or (), listed, ID_FIELD)
+        if attribution.room is not None:
+            self.registry.record_created(attribution.room[ID_FIELD], self)
+            return attribution.room
+        if attribution.nothing_created and creation.before is not None:
+            return None
+        for room in attribution.candidates:
+            self.registry.report_foreign(room.get(ID_FIELD), "appeared while a POST of this run without a name of the run "
+                                         "lost its answer: it may be that POST's room (not proven)")
+        raise UnprovenCreation("POST /meeting_rooms: the answer was lost (a gateway error or a dropped connection) and "
+                               "the body carries no name of the run; whether it created a room cannot be proven "
+                               f"({len(attribution.candidates)} candidate room(s) appeared meanwhile, reported at the end): "
+                               "not sent again, not judged")
 
     # -- conveniences ----------------------------------------------------------------------
     def room_path(self, sid: str) -> str:
@@ -213,14 +291,6 @@ class ConferenceClient:
         """Delete a room a POST of this run created, if the run could prove it is its own (a creation
         answer it did not trust was reported instead: never deleted)."""
         return self.delete_room(sid) if self.registry.owns(sid) else None
-
-    def _note_posted_name(self, body: Any) -> None:
-        """Before any POST of a room (ours, schemathesis's, raw bytes; `body` as `_json_body` gives it): the
-        name it carries is this run's (the end-of-run sweep deletes a room holding it: its POST's answer
-        was lost, refused or wrong)."""
-        name = body.get("name") if isinstance(body, dict) else None
-        if isinstance(name, str) and name.startswith(self.registry.room_name_prefix + " "):
-            self.registry.record_posted_name(name)
 
     def create_room(self, body: dict[str, Any]) -> requests.Response:
         """POST a room; a created room is recorded for cleanup before anything else happens."""

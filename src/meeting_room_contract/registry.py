@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import requests
 
+from . import ownership
 from .redaction import Credentials
 from .stories import StoryBook
 
@@ -284,9 +285,19 @@ class RoomRegistry:
             self._unknown.add(sid)
         return sid
 
-    def may_change(self, sid: str) -> bool:
+    def is_unknown_sid(self, sid: str) -> bool:
+        """A random sid this run made up for a 404 probe (`unknown_sid`)."""
         with self._lock:
-            return sid in self._created or sid in self._unknown or sid in self._journalled
+            return sid in self._unknown
+
+    def is_journalled(self, sid: str) -> bool:
+        """A sid a dead run of this suite journalled as created (`allow_journalled`)."""
+        with self._lock:
+            return sid in self._journalled
+
+    def may_change(self, sid: str) -> bool:
+        """The ownership policy's answer (`ownership.may_change`)."""
+        return ownership.may_change(self, sid)
 
     def live_rooms(self) -> list[tuple[str, "RoomOwner"]]:
         with self._lock:

@@ -14,7 +14,7 @@ from typing import Any, Iterator, Sequence
 
 from hypothesis import currently_in_test_context, reject
 
-from . import actions, strategies
+from . import actions, ownership, strategies
 from .actions import CREATE, NAME_KEY
 from .client import ConferenceClient
 from .registry import RoomRegistry, new_run_id
@@ -296,9 +296,9 @@ def sweep_run_rooms(clients: list[ConferenceClient], registry: RoomRegistry) -> 
         for room in client.list_all("/meeting_rooms"):
             sid, name = room.get("meeting_room_sid"), room.get("name") or ""
             still_there.add(sid)
-            if not sid or not isinstance(name, str) or not name.startswith(registry.room_name_prefix + " "):
+            if not sid or not ownership.named_like_the_run(registry, room):
                 continue
-            if registry.owns(sid) or registry.posted_this_name(name):
+            if registry.owns(sid) or ownership.carries_a_name_of_the_run(registry, room):
                 if not registry.owns(sid):
                     registry.record_created(sid, client)  # created by this run's POST, its answer lost or a refusal
                 if client.delete_room(sid).status_code not in (200, 204, 404):

@@ -18,24 +18,34 @@ from urllib3.util.retry import Retry
 from .redaction import Credentials, Redactor
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Sent again after a read error (a connection closed before any answer byte, a timeout): sending one of
+# these twice leaves the state of sending it once. PATCH too: the suite's PATCHes set values (a merge of
+# the same keys, or a replacement, again). POST is not here: a POST is sent again only when the client
+# can prove what the first one did (`ConferenceClient`, `ownership`).
+RESENDABLE_METHODS = IDEMPOTENT_METHODS | {"PATCH"}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 GATEWAY_STATUSES = (502, 503, 504)
 GATEWAY_GIVE_UPS = 3
 DEFAULT_MAX_RETRY_WAIT_S = 30.0
+NO_ANSWER_STREAK = 3  # requests in a row without an answer: the target is gone (one alone is one request's bad luck)
 
 
 class TargetUnavailable(RuntimeError):
     """The target could not be tested: a request ended without an answer that can be judged.
 
     Raised after the one retry layer of its kind is spent: 429s whose Retry-After would make the
-    wait for one request exceed --max-retry-wait (or the run deadline), connection errors and
-    timeouts after urllib3's retries, or the run deadline itself. Never a contract violation and
-    never a pass: the run's status is "could not test". `reason` is one line without credentials.
+    wait for one request exceed --max-retry-wait (or the run deadline), a gateway's Retry-After
+    beyond it, connection errors and timeouts after urllib3's retries, or the run deadline itself.
+    Never a contract violation and never a pass. `run_wide`: the run cannot test the target any more
+    (the deadline, a 429 wall, NO_ANSWER_STREAK requests in a row without an answer): it stops;
+    otherwise only the test that sent the request could not be tested, and the run goes on.
+    `reason` is one line without credentials.
     """
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, run_wide: bool = False):
         super().__init__(reason)
         self.reason = reason
+        self.run_wide = run_wide
 
 
 CLEANUP_GRACE_S = 60.0  # the end-of-run cleanup after --max-duration: bounded, like every wait
@@ -49,6 +59,7 @@ class Deadline:
         self.seconds = seconds
         self.ends = clock() + seconds if seconds and math.isfinite(seconds) else math.inf
         self.gave_up: str | None = None  # why the target could not be tested (then every later request ends at once)
+        self.no_answer_streak = 0  # requests in a row that got no answer (NO_ANSWER_STREAK of them: give up)
         self.stopping = False  # an interrupt waits for a request in flight: no more retries for it
         self._shared = shared  # NO_DEADLINE: the default of stand-alone clients, which keeps no run state
 
@@ -63,6 +74,19 @@ class Deadline:
         still answers: only that request's form could not be tested)."""
         if not self.expired():
             self.gave_up = None
+
+    def answered(self) -> None:
+        """A request got an answer: the streak of requests without one is over."""
+        self.no_answer_streak = 0
+
+    def no_answer(self, reason: str) -> bool:
+        """A request got no answer after its retries: that request could not be tested. A streak of
+        NO_ANSWER_STREAK such requests means the target is gone: the run gives up (True)."""
+        self.no_answer_streak += 1
+        if self.no_answer_streak >= NO_ANSWER_STREAK:
+            self.give_up(f"{reason} ({self.no_answer_streak} requests in a row got no answer)")
+            return True
+        return False
 
     def give_up(self, reason: str) -> None:
         """The run could not test the target: later requests of the run end at once (a 429 wall or a
@@ -81,10 +105,11 @@ class Deadline:
 
     def check(self, what: str = "") -> None:
         if self.gave_up is not None:
-            raise TargetUnavailable(f"{self.gave_up} (earlier in this run; not sent: {what})" if what else self.gave_up)
+            raise TargetUnavailable(f"{self.gave_up} (earlier in this run; not sent: {what})" if what else self.gave_up,
+                                    run_wide=True)
         if self.expired():
             raise TargetUnavailable(f"run deadline: --max-duration {self.seconds:g} s reached"
-                                    + (f" before {what}" if what else ""))
+                                    + (f" before {what}" if what else ""), run_wide=True)
 
 
 NO_DEADLINE = Deadline(None, shared=True)
@@ -99,10 +124,12 @@ class PoliteRetry(Retry):
       request add up to at most `max_wait` seconds (--max-retry-wait) and never pass the run
       deadline: a Retry-After that would go beyond ends the retries at once and the 429 is
       returned (the client raises TargetUnavailable). At most `status` retries.
-    - Connection errors (nothing was sent) are retried for every method, read errors and timeouts
-      for idempotent methods only (`allowed_methods`).
+    - Connection errors (nothing was sent) are retried for every method, read errors (a kept-alive
+      connection closed before any answer byte, a timeout) for the methods that may be sent twice
+      (`RESENDABLE_METHODS`, `allowed_methods`): urllib3 sends them again on another connection.
     - 502/503/504 are not retried here: after one of those a change may or may not have
-      happened, so the client reads the room back before sending again.
+      happened, so the client reads the room back before sending again (`gateway_pause`: the
+      Retry-After a gateway asks for, within the same --max-retry-wait).
     """
 
     def __init__(self, *args: Any, max_wait: float = DEFAULT_MAX_RETRY_WAIT_S, waited: float = 0.0,
@@ -127,13 +154,8 @@ class PoliteRetry(Retry):
     @staticmethod
     def wait_for(response: Any, retry: Retry) -> float:
         """What the next retry waits: the Retry-After asked for (uncapped here), else `retry`'s backoff."""
-        value = response.headers.get("Retry-After") if response is not None else None
-        if value is not None:
-            try:
-                return Retry(retry_after_max=10**9).parse_retry_after(value)
-            except Exception:  # an unreadable Retry-After: the backoff
-                pass
-        return retry.get_backoff_time()
+        asked = retry_after_seconds(response)
+        return asked if asked is not None else retry.get_backoff_time()
 
     def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
                   error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> "PoliteRetry":
@@ -276,8 +298,30 @@ class Politeness:
     rate_limit: float = 0.0
     max_429_retries: int = 8
     error_retries: int = 3
+    gateway_retries: int = 5  # waits of 0.5, 1, 2, 4, 8 s without a Retry-After: a rolling deploy's window
     gateway_backoff: float = 0.5
-    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT_S  # --max-retry-wait: all 429 waits of one request together
+    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT_S  # --max-retry-wait: the 429 (and gateway) waits of one request together
+
+
+def retry_after_seconds(response: Any) -> float | None:
+    """The wait a `Retry-After` header asks for (seconds or an HTTP date); None when absent or unreadable."""
+    value = response.headers.get("Retry-After") if response is not None else None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(Retry(retry_after_max=10**9).parse_retry_after(value)))
+    except Exception:  # an unreadable Retry-After is no request to wait (urllib3 raises its own error types)
+        return None
+
+
+def gateway_pause(response: Any, attempt: int, waited: float, politeness: Politeness) -> tuple[float, bool]:
+    """What to wait before sending again after the `attempt`-th gateway answer (502/503/504): the
+    Retry-After it asks for, else an exponential backoff from `gateway_backoff`. Second item: whether
+    the target asked for it (a Retry-After beyond the budget means the target could not be tested)."""
+    asked = retry_after_seconds(response)
+    if asked is not None:
+        return asked, True
+    return politeness.gateway_backoff * 2 ** (attempt - 1), False
 
 
 def build_session(credentials: Credentials | None, politeness: Politeness, limiter: RateLimiter,
@@ -293,7 +337,7 @@ def build_session(credentials: Credentials | None, politeness: Politeness, limit
         status=politeness.max_429_retries,
         other=0,
         redirect=0,
-        allowed_methods=IDEMPOTENT_METHODS,
+        allowed_methods=RESENDABLE_METHODS,
         status_forcelist=(429,),
         backoff_factor=0.3,
         respect_retry_after_header=True,

@@ -34,6 +34,7 @@ MEANING = {0: "passed: every rule checked and held", 1: "contract violations", 2
            4: "usage error", 5: "no tests collected", EXIT_COULD_NOT_TEST: "could not test the target",
            EXIT_INCOMPLETE: "incomplete (strict): not every rule was checked"}
 COULD_NOT_TEST = "contract_could_not_test"  # a report's user property: the reason, one line
+RUN_STOPPED = "contract_run_stopped"  # a report's user property: the run cannot test the target any more
 CUT_SHORT = "cut short by the interrupt (not judged)"
 SECOND_ACCOUNT_RULES = ("isolation.accounts", "uniqueness.account_scope")
 
@@ -43,6 +44,7 @@ class RunStatus:
     """What the run's test reports said, beyond passed and failed (kept by the controller under xdist)."""
 
     could_not_test: dict[str, str] = field(default_factory=dict)  # test -> reason
+    stopped: str | None = None  # why the run stopped testing the target (the deadline, a 429 wall, no answers)
     failed: set[str] = field(default_factory=set)
     skipped: Counter = field(default_factory=Counter)  # reason -> tests
     deselected: int = 0
@@ -85,8 +87,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
-    """TargetUnavailable: one line "could not test: ...", and the run stops. ListingContradiction:
-    a counted violation of shape.response_conformance, shown without a traceback."""
+    """TargetUnavailable: one line "could not test: ..."; the run stops when the target cannot be tested
+    any more (`run_wide`), else only this test could not be tested and the run goes on.
+    ListingContradiction: a counted violation of shape.response_conformance, shown without a traceback."""
     report = yield
     if not (report.failed and call.excinfo is not None):
         return report
@@ -111,7 +114,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         reason = run.target.redactor.scrub(unavailable[0].reason.splitlines()[0])
         report.longrepr = f"could not test: {reason}"
         report.user_properties.append((COULD_NOT_TEST, reason))
-        item.session.shouldstop = f"could not test: {reason}"
+        if any(leaf.run_wide for leaf in unavailable) or run.target.deadline.gave_up is not None:
+            report.user_properties.append((RUN_STOPPED, reason))
+            item.session.shouldstop = f"could not test: {reason}"
     elif contradictions and len(contradictions) == len(leaves) and not item.config.getoption("contract_traceback"):
         report.longrepr = str(contradictions[0])
     return report
@@ -134,11 +139,14 @@ class _ReportWatcher:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         status = status_of(self.config)
-        reason = dict(report.user_properties).get(COULD_NOT_TEST)
+        properties = dict(report.user_properties)
+        reason = properties.get(COULD_NOT_TEST)
         if reason is not None:
             status.could_not_test.setdefault(report.nodeid, reason)
-            if status.session is not None and not status.session.shouldstop:
-                status.session.shouldstop = f"could not test: {reason}"
+            if RUN_STOPPED in properties:
+                status.stopped = status.stopped or reason
+                if status.session is not None and not status.session.shouldstop:
+                    status.session.shouldstop = f"could not test: {reason}"
         elif report.failed:
             status.failed.add(report.nodeid)
         elif report.skipped and isinstance(report.longrepr, tuple):
@@ -157,7 +165,7 @@ def decide(config: pytest.Config, exitstatus: int, summary: dict[str, Any], rema
     status.violations = int(summary.get("failures_total") or 0)
     status.interrupted = exitstatus == EXIT_INTERRUPTED
     checked = {row["rule"] for row in summary.get("checks", []) if row.get("run")}
-    stopped = next(iter(status.could_not_test.values()), None)
+    stopped = status.stopped
     for rule_id in rules.RULES:
         if rule_id in checked:
             continue
@@ -178,6 +186,9 @@ def decide(config: pytest.Config, exitstatus: int, summary: dict[str, Any], rema
             why = "no check of it applied to this target's answers"
         status.rules_not_checked[rule_id] = why
     incomplete = [f"SKIPPED ×{count}: {reason}" for reason, count in status.skipped.items()]
+    if status.could_not_test and stopped is None:  # single requests without an answer: those tests were not judged
+        incomplete.append(f"NOT JUDGED ×{len(status.could_not_test)}: a request of the test got no answer that can be "
+                          "judged (infrastructure, not the API; the run went on)")
     by_reason: dict[str, list[str]] = {}
     for rule_id, why in status.rules_not_checked.items():
         by_reason.setdefault(why, []).append(rule_id)
@@ -191,7 +202,7 @@ def decide(config: pytest.Config, exitstatus: int, summary: dict[str, Any], rema
         final = exitstatus
     elif failures:
         final = EXIT_VIOLATIONS
-    elif status.could_not_test:
+    elif stopped is not None:
         final = EXIT_COULD_NOT_TEST
     elif exitstatus not in (EXIT_OK, EXIT_VIOLATIONS):
         final = exitstatus

@@ -1,0 +1,116 @@
+"""The one ownership policy: which rooms a command of this project may change or delete.
+
+Every command the project ships asks here: the contract run's client, its tests, the end-of-run
+sweep, `--delete-leftovers` and the cleanup command, and the replay. A room is the run's only when
+
+- this run's own POST answer named it (the sid of the creating answer; a journal of a dead run of
+  this suite on this machine names such sids too), or
+- it carries a name this run built and sent in a POST (`<prefix>-<run id> <label> ...`: the run id
+  is unique to the run, and the run writes down every such name before its POST is sent), or
+- a POST of this run that cannot carry such a name (`{}`, a name that is the edge value under test)
+  lost its answer (a gateway error, a dropped connection), and a listing taken just before it was
+  sent, compared with one taken after, shows exactly one new room that holds what the POST sent
+  (`attribute_creation`).
+
+Nothing else is ever changed or deleted: a room found by an access code, by a name this run did not
+send, by the run's prefix alone, or named in an answer (a re-keyed sid) is reported for a human
+(`RoomRegistry.report_foreign`), never adopted. The registry keeps the facts (what was created,
+deleted, POSTed); this module decides.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Protocol
+
+NAME_KEY = "name"
+
+
+class Facts(Protocol):
+    """What the policy reads of the run (a `registry.RoomRegistry`)."""
+
+    room_name_prefix: str
+
+    def owns(self, sid: str) -> bool: ...
+
+    def posted_this_name(self, name: str) -> bool: ...
+
+    def is_unknown_sid(self, sid: str) -> bool: ...
+
+    def is_journalled(self, sid: str) -> bool: ...
+
+
+def may_change(facts: Facts, sid: str) -> bool:
+    """Whether a PATCH/PUT/DELETE may go to `sid`: a room this run created, a room a dead run of the
+    suite journalled on this machine (the cleanup), or a fresh random sid the run made up for a 404
+    probe (it names no room)."""
+    return facts.owns(sid) or facts.is_unknown_sid(sid) or facts.is_journalled(sid)
+
+
+def run_name(facts: Facts, body: Any) -> str | None:
+    """The name of this run that a POST body carries (what proves the room it creates), or None."""
+    name = body.get(NAME_KEY) if isinstance(body, Mapping) else None
+    if isinstance(name, str) and name.startswith(facts.room_name_prefix + " "):
+        return name
+    return None
+
+
+def carries_a_name_of_the_run(facts: Facts, room: Mapping[str, Any]) -> bool:
+    """The room holds exactly a name that a POST of this run sent (any process of the run)."""
+    name = room.get(NAME_KEY)
+    return isinstance(name, str) and name.startswith(facts.room_name_prefix + " ") and facts.posted_this_name(name)
+
+
+def named_like_the_run(facts: Facts, room: Mapping[str, Any]) -> bool:
+    """The room's name starts with this run's prefix (a room of some process of the run: never a
+    colleague's; not proof that it is this process's room, see `carries_a_name_of_the_run`)."""
+    name = room.get(NAME_KEY)
+    return isinstance(name, str) and name.startswith(facts.room_name_prefix + " ")
+
+
+@dataclass
+class Attribution:
+    """What a listing diff says about a POST whose answer was lost."""
+
+    room: dict[str, Any] | None = None  # the one new room holding what the POST sent: the POST created it
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # new rooms that may be it (reported, never adopted)
+    anything_new: bool = False  # some room appeared since the listing before the POST
+
+    @property
+    def nothing_created(self) -> bool:
+        """No room appeared at all: the POST created nothing, and sending it again is safe."""
+        return not self.anything_new
+
+
+def attribute_creation(facts: Facts, sent: Any, before: Iterable[str], listed: Iterable[Mapping[str, Any]],
+                       id_field: str) -> Attribution:
+    """Which room, if any, a POST created whose answer was lost: the rooms listed now that were not
+    listed just before the POST was sent (`before`), are not the run's already and are not named like
+    the run's (another process of the run creates those), and hold every field the POST sent with the
+    value sent (access codes as a set). Exactly one such room: the POST's. Several: ambiguous (another
+    tester created one meanwhile), reported. New rooms that hold something else: reported as well."""
+    known = set(before)
+    new = [dict(room) for room in listed if isinstance(room, Mapping) and isinstance(room.get(id_field), str)
+           and room[id_field] not in known and not facts.owns(room[id_field]) and not named_like_the_run(facts, room)]
+    matching = [room for room in new if holds_what_was_sent(sent, room)]
+    if len(matching) == 1:
+        return Attribution(room=matching[0], candidates=[], anything_new=True)
+    return Attribution(room=None, candidates=matching or new, anything_new=bool(new))
+
+
+def holds_what_was_sent(sent: Any, room: Mapping[str, Any]) -> bool:
+    """Every field of the POST body is in the room with the value sent (lists compared without order)."""
+    if not isinstance(sent, Mapping):
+        return False
+    return all(key in room and _same(value, room[key]) for key, value in sent.items())
+
+
+def _same(sent: Any, stored: Any) -> bool:
+    if isinstance(sent, list) and isinstance(stored, list):
+        return sorted(map(_canonical, sent)) == sorted(map(_canonical, stored))
+    return _canonical(sent) == _canonical(stored)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
