@@ -107,6 +107,7 @@ def test_the_replay_keeps_sids_it_did_not_create_and_maps_the_rooms_it_did():
 
     replayer = Replayer.__new__(Replayer)
     replayer.sids, replayer.unknown = {A: "aaaaaaaa-0000-0000-0000-000000000000"}, {}
+    replayer.run_prefix, replayer.codes = None, {}
     assert replayer.mapped(f'{{"did_group_sid": "{B}", "room": "{A}"}}') == \
         f'{{"did_group_sid": "{B}", "room": "aaaaaaaa-0000-0000-0000-000000000000"}}'
 

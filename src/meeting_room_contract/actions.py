@@ -140,7 +140,8 @@ def replay_target(run: Run) -> dict[str, Any]:
             logins[which] = known.username
     return {"base_url": None if settings.uses_mock else run.target.base_url, "embedded_mock": settings.uses_mock,
             "mock_faults": list(settings.mock_faults), "mock_variants": list(settings.mock_variants),
-            "spec": str(run.spec.path), "pins": dict(run.pins), "logins": logins}
+            "spec": str(run.spec.path), "pins": dict(run.pins), "logins": logins,
+            "room_name_prefix": run.target.registry.room_name_prefix}
 
 
 def settle(run: Run, verdict: Verdict, response: requests.Response | None = None,

@@ -9,7 +9,8 @@ together again), gathers the same evidence the suite gathers and judges it with 
 pure judges; deletes every room it created. Each check records which judge ran on which answers
 (the failing answer's status, shape, error body; the answers two compared room states were read
 from); the replay runs that judge again on the answers it gathers. Exit 1: the violation
-reproduces; 0: it does not; 2: a usage error (one line); 3: the target could not be reached (one
+reproduces; 0: it does not; 2: a usage error (one line); 3: the target could not be reached, or the
+evidence could not be gathered ("CANNOT JUDGE": neither reproduced nor refuted; one
 line); 4: the story cannot be replayed faithfully (one line: why; e.g. the run recorded no judge to
 re-run, or a request carried a credential the replay cannot rebuild). The password comes
 from --password or $CONFERENCE_PASSWORD (the second login's from $CONFERENCE_SECOND_PASSWORD); against the
@@ -22,6 +23,8 @@ import argparse
 import ipaddress
 import json
 import os
+import random
+import re
 import sys
 import threading
 from pathlib import Path
@@ -30,7 +33,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from . import actions, spec, stories
+from . import actions, ownership, spec, stories
 from .registry import UnsafeTargetError
 from .transport import Chunked, Politeness, TargetUnavailable
 from .judges import answers, updates
@@ -47,8 +50,50 @@ class UsageError(Exception):
     pass
 
 
+class EvidenceError(Exception):
+    """The evidence a judge needs could not be gathered (the target did not answer, a listing contradicted
+    itself, a read failed): the violation is neither reproduced nor refuted (exit 3, one line)."""
+
+
+def _fresh_code_like(code: str, taken: set[str]) -> str:
+    """A code of the same form as `code`: the same length, `*`/`#` (any non-digit) and leading zeros where
+    they were, the other digits drawn anew; never one in `taken`."""
+    digits = [i for i, char in enumerate(code) if char.isdigit()]
+    leading = 0
+    while leading < len(digits) and code[digits[leading]] == "0" and digits[leading] == leading:
+        leading += 1
+    free = digits[leading:]
+    if not free:
+        return code  # nothing to draw (all zeros or no digit): sent as recorded
+    rng = random.SystemRandom()
+    for _ in range(1000):
+        chars = list(code)
+        for position, index in enumerate(free):
+            chars[index] = str(rng.randint(1, 9) if position == 0 else rng.randint(0, 9))
+        fresh = "".join(chars)
+        if fresh not in taken and fresh != code:
+            return fresh
+    return code
+
+
 class Unreplayable(Exception):
     """The story cannot be replayed and judged faithfully (said in one line; exit 4)."""
+
+
+RECORDED_RUN_PREFIX = re.compile(r"(\S+-(?:[0-9a-z]{6,7}-[0-9a-f]{3}|[0-9]{14}-[0-9a-f]{6})) ")  # rooms.RUN_ID
+
+
+def recorded_run_prefix(doc: dict[str, Any]) -> str | None:
+    """The recorded run's `<prefix>-<run id>` (its room names start with it), from the story's target, else
+    from the names its bodies carry."""
+    known = (doc.get("target") or {}).get("room_name_prefix")
+    if isinstance(known, str) and known:
+        return known
+    for step in doc.get("steps", []):
+        match = RECORDED_RUN_PREFIX.search(step.get("body") or "")
+        if match:
+            return match.group(1).split('"')[-1]
+    return None
 
 
 def load_failure(report_dir: Path, failure_id: str | None) -> dict[str, Any]:
@@ -74,12 +119,16 @@ def load_failure(report_dir: Path, failure_id: str | None) -> dict[str, Any]:
 class Replayer:
     """Sends a story's steps again, sids of the rooms it creates mapped to the new ones."""
 
-    def __init__(self, run: Run, out: Any = sys.stdout, secrets: Mapping[str, str | None] | None = None):
+    def __init__(self, run: Run, out: Any = sys.stdout, secrets: Mapping[str, str | None] | None = None,
+                 run_prefix: str | None = None):
         self.run, self.out = run, out
         self.secrets = dict(secrets or {})  # environment variable name -> value (the logins given to the replay)
         self.sids: dict[str, str] = {}
         self.unknown: dict[str, str] = {}  # rooms the story did not create -> fresh unknown sids
-        self.rekeyed: set[str] = set()  # sids the server's answers gave this replay's rooms
+        self.rekeyed: set[str] = set()  # sids the server's answers gave this replay's rooms (and that are its own)
+        self.codes: dict[str, str] = {}  # the story's access codes -> fresh codes of the same form
+        # the recorded run's `<prefix>-<run id>` -> this replay's own (same length): its room names are its own
+        self.run_prefix = run_prefix
         self.steps: list[Step] = []
         self.fresh: dict[int, requests.Response] = {}  # the answers gathered again, by step
         self._print_lock = threading.Lock()
@@ -87,13 +136,63 @@ class Replayer:
         self.clients = {"primary": target.client("primary"), "second": target.client("second"),
                         "none": target.client("anonymous"), "header": target.client("anonymous")}
 
+    @property
+    def registry(self) -> Any:
+        return self.run.target.registry
+
     def mapped(self, text: str) -> str:
+        """A recorded text as this replay sends it: a sid the story created is the replay's room; a room
+        the story did not create (a 404 probe's) is a fresh unknown sid; any other sid (a DID group, an
+        account) is sent as recorded. The recorded run's room names carry this replay's own prefix, and
+        every access code is a fresh code of the same form (`prepare`): the replay creates, finds and
+        deletes only rooms of its own, never one holding a days-old code or the recorded run's name."""
         def swap(match: Any) -> str:
-            # A sid the story created is the replay's room; a room the story did not create (a 404
-            # probe's) is a fresh unknown sid; any other (a DID group, an account) is sent as recorded.
             return self.sids.get(match.group(0), self.unknown.get(match.group(0), match.group(0)))
 
-        return SID.sub(swap, text)
+        text = SID.sub(swap, text)
+        if self.run_prefix and self.run_prefix in text:
+            text = text.replace(self.run_prefix, self.registry.room_name_prefix)
+        if self.codes:
+            text = self._code_pattern().sub(lambda m: m.group(1) + self._fresh_code_text(m.group(2)) + m.group(3), text)
+        return text
+
+    def mapped_code(self, code: Any) -> Any:
+        return self.codes.get(code, code) if isinstance(code, str) else code
+
+    def _code_pattern(self) -> Any:
+        field = self.run.model.UNIQUE[0].item_field if self.run.model.UNIQUE else "access_code"
+        return re.compile(r'("' + re.escape(field) + r'"\s*:\s*")((?:[^"\\]|\\.)*)(")')
+
+    def _fresh_code_text(self, quoted: str) -> str:
+        try:
+            code = json.loads(f'"{quoted}"')
+        except ValueError:
+            return quoted
+        fresh = self.codes.get(code)
+        return quoted if fresh is None else json.dumps(fresh)[1:-1]
+
+    def prepare(self, steps: list[Step], recorded_codes: Any = ()) -> None:
+        """Draw a fresh code of the same form for every access code the story sends (and the judge's
+        recorded codes): digits drawn anew (leading zeros and `*`/`#` kept where they were), none held
+        by a room of the account now, the same recorded code always the same fresh one."""
+        if not self.run.model.UNIQUE:
+            return
+        pattern = self._code_pattern()
+        found: list[str] = [str(code) for code in recorded_codes or ()]
+        for step in steps:
+            for match in pattern.finditer(step.body or ""):
+                try:
+                    found.append(json.loads(f'"{match.group(2)}"'))
+                except ValueError:
+                    continue
+        if not found:
+            return
+        taken: set[str] = set()
+        for room in self.clients["primary"].list_all("/meeting_rooms"):
+            taken |= {str(code) for code in self.run.model.unique_values(room)}
+        for code in dict.fromkeys(found):
+            fresh = _fresh_code_like(code, taken | set(self.codes.values()))
+            self.codes[code] = fresh
 
     def client_for(self, step: Step):
         if step.login == "mixed":  # one login's user (or a made-up one) with a known login's password
@@ -148,9 +247,14 @@ class Replayer:
                 answered = response.json().get(stories.ID_FIELD)
             except (ValueError, AttributeError):
                 answered = None
-            if isinstance(answered, str) and answered != sent_to:  # this replay's room, re-keyed by the server
-                self.rekeyed.add(answered)
-                client.registry.record_created(answered, client)
+            if isinstance(answered, str) and answered != sent_to:  # re-keyed by the server: its own only if it says so
+                room = response.json()
+                if ownership.carries_a_name_of_the_run(client.registry, room):
+                    self.rekeyed.add(answered)
+                    client.registry.record_created(answered, client)
+                else:
+                    client.registry.report_foreign(answered, f"was named by the answer to this replay's {step.method} "
+                                                   "(re-keyed?) without this replay's room name")
         with self._print_lock:  # steps sent together print whole lines
             self.out.write(f"  {step.method} {self.mapped(step.path).split('?')[0]} -> HTTP {response.status_code} (recorded: {step.status})\n")
         return response
@@ -162,6 +266,8 @@ class Replayer:
         if second is None or primary is None:
             return
         for sid in set(self.sids.values()) | self.rekeyed:
+            if not self.registry.owns(sid):  # only what this replay's own POSTs created (ownership)
+                continue
             try:
                 if primary.get_room(sid).status_code == 404 and second.get_room(sid).status_code == 200:
                     second.delete_room(sid)
@@ -213,13 +319,17 @@ def judge(doc: dict[str, Any], replayer: Replayer) -> tuple[bool, str]:
     kind = recorded.get("kind")
     for sent in steps:
         replayer.client_for(sent)  # a login the replay cannot rebuild: said before anything is sent
+    replayer.prepare(steps, recorded.get("codes") or ())
     if kind == "update" and step.method in ("PATCH", "PUT") and step.room and step.body is not None:
         before_steps = [s for s in steps[:failing] if s.role != "before"]
         replayer.send_all(before_steps)
         client = replayer.client_for(step)
         sid = replayer.mapped(step.room)
         before_answer = client.get_room(sid)
-        before = before_answer.json() if before_answer.status_code == 200 else {}
+        before = actions._json(before_answer) if before_answer.status_code == 200 else None
+        if not isinstance(before, dict):
+            raise EvidenceError(f"GET of the replay's room before the {step.method} answered HTTP {before_answer.status_code}: "
+                                "the room before the update is not known")
         response = replayer.send(step)
         try:
             body = json.loads(replayer.mapped(step.body))
@@ -310,7 +420,8 @@ def _refused(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: 
 def _reveals(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: requests.Response,
              replayer: Replayer) -> tuple[bool, str]:
     texts = [response.text, *response.headers.values()]
-    hidden = {label: replayer.mapped(value) for label, value in (recorded.get("hidden") or {}).items() if value}
+    hidden = {label: replayer.mapped_code(replayer.mapped(value)) for label, value in (recorded.get("hidden") or {}).items()
+              if value}
     leaked = [label for label, value in hidden.items() if any(value in text for text in texts)]
     if leaked:
         return True, f"{doc['rule']}: the answer (HTTP {response.status_code}) reveals another account's room: {', '.join(leaked)}"
@@ -320,16 +431,23 @@ def _reveals(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: 
 def _created_anyway(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: requests.Response,
                     replayer: Replayer) -> tuple[bool, str]:
     """A refused POST that created a room all the same: a room of the account (not one the story
-    created) carries the POST's name or code. Such a room is deleted with the replay's own."""
+    created) carries the POST's name or code, as this replay sent them (its own name, fresh codes).
+    A room holding this replay's name is its own and is deleted with its other rooms; one found by a
+    fresh code only is reported, never adopted (a code is no proof of who created a room)."""
     if 200 <= response.status_code < 300:
         return False, f"HTTP {response.status_code}: the POST was accepted this time, no {doc['rule']} failure"
-    name, codes = recorded.get("name"), set(map(str, recorded.get("codes") or []))
+    name = replayer.mapped(recorded["name"]) if isinstance(recorded.get("name"), str) else None
+    codes = {str(replayer.mapped_code(str(code))) for code in recorded.get("codes") or []}
     client = replayer.clients["primary"]
     ours = set(replayer.sids.values())
     found = [room for room in client.list_all("/meeting_rooms") if room.get(run.model.ID_FIELD) not in ours
              and ((name and room.get("name") == name) or (codes and {str(v) for v in run.model.unique_values(room)} & codes))]
     for room in found:
-        client.registry.record_created(room[run.model.ID_FIELD], client)  # holds this replay's name or code: deleted at the end
+        if ownership.carries_a_name_of_the_run(client.registry, room):
+            client.registry.record_created(room[run.model.ID_FIELD], client)  # holds this replay's name: deleted at the end
+        else:
+            client.registry.report_foreign(room[run.model.ID_FIELD], "holds a fresh code of this replay's refused POST "
+                                           "(found by it; not deleted: a code is no proof)")
     if found:
         return True, f"{doc['rule']}: POST refused with HTTP {response.status_code}, but room(s) were created all the same"
     return False, f"HTTP {response.status_code}: refused and nothing created, no {doc['rule']} failure"
@@ -476,9 +594,11 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ValueError, OSError) as error:
         print(f"replay: {error}", file=sys.stderr)
         return USAGE
+    recorded_prefix = recorded_run_prefix(doc)
     settings = TargetSettings(base_url=args.base_url, username=args.username, password=password,
                               second_username=args.second_username, second_password=second_password,
-                              politeness=Politeness(timeout=args.request_timeout), name_prefix="contract-replay")
+                              politeness=Politeness(timeout=args.request_timeout),
+                              name_prefix=recorded_prefix.rsplit("-", 2)[0] if recorded_prefix else "contract-replay")
     target = Target(settings)
     run = Run(target, api_spec, doc.get("target", {}).get("pins") or {})
     print(f"replaying failure {doc['id']} [{doc['rule']}] {doc.get('operation', '')}: {doc.get('situation', '')} "
@@ -502,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
             run.codes_across_did_groups = lambda: known["codes_across_did_groups"]  # type: ignore[method-assign]
         secrets = {"CONFERENCE_USERNAME": args.username, "CONFERENCE_PASSWORD": password,
                    "CONFERENCE_SECOND_USERNAME": args.second_username, "CONFERENCE_SECOND_PASSWORD": second_password}
-        replayer = Replayer(run, secrets=secrets)
+        replayer = Replayer(run, secrets=secrets, run_prefix=recorded_prefix)
         try:
             reproduced, what = judge(doc, replayer)
         finally:
@@ -510,14 +630,21 @@ def main(argv: list[str] | None = None) -> int:
     except (TargetUnavailable, requests.ConnectionError) as error:
         print(f"replay: the target could not be reached: {str(error).splitlines()[0][:300]}", file=sys.stderr)
         return UNREACHABLE
+    except EvidenceError as error:
+        print(f"CANNOT JUDGE [{doc['rule']}]: {error} (neither reproduced nor refuted; try again)")
+        return UNREACHABLE
     except (UsageError, UnsafeTargetError) as error:
         print(f"replay: {error}", file=sys.stderr)
         return USAGE
     except Unreplayable as error:
         print(f"CANNOT REPLAY [{doc['rule']}]: {error}")
         return UNREPLAYABLE
-    except AssertionError as error:  # a listing that contradicts itself while gathering evidence
-        reproduced, what = doc["rule"] == "shape.response_conformance", str(error).splitlines()[0]
+    except AssertionError as error:  # a listing that contradicts itself (again and again) while gathering evidence
+        if doc["rule"] != "shape.response_conformance":  # evidence that could not be gathered refutes nothing
+            print(f"CANNOT JUDGE [{doc['rule']}]: gathering the evidence met another failure: "
+                  f"{str(error).splitlines()[0][:300]} (neither reproduced nor refuted)")
+            return UNREACHABLE
+        reproduced, what = True, str(error).splitlines()[0]
     finally:
         left = target.close()
         if left:
