@@ -144,13 +144,36 @@ def replay_target(run: Run) -> dict[str, Any]:
             "room_name_prefix": run.target.registry.room_name_prefix}
 
 
+def front_refusal(response: requests.Response | None) -> str | None:
+    """Why an answer came from a firewall or proxy in front of the API, with what it refused (one line);
+    None when it may be the API's (`answers.infrastructure_refusal`)."""
+    if response is None:
+        return None
+    how = answers.infrastructure_refusal(response)
+    if how is None:
+        return None
+    request = response.request
+    sent = request.body if request is not None else None
+    sent = bytes(sent) if sent is not None and not isinstance(sent, (bytes, str)) else sent
+    text = sent.decode("utf-8", "replace") if isinstance(sent, bytes) else (sent or "")
+    what = f"{request.method} body {text[:160]!r}" if request is not None and text else "the request"
+    return f"refused by a firewall or proxy in front of the API ({how}): {what} not tested"
+
+
 def settle(run: Run, verdict: Verdict, response: requests.Response | None = None,
            judge: dict[str, Any] | None = None) -> None:
-    """Count the verdict's checks; raise the first failure as a ContractViolation. A stand-in answer
-    is judged by nothing: its checks are recorded as not checked, its behaviours not observed."""
+    """Count the verdict's checks; raise the first failure as a ContractViolation. An answer that is
+    not the API's is judged by nothing: a stand-in (after a gateway error) or a firewall's or proxy's
+    refusal (`front_refusal`: what it refused was not tested); its checks are recorded as not
+    checked (with the value), its behaviours not observed."""
     if is_stand_in(response):
         for rule_id, operation, _passed in verdict.checked:
             run.recorder.unchecked(rule_id, operation, "the answer was a stand-in after a gateway error, not the target's")
+        return
+    refused_in_front = front_refusal(response)
+    if refused_in_front is not None:
+        for rule_id, operation, _passed in verdict.checked:
+            run.recorder.unchecked(rule_id, operation, refused_in_front)
         return
     made: dict[int, ContractViolation] = {}
 
@@ -284,38 +307,72 @@ def state_matches(run: Run, rule_id: str, expected: Mapping[str, Any], observed:
 
 # -- the account's list: a read path of its own -----------------------------------------------------
 
-def listed_room(run: Run, client: ConferenceClient, sid: str) -> dict[str, Any] | None:
-    """The room's item in the account's list (None: not listed). Asks with the documented filter and
-    the largest page: a server that ignores the filter answers with the account's rooms, where the
-    room is found as well (one request, not a second full listing). Only when it is not there (a
-    refused filter, more rooms than a page) is the list read page by page, in a stable order."""
+FULL_LISTINGS_PER_TEST = 3  # list read-backs that page through the whole account, per test (a large account)
+
+
+def listed_room(run: Run, client: ConferenceClient, sid: str) -> Any:
+    """The room's item in the account's list (None: not listed; LIST_NOT_READ: not read, recorded).
+
+    Whether the target honours the documented `filter` is learnt from the first read and kept for the
+    run (`Run.list_filter`). Honoured: one request with the filter. Ignored (or not known yet): the
+    first page of the account (the largest page, in a stable order), where the room is unless the
+    account holds more rooms than a page; only then the whole account is read page by page, at most
+    FULL_LISTINGS_PER_TEST times per test: a shared account of thousands of rooms does not cost every
+    update a full listing (the rule is checked on the first ones, the others are recorded as not read)."""
     id_field = run.model.ID_FIELD
-    response = client.request("GET", f"/meeting_rooms?filter={quote(f'{id_field} eq {sid}')}&limit={LIST_PAGE_SIZE}")
-    if response.status_code == 200:
-        items = (response.json() or {}).get("items") or []
-        listed = [item for item in items if isinstance(item, dict)]
-        client.registry.note_listed(item.get(id_field) for item in listed)  # as a full listing does (R10-8)
-        found = [item for item in listed if item.get(id_field) == sid]
+    if run.list_filter is not False:
+        response = client.request("GET", f"/meeting_rooms?filter={quote(f'{id_field} eq {sid}')}&limit={LIST_PAGE_SIZE}")
+        data = _json(response) if response.status_code == 200 else None
+        items = data.get("items") if isinstance(data, dict) else None
+        if isinstance(items, list):
+            listed = [item for item in items if isinstance(item, dict)]
+            client.registry.note_listed(item.get(id_field) for item in listed)  # as a full listing does (R10-8)
+            if run.list_filter is None:
+                run.list_filter = all(item.get(id_field) == sid for item in listed) if listed else None
+            found = [item for item in listed if item.get(id_field) == sid]
+            if found:
+                return found[0]
+            if run.list_filter is False and isinstance(data.get("total"), int) and len(listed) >= data["total"]:
+                return None  # the whole account is on this page, without the room
+    else:
+        page, total, _ = client.list_page("/meeting_rooms", 0, LIST_PAGE_SIZE, f"&order={id_field}+asc")
+        client.registry.note_listed(item.get(id_field) for item in page if isinstance(item, dict))
+        found = [item for item in page if isinstance(item, dict) and item.get(id_field) == sid]
         if found:
             return found[0]
+        if total is not None and len(page) >= total:
+            return None
+    if not run.full_listing_allowed(FULL_LISTINGS_PER_TEST):
+        run.recorder.unchecked("read_paths.list_matches_get", updates.LIST_OPERATION, "the list item was not read: the "
+                               "target ignores `filter` and the account holds more rooms than one page; the whole account "
+                               f"is read at most {FULL_LISTINGS_PER_TEST} times per test")
+        return LIST_NOT_READ
     return next((room for room in client.list_all("/meeting_rooms") if room.get(id_field) == sid), None)
 
 
-def account_rooms(run: Run, client: ConferenceClient) -> list[dict[str, Any]]:
-    """Every room of the login's account; the codes they hold are remembered as taken."""
+def account_rooms(run: Run, client: ConferenceClient, answer: requests.Response | None = None) -> list[dict[str, Any]]:
+    """Every room of the login's account; the codes they hold are remembered as taken. The listing read
+    to look into one refusal (`answer`) is shared by every check that looks into the same refusal."""
+    key = (id(answer), id(client)) if answer is not None else None
+    shared = run.refusal_listing
+    if key is not None and shared is not None and shared[0] == key and shared[1] is answer:
+        return shared[2]
     rooms = client.list_all("/meeting_rooms")
     for room in rooms:
         run.codes.add(run.model.unique_values(room))
+    if key is not None:
+        run.refusal_listing = (key, answer, rooms)
     return rooms
 
 
 def code_holders(run: Run, client: ConferenceClient, sid: str | None, before: Mapping[str, Any] | None, method: str,
-                 body: Any) -> list[dict[str, Any]]:
-    """Rooms of the account (other than `sid`) holding a code of the state the request asks for."""
+                 body: Any, answer: requests.Response | None = None) -> list[dict[str, Any]]:
+    """Rooms of the account (other than `sid`) holding a code of the state the request asks for (`answer`:
+    the refusal looked into; its listing is read once)."""
     candidate = conflicts.candidate_state(run.context(), before, method, body)
     if not candidate or not run.model.unique_values(candidate):
         return []
-    holders = conflicts.holders_among(run.context(), account_rooms(run, client), candidate, sid)
+    holders = conflicts.holders_among(run.context(), account_rooms(run, client, answer), candidate, sid)
     others = getattr(run, "worker_codes", None)  # xdist: codes other workers of the run sent lately
     if others is not None:
         holders += others.holders(candidate, {code for holder in holders for code in holder["codes"]})
@@ -328,7 +385,8 @@ def conflict_explained(run: Run, client: ConferenceClient, sid: str | None, befo
     violation (a valid request refused): counted and raised."""
     context = run.context()
     operation = room_operation(method) if sid else f"{method.upper()} /meeting_rooms"
-    holders = conflicts.explaining_holders(context, code_holders(run, client, sid, before, method, body), before, method, body)
+    holders = conflicts.explaining_holders(context, code_holders(run, client, sid, before, method, body, response), before,
+                                           method, body)
     candidate = conflicts.candidate_state(context, before, method, body)
     in_body = run.model.body_duplicates(candidate) if candidate else set()
     if response.status_code == 409:
@@ -347,7 +405,7 @@ def update_evidence(run: Run, client: ConferenceClient, sid: str, before: Mappin
     context = run.context()
     evidence = UpdateEvidence(method.upper(), body, before, response, state_rule=state_rule)
     if 400 <= response.status_code < 500 and updates.needs_conflict_lookup(context, evidence):
-        evidence = _with(evidence, holders=code_holders(run, client, sid, before, method, body))
+        evidence = _with(evidence, holders=code_holders(run, client, sid, before, method, body, response))
     if response.status_code == 200:  # the two read paths, read at the same time (each after the answer)
         after_answer, listed = _both(lambda: client.get_room(sid), lambda: listed_room(run, client, sid))
         evidence = _with(evidence, after_answer=after_answer)

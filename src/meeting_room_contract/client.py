@@ -20,6 +20,9 @@ from .transport import (GATEWAY_GIVE_UPS, GATEWAY_STATUSES, NO_DEADLINE, SAFE_ME
 
 LIST_PAGE_SIZE = 1000  # the documented maximum: most listings are one page, read at one moment
 LIST_ATTEMPTS = 3
+LIST_REREADS = 2  # a page that contradicts itself is read this many times more before it is judged
+LIST_REREAD_PAUSE_S = 0.2
+MAX_LISTED_ITEMS = 20000  # an account with more rooms is too large to list in a contract run
 LIST_KEYS = {"/meeting_rooms": "meeting_room_sid", "/did_groups": "did_group_sid"}
 ID_FIELD = LIST_KEYS["/meeting_rooms"]
 _UNSET = object()
@@ -319,7 +322,7 @@ class ConferenceClient:
         else:
             self.registry.record_created(sid, self)
 
-    def list_all(self, path: str, page_size: int = LIST_PAGE_SIZE, max_items: int = 20000) -> list[dict[str, Any]]:
+    def list_all(self, path: str, page_size: int = LIST_PAGE_SIZE, max_items: int = MAX_LISTED_ITEMS) -> list[dict[str, Any]]:
         """Every item of a list endpoint, complete or not at all.
 
         Pages are read in a stable order (`order=<sid field> asc`, the documented `order`
@@ -327,10 +330,11 @@ class ConferenceClient:
         returned (a server may cap the page size), until `offset + count` reaches `total` (or,
         where `total` is null, until `has_more` is false; where both are missing, until an empty
         page). Each envelope is cross-checked: `count` against the items, `offset` against the
-        one asked for, `has_more` against `total`; a contradiction raises ListingContradiction (a
-        violation of shape.response_conformance). If `total` changes between pages (others
-        create or delete rooms meanwhile) the listing starts again; if it keeps changing,
-        TargetUnavailable. More than `max_items` raises: the suite never works on a partial list.
+        one asked for, `has_more` against `total`; a contradiction that persists when the page is read
+        again raises ListingContradiction (a violation of shape.response_conformance). If `total`
+        changes between pages (others create or delete rooms meanwhile) the listing starts again; if
+        it keeps changing, TargetUnavailable. More than `max_items` is could-not-test for the run
+        (`_too_large`): the suite never works on a partial list.
         """
         key = LIST_KEYS.get(path.split("?")[0], "")
         for _ in range(LIST_ATTEMPTS):
@@ -342,6 +346,22 @@ class ConferenceClient:
         raise TargetUnavailable(f"GET {path}: the list kept changing while it was read ({LIST_ATTEMPTS} attempts): "
                                 "another client is creating or deleting many items; try later")
 
+    def list_page(self, path: str, offset: int, page_size: int, order: str = "") -> tuple[list[Any], int | None, bool | None]:
+        """One page of a list, checked (`check_list_envelope`). A page that contradicts itself is read
+        again before anything is judged: on a shared account another tester's write can make one answer
+        disagree with itself for a moment (a `total` counted before the items were selected). Only a
+        contradiction that persists over LIST_REREADS more reads raises ListingContradiction."""
+        for attempt in range(LIST_REREADS + 1):
+            response = self.request("GET", f"{path}?limit={page_size}&offset={offset}{order}")
+            response.raise_for_status()
+            try:
+                return check_list_envelope(_json_or_none(response), offset, page_size, response, path)
+            except ListingContradiction:
+                if attempt == LIST_REREADS:
+                    raise
+                time.sleep(LIST_REREAD_PAUSE_S * (attempt + 1))
+        raise AssertionError("unreachable")
+
     def _list_pass(self, path: str, page_size: int, max_items: int, key: str) -> tuple[list[dict[str, Any]], bool]:
         items: list[dict[str, Any]] = []
         seen: set[Any] = set()
@@ -349,10 +369,9 @@ class ConferenceClient:
         order = f"&order={key}+asc" if key else ""
         while True:
             offset = len(items)
-            response = self.request("GET", f"{path}?limit={page_size}&offset={offset}{order}")
-            response.raise_for_status()
-            data = _json_or_none(response)
-            page, total, has_more = check_list_envelope(data, offset, page_size, response, path)
+            page, total, has_more = self.list_page(path, offset, page_size, order)
+            if total is not None and total > max_items:
+                raise self._too_large(path, total, max_items)
             if first_total is _UNSET:
                 first_total = total
             elif total != first_total:
@@ -373,7 +392,15 @@ class ConferenceClient:
             if done:
                 return items, True
             if len(items) >= max_items:
-                raise RuntimeError(f"GET {path} lists more than {max_items} items: too many to read in a contract run")
+                raise self._too_large(path, None, max_items)
+
+    def _too_large(self, path: str, total: int | None, max_items: int) -> TargetUnavailable:
+        """An account too large to list: the suite never works on a partial list, so it cannot prove
+        conflicts nor find its rooms there. One line, and the run stops (could not test)."""
+        reason = (f"GET {path} lists {total if total is not None else 'more than ' + str(max_items)} items: more than "
+                  f"{max_items}, too many to read in a contract run (use a login whose account holds fewer rooms)")
+        self.deadline.give_up(reason)
+        return TargetUnavailable(reason, run_wide=True)
 
     def did_group_sids(self) -> list[str]:
         return [group["did_group_sid"] for group in self.list_all("/did_groups") if group.get("did_group_sid")]

@@ -97,7 +97,20 @@ class Run:
         self.properties_evidence: str | None = None
         self.own_read_only: dict[str, dict[str, Any]] = {}  # by login: the read-only values of its rooms (its account)
         self.strategies: dict[tuple[Any, ...], Any] = {}  # hypothesis strategies built for this run (strategies.built)
+        self.list_filter: bool | None = None  # whether the target honours the list `filter` (learnt once, actions.listed_room)
+        self.full_listings: dict[str | None, int] = {}  # by test: list read-backs that paged through the whole account
+        self.refusal_listing: tuple[Any, Any, list[dict[str, Any]]] | None = None  # the account as listed for the last refusal
         self._lock = threading.Lock()
+
+    def full_listing_allowed(self, per_test: int = 3) -> bool:
+        """Whether the current test may read the whole account once more for a list read-back (bounded per test)."""
+        test = self.recorder.current_test
+        with self._lock:
+            done = self.full_listings.get(test, 0)
+            if done >= per_test:
+                return False
+            self.full_listings[test] = done + 1
+            return True
 
     def context(self) -> Context:
         """What judges may know of the run, as a snapshot."""

@@ -9,6 +9,22 @@ from .base import Answer, Failure, Verdict, json_or_none, judge, media_type
 from .context import Context
 
 GATEWAY_STATUSES = frozenset({502, 503, 504})
+# Statuses a firewall or proxy in front of the API refuses a request with (a WAF's 403 to a body that
+# looks like an attack, a proxy's size limits, 451): when the body is no JSON object, the API never saw
+# the request. The API's own refusals carry a JSON object (contract: error bodies of the API are JSON).
+FRONT_REFUSAL_STATUSES = frozenset({403, 406, 413, 414, 431, 451})
+PROXY_HEADERS = ("Server", "Via", "X-Cache", "CF-Ray", "X-Amz-Cf-Id", "X-Azure-Ref")
+
+
+def infrastructure_refusal(answer: Answer) -> str | None:
+    """How a firewall or proxy in front of the API refused the request (one line), or None when the
+    answer may be the API's: a 403/406/413/414/431/451 whose body is not a JSON object (an HTML page,
+    text, nothing). Such an answer says nothing about the contract: what it refused was not tested."""
+    if answer.status_code not in FRONT_REFUSAL_STATUSES or isinstance(json_or_none(answer), dict):
+        return None
+    marks = [f"{name}: {answer.headers[name][:60]}" for name in PROXY_HEADERS if answer.headers.get(name)]
+    return (f"HTTP {answer.status_code} with {media_type(answer) or 'no content type'} (not a JSON object)"
+            + (f", {', '.join(marks)}" if marks else ""))
 
 
 @judge("server.never_5xx")
