@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from meeting_room_contract import textdiff
+from meeting_room_contract.judges.base import ContractViolation, Failure, field_diff
 from meeting_room_contract.textdiff import explain, explain_values, transformation
 
 NAME = "Café Müller Ñandú"
@@ -128,3 +129,16 @@ def test_the_module_is_pure():
     assert imported <= {"__future__", "difflib", "html", "re", "unicodedata", "typing"}, imported
     assert "open(" not in Path(textdiff.__file__).read_text(encoding="utf-8")
 
+
+def test_a_violation_for_an_nfd_name_read_back_in_nfc_names_nfc_and_the_code_points():
+    failure = Failure("round_trip.exact_values", "PATCH /meeting_rooms/{sid}", "accepted PATCH, room read back",
+                      f"name: expected {NFD_NAME!r}, observed {NFC_NAME!r}",
+                      expected={"name": NFD_NAME, "properties": {"k": NFD_NAME}},
+                      observed={"name": NFC_NAME, "properties": {"k": NFC_NAME}})
+    text = str(ContractViolation(failure))
+    lines = text.splitlines()
+    at = lines.index(f'  + name: "{NFC_NAME}"')
+    assert lines[at + 1].startswith("    ≠ observed is NFC(expected); ") and "U+0301" in lines[at + 1]
+    assert any(line.startswith("    ≠ observed is NFC(expected)") for line in lines[at + 2:])  # properties.k too
+    assert "NFC" in text and "U+0301" in text
+    assert field_diff("a", "b") == ['  - (value): "a"', '  + (value): "b"']  # nothing to add to a visible difference
