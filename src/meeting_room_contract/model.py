@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping
 import jsonschema
 
 from . import spec as spec_module
+from . import textdiff
 from .spec import Spec
 
 
@@ -157,11 +158,12 @@ class Model:
     def differences(self, expected: Mapping[str, Any], observed: Mapping[str, Any],
                     fields: Iterable[str] | None = None) -> list[str]:
         """Human-readable differences between two rooms in `fields` (default: every documented
-        field), compared as the contract does."""
+        field), compared as the contract does; two strings that differ by a known transformation
+        say which (`(observed is NFC(expected))`: they may look alike)."""
         want, got = self.comparable(expected), self.comparable(observed)
         names = self.DOCUMENTED_FIELDS if fields is None else tuple(fields)
-        return [f"{field}: expected {want.get(field)!r}, observed {got.get(field)!r}" for field in names
-                if want.get(field) != got.get(field)]
+        return [f"{field}: expected {want.get(field)!r}, observed {got.get(field)!r}{_named(want.get(field), got.get(field))}"
+                for field in names if want.get(field) != got.get(field)]
 
     # -- uniqueness and references -------------------------------------------------------------
     def unique_values(self, room_or_body: Mapping[str, Any], unique: Uniqueness | None = None) -> set[Any]:
@@ -242,3 +244,9 @@ def _short(message: str) -> str:
 @functools.lru_cache(maxsize=4)
 def for_spec(spec: Spec) -> Model:
     return Model(spec)
+
+
+def _named(expected: Any, observed: Any) -> str:
+    """` (observed is NFC(expected))` when two strings differ by a transformation `textdiff` names."""
+    named = textdiff.transformation(expected, observed) if isinstance(expected, str) and isinstance(observed, str) else None
+    return f" ({named})" if named else ""

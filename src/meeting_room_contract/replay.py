@@ -36,7 +36,7 @@ import requests
 from . import actions, ownership, spec, stories
 from .registry import UnsafeTargetError
 from .transport import Chunked, Politeness, TargetUnavailable
-from .judges import answers, updates
+from .judges import answers, base, updates
 from .mock import default_accounts
 from .model import PropertiesMode
 from .run import Run
@@ -340,7 +340,7 @@ def judge(doc: dict[str, Any], replayer: Replayer) -> tuple[bool, str]:
         verdict = updates.judge_update(run.context(), evidence).verdict
         found = [f for f in verdict.failures if f.rule == rule]
         if found:
-            return True, f"{found[0].rule} on {found[0].operation}: {found[0].summary}"
+            return True, f"{found[0].rule} on {found[0].operation}: {found[0].summary}" + _why(found[0].expected, found[0].observed)
         others = "; ".join(f"[{f.rule}] {f.summary}" for f in verdict.failures)
         return False, f"{step.method} answered HTTP {response.status_code}; no {rule} failure" + (f" (other: {others})" if others else "")
     if kind not in ("answer", "state") or (kind == "answer" and recorded.get("judge") not in ANSWER_JUDGES):
@@ -358,8 +358,14 @@ def judge(doc: dict[str, Any], replayer: Replayer) -> tuple[bool, str]:
 def _verdict(rule: str, found: list[Any] | None, response: requests.Response) -> tuple[bool, str]:
     found = [f for f in found or [] if f.rule == rule]
     if found:
-        return True, f"{rule} on {found[0].operation}: {found[0].summary}"
+        return True, f"{rule} on {found[0].operation}: {found[0].summary}" + _why(found[0].expected, found[0].observed)
     return False, f"HTTP {response.status_code}: no {rule} failure"
+
+
+def _why(expected: Any, observed: Any) -> str:
+    """The `    ≠ <explanation>` lines (one each, after the verdict's line) for strings that differ,
+    e.g. by their Unicode normalisation: printed, they may look alike."""
+    return "".join(f"\n{line}" for line in base.why_different(expected, observed))
 
 
 def _never_5xx(run: Run, doc: dict[str, Any], recorded: dict[str, Any], response: requests.Response,
@@ -535,7 +541,10 @@ def _judge_state(run: Run, doc: dict[str, Any], recorded: dict[str, Any], steps:
     fields = recorded.get("fields")
     diffs = run.model.differences(expected, observed, tuple(fields) if fields else None)
     if diffs:
-        return True, f"{rule} on {doc.get('operation', '')}: {doc.get('situation', '')}: " + "; ".join(diffs)[:400]
+        want, got = run.model.comparable(expected), run.model.comparable(observed)
+        differing = [name for name in (fields or run.model.DOCUMENTED_FIELDS) if want.get(name) != got.get(name)]
+        return True, (f"{rule} on {doc.get('operation', '')}: {doc.get('situation', '')}: " + "; ".join(diffs)[:400]
+                      + _why({name: want.get(name) for name in differing}, {name: got.get(name) for name in differing}))
     return False, f"the states compare equal now: no {rule} failure"
 
 

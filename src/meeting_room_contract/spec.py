@@ -24,7 +24,7 @@ import copy
 import functools
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -68,13 +68,13 @@ class Spec:
         return self._to_json_schema(self.component_schema(name))
 
     def _to_json_schema(self, node: Any) -> Any:
-        if isinstance(node, list):
-            return [self._to_json_schema(item) for item in node]
+        """One schema object (a `$ref` resolved); its keywords read by their place (`map_subschemas`):
+        `nullable` and `example` are dropped where they are keywords, never as field names."""
         if not isinstance(node, dict):
-            return node
+            return copy.deepcopy(node)  # a boolean schema
         if "$ref" in node:
             return self._to_json_schema(self.pointer(node["$ref"]))
-        out = {key: copy.deepcopy(value) if key.startswith("x-") else self._to_json_schema(value)
+        out = {key: map_subschemas(key, value, self._to_json_schema)
                for key, value in node.items() if key not in ("nullable", "example")}
         if node.get("nullable"):
             if "type" in out:
@@ -128,13 +128,53 @@ class Spec:
         return forms
 
 
+# -- reading a schema by its structure ---------------------------------------------------------------
+# A key is a keyword only in a schema object. What a keyword's value holds: one schema, a list of
+# schemas, or a map whose KEYS ARE NAMES (field names of `properties`, patterns, definitions) and
+# whose values are schemas. Every other value is data (`enum`, `default`, `required`, `example`, the
+# `x-` extensions): its keys are never keywords. So a field named `description`, `type` or `x-since`
+# is a field, and only a schema's own `description` is a description.
+SUBSCHEMA_KEYWORDS = frozenset({"items", "additionalProperties", "additionalItems", "not", "contains", "propertyNames",
+                                "if", "then", "else", "unevaluatedItems", "unevaluatedProperties", "contentSchema"})
+SUBSCHEMA_LIST_KEYWORDS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+SUBSCHEMA_MAP_KEYWORDS = frozenset({"properties", "patternProperties", "dependentSchemas", "dependencies",
+                                    "$defs", "definitions"})
+
+
+def subschema_form(keyword: str, value: Any) -> str | None:
+    """How the value of schema keyword `keyword` holds schemas: "schema", "list" (of schemas), "map"
+    (names to schemas), or None (data)."""
+    if keyword in SUBSCHEMA_KEYWORDS:
+        return "schema" if isinstance(value, dict) else "list" if isinstance(value, list) else None
+    if keyword in SUBSCHEMA_LIST_KEYWORDS and isinstance(value, list):
+        return "list"
+    if keyword in SUBSCHEMA_MAP_KEYWORDS and isinstance(value, dict):
+        return "map"
+    return None
+
+
+def map_subschemas(keyword: str, value: Any, function: Callable[[Any], Any]) -> Any:
+    """The value of schema keyword `keyword` with `function` applied to each schema object it holds
+    (a map's keys are kept as names); data is copied as it is."""
+    def each(node: Any) -> Any:
+        return function(node) if isinstance(node, dict) else copy.deepcopy(node)
+
+    form = subschema_form(keyword, value)
+    if form == "schema":
+        return function(value)
+    if form == "list":
+        return [each(item) for item in value]
+    if form == "map":
+        return {name: each(node) for name, node in value.items()}
+    return copy.deepcopy(value)
+
+
 def strip_extensions(node: Any) -> Any:
-    """A resolved schema without `x-` keys and `readOnly` (what generators and diffs compare)."""
-    if isinstance(node, list):
-        return [strip_extensions(item) for item in node]
+    """A resolved schema without `x-` keys and `readOnly` where they are keywords (what generators
+    compare); fields of those names stay."""
     if not isinstance(node, dict):
-        return node
-    return {key: strip_extensions(value) for key, value in node.items()
+        return copy.deepcopy(node)
+    return {key: map_subschemas(key, value, strip_extensions) for key, value in node.items()
             if not key.startswith("x-") and key != "readOnly"}
 
 

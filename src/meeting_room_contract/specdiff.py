@@ -6,8 +6,10 @@ Lists the changes that touch the contract — fields added or removed, `readOnly
 values, required fields, types and nullability, lengths, patterns and bounds, the `x-`
 extensions the model reads, operations and documented statuses — each with the rules of
 `CONTRACT.md` it affects. The structural diff is DeepDiff's (a maintained library); this module
-only knows which schemas matter and what a change means for the contract. Descriptions and
-examples are ignored. Exit status: 0 no contract change, 1 changes listed, 2 usage error.
+only knows which schemas matter and what a change means for the contract. Schemas are read by
+their structure: the descriptions, examples and titles of a schema are ignored, and a field is a
+field whatever it is called (inside `properties`, `description`, `type` or `x-since` name fields).
+Exit status: 0 no contract change, 1 changes listed, 2 usage error.
 """
 
 from __future__ import annotations
@@ -70,28 +72,45 @@ class Change:
 
 
 def _clean(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {key: _clean(value) for key, value in node.items() if key not in IGNORED_KEYWORDS}
-    if isinstance(node, list):
-        return [_clean(item) for item in node]
-    return node
+    """A resolved schema without descriptions, examples and titles: dropped where they are keywords
+    of a schema object, never where they name a field (`properties` maps names to schemas) or sit
+    in data (`enum`, `default`, the `x-` extensions)."""
+    if not isinstance(node, dict):
+        return node
+    return {key: spec_module.map_subschemas(key, value, _clean) for key, value in node.items()
+            if key not in IGNORED_KEYWORDS}
 
 
 def _field_path(parts: list[Any]) -> tuple[str, str | None]:
-    """(`a.b[].c` of the schema path, the keyword changed) from DeepDiff's path list."""
+    """(`a.b[].c` of the schema path, the keyword changed) from DeepDiff's path list.
+
+    The path is read by its structure: after `properties` comes a field name (whatever it is
+    called), after `allOf`/`anyOf`/`oneOf` a branch index; the first other keyword of a schema
+    object is the keyword changed (None: a whole field was added, removed or replaced)."""
     names: list[str] = []
     keyword = None
     index = 0
     while index < len(parts):
         part = parts[index]
-        if part == "properties" and index + 1 < len(parts):
-            names.append(str(parts[index + 1]))
+        following = index + 1 < len(parts)
+        if part in spec_module.SUBSCHEMA_MAP_KEYWORDS and following:
+            name = str(parts[index + 1])
+            names.append(name if part == "properties" else f"<{name}>" if part == "patternProperties"
+                         else f"{part}/{name}")
             index += 2
             continue
-        if part == "items":
+        if part in ("items", "prefixItems", "additionalItems"):
             names[-1:] = [(names[-1] if names else "") + "[]"]
-        elif part == "additionalProperties" and index + 1 < len(parts):
+            index += 2 if following and isinstance(parts[index + 1], int) else 1
+            continue
+        if part == "additionalProperties" and following:
             names.append("*")
+        elif part in spec_module.SUBSCHEMA_LIST_KEYWORDS and following and isinstance(parts[index + 1], int) \
+                and index + 2 < len(parts):
+            index += 2  # inside one branch: the same field
+            continue
+        elif part in spec_module.SUBSCHEMA_KEYWORDS and part != "additionalProperties" and following:
+            names[-1:] = [(names[-1] if names else "") + f"({part})"]
         elif isinstance(part, str):
             keyword = part
             break

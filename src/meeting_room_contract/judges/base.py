@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
-from .. import rules
+from .. import rules, textdiff
 
 
 class Answer(Protocol):
@@ -79,8 +79,15 @@ def compact(value: Any) -> str:
         return repr(value)
 
 
+def why_different(expected: Any, observed: Any) -> list[str]:
+    """`    ≠ <explanation>` lines for the strings that differ in two values, nested ones included
+    (`textdiff`: the transformation named, code points where they look alike)."""
+    return [f"    ≠ {why}" for why in textdiff.explain_values(expected, observed)]
+
+
 def field_diff(expected: Any, observed: Any, path: str = "") -> list[str]:
-    """`- field: expected` / `+ field: observed` lines for the fields that differ (nested dicts by key)."""
+    """`- field: expected` / `+ field: observed` lines for the fields that differ (nested dicts by key),
+    each pair followed by `    ≠ <explanation>` when strings in it differ (`why_different`)."""
     if isinstance(expected, Mapping) and isinstance(observed, Mapping) and (set(expected) & set(observed) or not path):
         lines: list[str] = []
         for key in [*expected, *(k for k in observed if k not in expected)]:
@@ -88,7 +95,7 @@ def field_diff(expected: Any, observed: Any, path: str = "") -> list[str]:
                 lines += field_diff(expected.get(key, MISSING), observed.get(key, MISSING), f"{path}{key}.")
         return lines
     label = path.rstrip(".") or "(value)"
-    return [f"  - {label}: {compact(expected)}", f"  + {label}: {compact(observed)}"]
+    return [f"  - {label}: {compact(expected)}", f"  + {label}: {compact(observed)}", *why_different(expected, observed)]
 
 
 class ContractViolation(AssertionError):
@@ -113,7 +120,7 @@ class ContractViolation(AssertionError):
             lines.append(f"Answer: {answer}")
         expected, observed = failure.expected, failure.observed
         if isinstance(expected, Mapping) and isinstance(observed, Mapping) and not set(expected) & set(observed):
-            lines += [f"Expected: {compact(expected)}", f"Observed: {compact(observed)}"]
+            lines += [f"Expected: {compact(expected)}", f"Observed: {compact(observed)}", *why_different(expected, observed)]
         elif expected is not None and observed is not None:
             lines += ["Expected vs observed (- expected, + observed; only what differs):", *field_diff(expected, observed)]
         elif expected is not None or observed is not None:
