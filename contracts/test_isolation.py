@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, reject
+from hypothesis import given
 from hypothesis import strategies as st
 
 from meeting_room_contract.judges.updates import room_operation
@@ -87,8 +87,9 @@ def _update_leaves_neighbour_alone(client, rooms, run, neighbour_body, target_bo
         neighbour_sid, sid = neighbour["meeting_room_sid"], updated["meeting_room_sid"]
         neighbour_before = actions.read_room(run, client, neighbour_sid, "neighbour before")
         _, response, outcome = actions.send_update(run, client, sid, method, body)
-        if outcome is UpdateOutcome.CONFLICT:
-            reject()  # proven: another room of the account holds a drawn code (uniqueness.conflict_explained)
+        if outcome is UpdateOutcome.CONFLICT:  # proven: another room of the account holds a drawn code
+            actions.proven_conflict(run, "isolation.rooms", room_operation(method), method)
+            return
         neighbour_after = actions.read_room(run, client, neighbour_sid, "neighbour after")
         actions.state_matches(run, "isolation.rooms", neighbour_before, neighbour_after, response, room_operation(method),
                              f"{method} of room {sid} changed another room")

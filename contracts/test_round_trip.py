@@ -12,6 +12,7 @@ from meeting_room_contract.rules import UpdateOutcome
 
 
 # The docs-era troublemakers, bundled (extra cases: one edge value at a time is test_edge_values.py's).
+# Their access codes are forms: each is sent as a fresh code of that form (`strategies.with_fresh_codes`).
 BUNDLED_EDGE_BODIES = [
     ("PATCH", {"name": "  padded name  ", "properties": {"conference_start_wait": "360"}, "access_codes": []}),
     ("PUT", {"name": "  padded by PUT\t", "properties": {"conference_start_wait": "007"}, "access_codes": []}),
@@ -25,7 +26,7 @@ BUNDLED_EDGE_BODIES = [
 @pytest.mark.parametrize(("method", "body"), BUNDLED_EDGE_BODIES)
 def test_bundled_edge_values_come_back_exactly(method, body, client, rooms, run):
     """The docs-era troublemakers together in one body: refused, or stored and returned exactly."""
-    _round_trip(run, client, rooms, method, body)
+    _round_trip(run, client, rooms, method, strategies.with_fresh_codes(run, body))
 
 
 @given(data=st.data())
@@ -46,8 +47,9 @@ def _round_trip(run, client, rooms, method, body) -> None:
         if method == "PUT":
             body = strategies.complete_put(run, body, created)  # the other modifiable fields as they are
         _, response, outcome = actions.send_update(run, client, sid, method, body, state_rule="round_trip.exact_values")
-        if outcome is UpdateOutcome.CONFLICT:
-            reject()  # proven: another room of the account holds a drawn code (uniqueness.conflict_explained)
+        if outcome is UpdateOutcome.CONFLICT:  # proven: another room of the account holds a code (conflict_explained)
+            actions.proven_conflict(run, "round_trip.exact_values", operation, method)
+            return
         if outcome is UpdateOutcome.REJECTED:
             actions.rejection_status(run, "status_invalid_value", response, operation, f"{method} with unusual but valid values")
         verdict = "accepted" if outcome is UpdateOutcome.APPLIED else "refused"

@@ -471,10 +471,29 @@ def valid_update_accepted(run: Run, outcome: UpdateOutcome, rule_id: str, method
     return True
 
 
+def proven_conflict(run: Run, rule_id: str, operation: str, situation: str = "") -> None:
+    """A valid request refused as a proven conflict (another room of the account holds one of its codes,
+    `uniqueness.conflict_explained` counted it): the example says nothing about `rule_id`. Recorded as
+    not judged; inside a hypothesis example it is also rejected (hypothesis draws another), elsewhere
+    the caller returns (hypothesis's `reject()` outside `@given` would be an error, not a skip)."""
+    from hypothesis import reject
+    from hypothesis.control import currently_in_test_context
+
+    run.recorder.unchecked(rule_id, operation, (f"{situation}: " if situation else "") + "refused as a proven conflict "
+                           "(another room of the account holds one of its codes): not judged")
+    if currently_in_test_context():
+        reject()
+
+
 def update_refused(run: Run, outcome: UpdateOutcome, behaviour_name: str, method: str, response: requests.Response,
                    situation: str) -> None:
-    """An invalid body was refused with a status the contract allows (nothing changed: `judge_update`)."""
+    """An invalid body was refused with a status the contract allows (nothing changed: `judge_update`).
+    A refusal proven as a conflict (another room holds a code the body's valid part drew) is not judged
+    against the statuses of an invalid value: the 409 is about the code, recorded as not judged."""
     behaviour = rules.behaviour(behaviour_name)
+    if outcome is UpdateOutcome.CONFLICT and behaviour_name != "status_duplicate_code":
+        proven_conflict(run, behaviour.rule, room_operation(method), situation)
+        return
     failures = [Failure(behaviour.rule, room_operation(method), situation, "accepted, must be refused")] \
         if outcome is UpdateOutcome.APPLIED else []
     check(run, behaviour.rule, room_operation(method), failures, response, answer_judge("refused"))

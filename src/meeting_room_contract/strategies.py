@@ -645,6 +645,38 @@ def _codes_of(run: Run, lengths: Sequence[int], *, prefix: str = "", suffix: str
     return make
 
 
+def fresh_code_like(run: Run, template: str) -> str:
+    """A fresh access code of the form of `template` (not in use on the target, never repeated): its
+    length, its non-digits (`*`, `#`) and its leading zeros where they are, the other digits drawn
+    anew. Fixed codes in test cases would meet a room a dead run or a colleague left holding them."""
+    digits = [i for i, char in enumerate(template) if char.isdigit()]
+    zeros = next((n for n, i in enumerate(digits) if template[i] != "0" or i != n), len(digits))
+    free = digits[zeros:]
+    for _ in range(10_000):
+        chars = list(template)
+        for position, index in enumerate(free):
+            chars[index] = secrets.choice(string.digits[1:] if position == 0 else string.digits)
+        code = "".join(chars)
+        plain = "".join(char for char in code if char.isdigit())
+        if code not in run.codes and run.codes.in_share(plain):
+            run.codes.add([code])
+            return code
+    raise ValueError(f"no fresh access code of the form {template!r} left")
+
+
+def with_fresh_codes(run: Run, body: Any) -> Any:
+    """`body` with every access code replaced by a fresh code of the same form (`fresh_code_like`)."""
+    if not run.model.UNIQUE or not isinstance(body, dict):
+        return body
+    rule = run.model.UNIQUE[0]
+    items = body.get(rule.array_field)
+    if not isinstance(items, list):
+        return body
+    return {**body, rule.array_field: [{**item, rule.item_field: fresh_code_like(run, item[rule.item_field])}
+                                       if isinstance(item, dict) and isinstance(item.get(rule.item_field), str) else item
+                                       for item in items]}
+
+
 def edge_corpus(run: Run) -> list[EdgeCase]:
     """Every edge case of the run's spec: text on the name, a sample of the text classes and numbers
     as strings on a documented property key, sizes of the properties object, and access-code arrays
