@@ -604,3 +604,19 @@ def test_the_end_of_run_cleanup_gets_its_retries_back_after_an_interrupt_stopped
     deadline.stopping = True  # an interrupt waited for a room creation: no more retries for it
     deadline.try_again()  # the end-of-run cleanup
     assert not deadline.stopping
+
+
+def test_a_story_keeps_only_the_rooms_it_touches():
+    """A list answer in a story keeps the items of the story's rooms only (other testers' rooms on a shared
+    account are other people's data), with a note of how many were left out."""
+    from meeting_room_contract import stories
+
+    ours, theirs = str(uuid.uuid4()), str(uuid.uuid4())
+    listed = json.dumps({"items": [{"meeting_room_sid": ours, "name": "ours"}, {"meeting_room_sid": theirs, "name": "alice"}],
+                         "count": 2, "total": 2})
+    steps = [stories.Step("POST", "/meeting_rooms", {}, body="{}", status=200, created=ours),
+             stories.Step("GET", "/meeting_rooms?limit=1000", {}, status=200, answer=listed)]
+    kept = stories.only_the_story_rooms(steps)
+    answer = json.loads(kept[1].answer)
+    assert [item["meeting_room_sid"] for item in answer["items"]] == [ours] and "alice" not in kept[1].answer
+    assert "1 item(s) of other rooms left out" in answer[stories.OTHER_ROOMS_LEFT_OUT]

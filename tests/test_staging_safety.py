@@ -306,7 +306,7 @@ def test_a_wrong_password_probe_answered_429_is_never_repeated_and_the_run_goes_
             command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts" / "test_auth.py"), "-q", "-n", "0",
                        "-p", "no:cacheprovider", "--base-url", proxy.base_url, "--username", USER,
                        "--second-username", SECOND_USER, "--report-dir", str(tmp_path), "--state-dir", str(tmp_path / "state"),
-                       "--no-contract-strict"]
+                       "--no-contract-strict", "--cross-login-probes"]
             completed = subprocess.run(command, env=_env(password_in_env=True), capture_output=True, text=True, timeout=300)
         finally:
             proxy.stop()
@@ -318,3 +318,84 @@ def test_a_wrong_password_probe_answered_429_is_never_repeated_and_the_run_goes_
                for situation in summary["not_checked"].get("auth.required", {})), summary["not_checked"]
     # R8-6: the rule was checked on the other answers: this one answer is "not judged", not the rule "not checked"
     assert "NOT JUDGED (the rule was checked on other answers), auth.required: " in out, out[-2000:]
+
+
+def _credentials_sent(handler) -> tuple[str, str] | None:
+    header = handler.headers.get("Authorization") or ""
+    if not header.startswith("Basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+    except ValueError:
+        return None
+    return user, password
+
+
+def test_parallel_runs_on_one_login_send_one_wrong_password_probe_per_window_and_no_cross_login_probe(tmp_path):
+    """Two runs sharing a state dir (parallel pipelines on one login) within --wrong-password-window: the
+    second sends no wrong-password probe (reported as not checked, the run goes on), and without
+    --cross-login-probes no request carries a real password under another user name."""
+    sent: list[tuple[str, str]] = []
+
+    def intercept(handler) -> None:
+        credentials = _credentials_sent(handler)
+        if credentials is not None:
+            sent.append(credentials)
+        return None  # forwarded
+
+    with MeetingRoomMock() as mock:
+        proxy = Proxy(mock.base_url, intercept)
+        try:
+            outputs = []
+            for run in ("first", "second"):
+                command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts" / "test_auth.py"), "-q", "-n", "0",
+                           "-p", "no:cacheprovider", "--base-url", proxy.base_url, "--username", USER,
+                           "--second-username", SECOND_USER, "--report-dir", str(tmp_path / run),
+                           "--state-dir", str(tmp_path / "state"), "--no-contract-strict"]
+                completed = subprocess.run(command, env=_env(password_in_env=True), capture_output=True, text=True,
+                                           timeout=300)
+                outputs.append((completed.returncode, completed.stdout + completed.stderr))
+        finally:
+            proxy.stop()
+    for code, out in outputs:
+        assert code == 0, out[-2000:]
+    wrong = [(user, password) for user, password in sent if (user, password) not in ((USER, PASSWORD), (SECOND_USER, SECOND_PASSWORD))
+             and user in (USER, SECOND_USER)]
+    assert len(wrong) == 2, wrong  # the first run's two probes (one per login), none by the second run
+    real_elsewhere = [(user, password) for user, password in sent if password in (PASSWORD, SECOND_PASSWORD)
+                      and (user, password) not in ((USER, PASSWORD), (SECOND_USER, SECOND_PASSWORD))]
+    assert real_elsewhere == [], real_elsewhere
+    second = json.loads((tmp_path / "second" / "contract-summary.json").read_text())
+    assert any("wrong-password-window" in situation for situation in second["not_checked"].get("auth.required", {})), \
+        second["not_checked"]
+
+
+def test_a_password_echoed_in_an_answer_is_in_no_file_under_reports(tmp_path):
+    """A server that accepts the wrong-password probe (the primary user with the second login's password)
+    and echoes the password it got in its answer: the violation's story and the summary keep that answer,
+    and no file under the report directory holds either password (every string of each document is
+    scrubbed before it is serialised: in JSON text the password is an escaped substring)."""
+    def intercept(handler):
+        if _credentials_sent(handler) == (USER, SECOND_PASSWORD):
+            return 200, {"Content-Type": "application/json"}, json.dumps(
+                {"message": "welcome", "password": SECOND_PASSWORD}).encode()
+        return None
+
+    with MeetingRoomMock() as mock:
+        proxy = Proxy(mock.base_url, intercept)
+        try:
+            command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts" / "test_auth.py"), "-q", "-n", "0",
+                       "-p", "no:cacheprovider", "--base-url", proxy.base_url, "--username", USER,
+                       "--second-username", SECOND_USER, "--report-dir", str(tmp_path / "reports"),
+                       "--state-dir", str(tmp_path / "state"), "--cross-login-probes", "-k", "wrong_password"]
+            completed = subprocess.run(command, env=_env(password_in_env=True), capture_output=True, text=True, timeout=300)
+        finally:
+            proxy.stop()
+    out = completed.stdout + completed.stderr
+    assert completed.returncode == 1 and "auth.required" in out, out[-2000:]
+    written = [path for path in (tmp_path / "reports").rglob("*") if path.is_file()]
+    assert any(path.parent.name == "failures" for path in written), written
+    for path in written:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        assert PASSWORD not in text and SECOND_PASSWORD not in text, path
+    assert PASSWORD not in out and SECOND_PASSWORD not in out

@@ -123,14 +123,14 @@ def test_generated_data_draws_no_constants_from_the_project_source():
 
 
 def test_a_check_that_could_not_be_judged_is_shown_not_counted(make_run):
-    """An accepted `did_group_sid` with no DID groups of the account known: recorded as not checked,
-    never as run or passed."""
+    """An accepted `did_group_sid` with the account's DID groups not read: recorded as not checked,
+    never as run or passed. (An account read to have none is known: see the next test.)"""
     from meeting_room_contract import actions
     from meeting_room_contract.rooms import RoomFactory
 
     run = make_run()
     client = run.target.client("primary")
-    run.did_groups = frozenset()  # the account's DID groups were read: none
+    run.did_groups = None  # the account's DID groups were not read
     group = client.did_group_sids()[0]  # one the mock accepts
     room = RoomFactory(run, client).create({}, label="room")
     _, response, _ = actions.send_update(run, client, room["meeting_room_sid"], "PATCH", {"did_group_sid": group})
@@ -141,6 +141,22 @@ def test_a_check_that_could_not_be_judged_is_shown_not_counted(make_run):
     merged = merge([part, part])
     assert sum(merged["not_checked"]["bad_input.rejected"].values()) == 2
     assert "could not be judged" in observations._markdown({**merged, "behaviours": {}, "drift": {}})
+
+
+def test_an_account_read_to_have_no_did_groups_is_known_and_a_known_group_is_no_counted_pass(make_run):
+    """An empty set of DID groups read from the target is knowledge, not "unknown": an accepted
+    `did_group_sid` then names nothing of the account (a violation). An accepted DID group the run knows
+    exists could not have failed the check: it is not counted as a pass."""
+    from meeting_room_contract.judges import Context
+    from meeting_room_contract.judges.updates import did_group_checks
+
+    run = make_run()
+    group = run.target.client("primary").did_group_sids()[0]
+    none_known = Context(model=run.model, known_did_groups=frozenset())
+    assert [check()[0].rule for check in did_group_checks(none_known, "PATCH", {"did_group_sid": group})] == \
+        ["bad_input.rejected"]
+    known = Context(model=run.model, known_did_groups=frozenset({group}))
+    assert did_group_checks(known, "PATCH", {"did_group_sid": group}) == []
 
 
 def test_typed_failures_group_by_their_situation_not_by_their_prose(make_run):

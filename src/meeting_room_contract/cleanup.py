@@ -19,6 +19,7 @@ import sys
 
 from .client import ConferenceClient
 from .registry import RoomRegistry, new_run_id
+from .preflight import PreflightError, no_credentials_in
 from .transport import Politeness, RateLimiter, RequestCounter, TargetUnavailable
 from .journal import DEFAULT_STATE_DIR, STATE_DIR_ENV, cleanup_journalled
 from .redaction import Credentials, Redactor
@@ -38,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     password = args.password or os.environ.get("CONFERENCE_PASSWORD")
     if not (args.base_url and args.username and password):
         parser.error("--base-url, --username and a password (--password or CONFERENCE_PASSWORD) are required")
+    try:
+        no_credentials_in(args.base_url)
+    except PreflightError as error:
+        parser.error(str(error))
     credentials = Credentials(args.username, password)
     redactor = Redactor([credentials])
     client = ConferenceClient(args.base_url, credentials, RoomRegistry(new_run_id(), "cleanup"),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import spec
-from .redaction import redact
+from .redaction import redact, scrub_document
 from .report import counts_line, write_report
 
 
@@ -264,7 +264,7 @@ def write_summary(summary: dict[str, Any], directory: Path, header: dict[str, An
     """Write `contract-summary.json`, `contract-summary.md` and `contract-report.html` (secrets
     redacted first); returns the document and the HTML report's path."""
     directory.mkdir(parents=True, exist_ok=True)
-    document = {**header, **summary}
+    document = scrub_document({**header, **summary}, redactor)  # every string, at every depth, before anything is written
     stories = document.pop("stories", None) or {}
     document["failure_files"] = write_stories(stories, directory, redactor)
     json_path = directory / "contract-summary.json"
@@ -286,6 +286,7 @@ def write_stories(stories: dict[str, dict[str, Any]], directory: Path, redactor:
     for old in folder.glob("*.json"):  # a report directory holds one run's failures
         old.unlink()
     for failure_id, story in stories.items():
+        story = scrub_document(story, redactor)
         (folder / f"{failure_id}.json").write_text(redact(json.dumps(story, indent=2, ensure_ascii=False), redactor),
                                                   encoding="utf-8")
     return sorted(stories)

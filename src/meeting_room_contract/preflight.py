@@ -55,6 +55,14 @@ Login = Credentials  # a login to check, with the option and variable a user wou
 
 # -- options ---------------------------------------------------------------------------------------
 
+def no_credentials_in(base_url: str) -> None:
+    """PreflightError (one line, never echoing the URL) when a base URL carries userinfo (`user:password@host`)."""
+    netloc = urlsplit(base_url.strip()).netloc
+    if "@" in netloc:  # the userinfo may be a password, and the line goes to CI logs: the URL is not repeated
+        raise PreflightError("--base-url carries credentials (user:password@host): give the URL without them, and the "
+                             "login with --username and CONFERENCE_PASSWORD (never in a URL: URLs are logged)")
+
+
 def check_options(*, base_url: str | None, username: str | None, password: str | None,
                   second_username: str | None, second_password: str | None, mock_faults: Iterable[str],
                   mock_variants: Iterable[str], request_timeout: float, rate_limit: float, room_prefix: str,
@@ -72,6 +80,7 @@ def check_options(*, base_url: str | None, username: str | None, password: str |
         raise PreflightError(str(error)) from None
     if base_url:
         url = urlsplit(base_url)
+        no_credentials_in(base_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise PreflightError(f"--base-url {base_url!r} is not an http(s) URL: use e.g. {PREFIX_EXAMPLE}")
         if not (username and password):

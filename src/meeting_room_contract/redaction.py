@@ -151,6 +151,23 @@ def redact(text: str, redactor: Redactor | None) -> str:
     return redactor.scrub(text) if redactor is not None else text
 
 
+def scrub_document(value: Any, redactor: Redactor | None) -> Any:
+    """A copy of a document (what becomes JSON, Markdown or HTML) with every string scrubbed, at every
+    depth, keys included, BEFORE it is serialised: once written, a password echoed inside a recorded
+    answer is an escaped substring of a JSON string (`\\"qwerty\\"`) or an HTML entity, where no
+    scrubbing by place finds it."""
+    if redactor is None or not redactor.credentials:
+        return value
+    if isinstance(value, str):
+        return redactor.scrub(value)
+    if isinstance(value, dict):
+        return {scrub_document(key, redactor) if isinstance(key, str) else key: scrub_document(item, redactor)
+                for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_document(item, redactor) for item in value]
+    return value
+
+
 def redactor_of(thing: Any) -> Redactor | None:
     """The redactor of the client that sent a request (set on the PreparedRequest), or of a response's request."""
     request = getattr(thing, "request", thing)

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from . import actions, ownership, spec, stories
+from . import actions, ownership, preflight, spec, stories
 from .registry import UnsafeTargetError
 from .transport import Chunked, Politeness, TargetUnavailable
 from .judges import answers, base, updates
@@ -595,6 +595,10 @@ def main(argv: list[str] | None = None) -> int:
             second_password = args.second_password or os.environ.get("CONFERENCE_SECOND_PASSWORD")
         if not args.base_url or not args.username or not password:
             raise UsageError("give --base-url, --username and a password (--password or $CONFERENCE_PASSWORD)")
+        try:
+            preflight.no_credentials_in(args.base_url)
+        except preflight.PreflightError as error:
+            raise UsageError(str(error)) from None
         if args.second_username and not second_password:
             raise UsageError("--second-username needs a password (--second-password or $CONFERENCE_SECOND_PASSWORD)")
         doc = load_failure(Path(args.report_dir), args.failure)

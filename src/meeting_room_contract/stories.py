@@ -254,7 +254,9 @@ def _mark_concurrent(steps: list[Step]) -> None:
 
 def document(steps: list[Step], failure: Any, test: str | None, judge: dict[str, Any] | None,
              target: dict[str, Any]) -> dict[str, Any]:
-    """The JSON of one failure (`reports/failures/<id>.json`)."""
+    """The JSON of one failure (`reports/failures/<id>.json`). List answers keep only the items of the
+    rooms the story touches: on a shared account the others are other people's data."""
+    steps = only_the_story_rooms(steps)
     doc = {"rule": failure.rule, "operation": failure.operation, "situation": failure.situation, "detail": failure.detail,
            "expected": _plain(failure.expected), "observed": _plain(failure.observed), "test": test,
            "judge": judge or {"kind": "answer"}, "target": target, "steps": [asdict(s) for s in steps]}
@@ -262,6 +264,34 @@ def document(steps: list[Step], failure: Any, test: str | None, judge: dict[str,
                                      default=str).encode()).hexdigest()[:10]
     doc["id"] = f"{failure.rule.split('.')[0]}-{digest}"
     return doc
+
+
+OTHER_ROOMS_LEFT_OUT = "contract_note"
+
+
+def only_the_story_rooms(steps: list[Step]) -> list[Step]:
+    """The steps with every list answer cut down to the items of the rooms the story creates or sends
+    a request to (a note says how many others were left out); an answer too long to parse is left out."""
+    rooms = {s.created for s in steps if s.created} | {sid for s in steps for sid in s.sids()}
+    kept = []
+    for step in steps:
+        if step.method == "GET" and urlsplit(step.path).path == "/meeting_rooms" and step.answer:
+            try:
+                data = json.loads(step.answer)
+            except ValueError:
+                data = None
+            if isinstance(data, dict) and isinstance(data.get("items"), list):
+                items = [item for item in data["items"] if isinstance(item, dict) and item.get(ID_FIELD) in rooms]
+                others = len(data["items"]) - len(items)
+                if others:
+                    data = {**data, "items": items, OTHER_ROOMS_LEFT_OUT: f"{others} item(s) of other rooms left out"}
+                answer = json.dumps(data, ensure_ascii=False)
+            else:
+                answer = json.dumps({OTHER_ROOMS_LEFT_OUT: "the list answer is left out (not parsed: it may hold other "
+                                                           "people's rooms)"})
+            step = Step(**{**asdict(step), "answer": answer})
+        kept.append(step)
+    return kept
 
 
 def _plain(value: Any) -> Any:

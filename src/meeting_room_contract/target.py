@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
+import time
 from typing import Callable
 from dataclasses import dataclass, field
 
@@ -13,12 +15,16 @@ import requests
 from .client import ConferenceClient, delete_rooms
 from .registry import RoomRegistry, UnsafeTargetError, new_run_id
 from .transport import Deadline, Politeness, RateLimiter, RequestCounter
-from .journal import signals_held
+from .journal import public_base_url, signals_held
 from .mock import MeetingRoomMock
 from .redaction import Credentials, Redactor
 
 PRIMARY_ENV = ("CONFERENCE_USERNAME", "CONFERENCE_PASSWORD", "--password")
 SECOND_ENV = ("CONFERENCE_SECOND_USERNAME", "CONFERENCE_SECOND_PASSWORD", "--second-password")
+
+
+class ProbeNotDue(UnsafeTargetError):
+    """A login's wrong-password probe inside its window (`Target.wrong_password`): reported, not sent."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,12 @@ class TargetSettings:
     mock_latency_ms: float = field(default_factory=lambda: float(os.environ.get("CONFERENCE_MOCK_LATENCY_MS") or 0))
     politeness: Politeness = Politeness()
     name_prefix: str = "contract-test"
+    # a login's one wrong-password probe is not repeated within this many seconds, across runs and pipelines
+    # (remembered in the state dir): repeated failures can lock a real account (--wrong-password-window)
+    wrong_password_window_s: float = 900.0
+    # send a real login's password under a made-up user or under the other login's name (--cross-login-probes):
+    # catches a server that checks a password against any account, and looks like a password spray to an IdP
+    cross_login_probes: bool = False
 
     @property
     def uses_mock(self) -> bool:
@@ -116,9 +128,18 @@ class Target:
         with self._lock:
             return self._clients.setdefault(which, client)
 
+    @property
+    def cross_login_probes(self) -> bool:
+        """Whether a real password may be sent under another user name: always for the embedded mock (its
+        logins are public samples), else only when asked (--cross-login-probes)."""
+        return self.settings.uses_mock or self.settings.cross_login_probes
+
     def wrong_password(self, which: str = "primary") -> tuple[str, str]:
         """Basic-auth credentials with the real login and a wrong password: at most once per login
-        and run, since repeated failures can lock a real account (UnsafeTargetError otherwise)."""
+        and run, and not again within --wrong-password-window of the last probe of this login by any
+        run on this machine (remembered in the state dir: parallel pipelines share one login), since
+        repeated failures can lock a real account. UnsafeTargetError for a second probe in the run;
+        ProbeNotDue inside the window (the probe is reported as not checked)."""
         credentials = self.credentials(which)
         if credentials is None:
             raise UnsafeTargetError(f"no {which} login configured")
@@ -127,7 +148,29 @@ class Target:
                 raise UnsafeTargetError(f"refusing a second wrong-password probe of login {credentials.username!r} in this run")
             self._wrong_password_probes.add(credentials.username)
         self._claim_for_the_run(credentials.username)
+        self._claim_for_the_window(credentials.username)
         return credentials.username, "contract-test-wrong-password"
+
+    def _claim_for_the_window(self, login: str) -> None:
+        """The login's last wrong-password probe (any run on this machine sharing the state dir) is
+        remembered in `<state dir>/wrong-password/<digest>.last`; within the window: ProbeNotDue."""
+        journal = self.registry.cleanup_journal
+        window = self.settings.wrong_password_window_s
+        if journal is None or not window > 0:  # the embedded mock (no state), or no window asked for
+            return
+        folder = journal.state_dir / "wrong-password"
+        folder.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256(f"{public_base_url(self.base_url)} {login}".encode("utf-8")).hexdigest()[:16]
+        last = folder / f"{digest}.last"
+        with contextlib.suppress(OSError, ValueError):
+            ago = time.time() - float(last.read_text(encoding="utf-8").strip() or 0)
+            if 0 <= ago < window:
+                raise ProbeNotDue(f"the last wrong-password probe of login {login!r} was {ago / 60:.0f} min ago (this or "
+                                  f"another run sharing {journal.state_dir}): not repeated within --wrong-password-window "
+                                  f"{window / 60:g} min, to keep the login from being locked")
+        temporary = folder / f"{digest}.{os.getpid()}.tmp"
+        temporary.write_text(f"{time.time():.0f}\n", encoding="utf-8")
+        os.replace(temporary, last)
 
     def _claim_for_the_run(self, login: str) -> None:
         """Under xdist every worker has its own Target: the probe is claimed once per run, across the

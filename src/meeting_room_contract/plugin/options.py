@@ -69,6 +69,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seconds one request may wait out 429 answers (Retry-After, seconds or HTTP date) in total; "
                          f"beyond it the target could not be tested (default {DEFAULT_MAX_RETRY_WAIT_S:g})")
     group.addoption("--report-dir", default=None, help="where reports go (default: reports/ for contract runs)")
+    group.addoption("--wrong-password-window", type=float, default=15.0, metavar="MINUTES",
+                    help="a login's one wrong-password probe is not sent again within MINUTES of the last one by any run "
+                         "sharing --state-dir (parallel pipelines on one login; default 15; 0: once per run)")
+    group.addoption("--cross-login-probes", action="store_true", default=False,
+                    help="also send a real login's password under a made-up user and under the other login's name (a "
+                         "server that checks a password against any account); off against --base-url, where an identity "
+                         "provider may take it for a password spray; always on for the embedded mock")
 
 
 def option(config: pytest.Config, name: str) -> Any:
@@ -152,6 +159,9 @@ def check_options(config: pytest.Config, api_spec: spec.Spec) -> None:
         check_room_prefix(Model(api_spec), config.getoption("room_prefix"))
     except (preflight.PreflightError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
+    window = config.getoption("wrong_password_window")
+    if not (window >= 0 and window == window):
+        raise pytest.UsageError(f"--wrong-password-window must be 0 or a positive number of minutes, not {window:g}")
     max_duration = config.getoption("max_duration", None)
     if max_duration is not None and not max_duration > 0:
         raise pytest.UsageError(f"--max-duration must be a positive number of seconds, not {max_duration:g}")

@@ -50,7 +50,8 @@ def pytest_configure(config: pytest.Config) -> None:
         mock_faults=tuple(config.getoption("mock_fault")), mock_variants=tuple(config.getoption("mock_variant")),
         politeness=Politeness(timeout=config.getoption("request_timeout"), rate_limit=config.getoption("rate_limit"),
                               max_retry_wait=config.getoption("max_retry_wait")),
-        name_prefix=config.getoption("room_prefix"))
+        name_prefix=config.getoption("room_prefix"), cross_login_probes=config.getoption("cross_login_probes"),
+        wrong_password_window_s=60.0 * config.getoption("wrong_password_window"))
     run_id = getattr(config, "workerinput", {}).get("conference_run_id") or os.environ.get("CONFERENCE_RUN_ID")
     try:
         target = Target(target_settings, run_id=run_id, spec_path=str(api_spec.path))
