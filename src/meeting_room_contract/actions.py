@@ -156,8 +156,8 @@ def front_refusal(response: requests.Response | None) -> str | None:
     sent = request.body if request is not None else None
     sent = bytes(sent) if sent is not None and not isinstance(sent, (bytes, str)) else sent
     text = sent.decode("utf-8", "replace") if isinstance(sent, bytes) else (sent or "")
-    what = f"{request.method} body {text[:160]!r}" if request is not None and text else "the request"
-    return f"refused by a firewall or proxy in front of the API ({how}): {what} not tested"
+    what = f"{request.method} {text[:90]}{'…' if len(text) > 90 else ''}" if request is not None and text else "the request"
+    return f"not tested, refused in front of the API ({how}): {what}"
 
 
 def settle(run: Run, verdict: Verdict, response: requests.Response | None = None,

@@ -264,7 +264,7 @@ class ConferenceClient:
         if attribution.room is not None:
             self.registry.record_created(attribution.room[ID_FIELD], self)
             return attribution.room
-        if attribution.nothing_created and creation.before is not None:
+        if attribution.nothing_created:
             return None
         for room in attribution.candidates:
             self.registry.report_foreign(room.get(ID_FIELD), "appeared while a POST of this run without a name of the run "

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 NAME_KEY = "name"
 
@@ -39,6 +39,10 @@ class Facts(Protocol):
     def is_unknown_sid(self, sid: str) -> bool: ...
 
     def is_journalled(self, sid: str) -> bool: ...
+
+    # what a room created from a POST body holds (the run's model: the sent fields, defaults for the rest);
+    # None: every sent field as sent (`holds_what_was_sent`)
+    creation_matches: Callable[[Any, Mapping[str, Any]], bool] | None
 
 
 def may_change(facts: Facts, sid: str) -> bool:
@@ -73,30 +77,33 @@ def named_like_the_run(facts: Facts, room: Mapping[str, Any]) -> bool:
 class Attribution:
     """What a listing diff says about a POST whose answer was lost."""
 
-    room: dict[str, Any] | None = None  # the one new room holding what the POST sent: the POST created it
-    candidates: list[dict[str, Any]] = field(default_factory=list)  # new rooms that may be it (reported, never adopted)
-    anything_new: bool = False  # some room appeared since the listing before the POST
+    room: dict[str, Any] | None = None  # the one new room that is what the POST makes: the POST created it
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # several such rooms (reported, never adopted)
 
     @property
     def nothing_created(self) -> bool:
-        """No room appeared at all: the POST created nothing, and sending it again is safe."""
-        return not self.anything_new
+        """No new room is what the POST makes: it created nothing (new rooms holding other values are other
+        testers'), and sending it again is safe."""
+        return self.room is None and not self.candidates
 
 
 def attribute_creation(facts: Facts, sent: Any, before: Iterable[str], listed: Iterable[Mapping[str, Any]],
                        id_field: str) -> Attribution:
     """Which room, if any, a POST created whose answer was lost: the rooms listed now that were not
     listed just before the POST was sent (`before`), are not the run's already and are not named like
-    the run's (another process of the run creates those), and hold every field the POST sent with the
-    value sent (access codes as a set). Exactly one such room: the POST's. Several: ambiguous (another
-    tester created one meanwhile), reported. New rooms that hold something else: reported as well."""
+    the run's (another process of the run creates those), and are the room the POST makes: the fields
+    sent with the values sent, the defaults for the others (`facts.creation_matches`, from the run's
+    model; else every sent field as sent). Exactly one such room: the POST's. Several: ambiguous
+    (another tester created the same meanwhile), reported. None: the POST created nothing (new rooms
+    holding other values are other testers')."""
     known = set(before)
     new = [dict(room) for room in listed if isinstance(room, Mapping) and isinstance(room.get(id_field), str)
            and room[id_field] not in known and not facts.owns(room[id_field]) and not named_like_the_run(facts, room)]
-    matching = [room for room in new if holds_what_was_sent(sent, room)]
+    matches = getattr(facts, "creation_matches", None) or holds_what_was_sent
+    matching = [room for room in new if matches(sent, room)]
     if len(matching) == 1:
-        return Attribution(room=matching[0], candidates=[], anything_new=True)
-    return Attribution(room=None, candidates=matching or new, anything_new=bool(new))
+        return Attribution(room=matching[0])
+    return Attribution(room=None, candidates=matching)
 
 
 def holds_what_was_sent(sent: Any, room: Mapping[str, Any]) -> bool:

@@ -101,6 +101,15 @@ class Run:
         self.full_listings: dict[str | None, int] = {}  # by test: list read-backs that paged through the whole account
         self.refusal_listing: tuple[Any, Any, list[dict[str, Any]]] | None = None  # the account as listed for the last refusal
         self._lock = threading.Lock()
+        target.registry.creation_matches = self.created_from  # what proves a room a POST without a run name created
+
+    def created_from(self, sent: Any, room: Mapping[str, Any]) -> bool:
+        """Whether `room` is the room the model says a POST of `sent` creates (sent fields as sent, the
+        others at their defaults; the system's fields aside)."""
+        if not isinstance(sent, Mapping) or set(sent) - set(self.model.DOCUMENTED_FIELDS):
+            return False
+        expected = self.model.new_room(sent, {field: room.get(field) for field in self.model.READ_ONLY_FIELDS})
+        return not self.model.differences(expected, room)
 
     def full_listing_allowed(self, per_test: int = 3) -> bool:
         """Whether the current test may read the whole account once more for a list read-back (bounded per test)."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .mock import FAULTS, VARIANTS
-from .mock.behaviours import SPEC_FAULTS
+from .mock.behaviours import SPEC_FAULTS, STAGING_VARIANTS
 from .rules import RULES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +99,10 @@ class MatrixResult:
 def matrix(faults: Iterable[str] | None = None, variants: Iterable[str] | None = None,
            baseline: bool = True) -> list[MatrixEntry]:
     entries = [MatrixEntry("baseline", "correct mock")] if baseline else []
-    entries += [MatrixEntry("variant", name) for name in (VARIANTS if variants is None else variants)]
+    # the staging variants run over HTTP in tests/test_staging_simulation.py, where the mock's store is
+    # checked too (no room left, no colleague's room touched): not again here, with the embedded mock
+    chosen = [name for name in VARIANTS if name not in STAGING_VARIANTS] if variants is None else variants
+    entries += [MatrixEntry("variant", name) for name in chosen]
     entries += [MatrixEntry("fault", name) for name in (FAULTS if faults is None else faults)]
     return entries
 

@@ -22,9 +22,8 @@ def infrastructure_refusal(answer: Answer) -> str | None:
     text, nothing). Such an answer says nothing about the contract: what it refused was not tested."""
     if answer.status_code not in FRONT_REFUSAL_STATUSES or isinstance(json_or_none(answer), dict):
         return None
-    marks = [f"{name}: {answer.headers[name][:60]}" for name in PROXY_HEADERS if answer.headers.get(name)]
-    return (f"HTTP {answer.status_code} with {media_type(answer) or 'no content type'} (not a JSON object)"
-            + (f", {', '.join(marks)}" if marks else ""))
+    marks = [f"{name}: {answer.headers[name][:40]}" for name in PROXY_HEADERS if answer.headers.get(name)]
+    return f"HTTP {answer.status_code} {media_type(answer) or 'no content type'}" + (f", {', '.join(marks)}" if marks else "")
 
 
 @judge("server.never_5xx")

@@ -219,12 +219,32 @@ VARIANTS: dict[str, Behaviour] = {
                   "The account has rooms the suite did not create, holding codes; more such rooms appear during the run."),
         Behaviour("flaky_gateway", "server.never_5xx",
                   "Every 47th request is answered 503 by a proxy's HTML page; every 37th change is applied, then answered 502."),
+        # a staging deployment: infrastructure in front of the API and other testers in the account
+        # (tests/test_staging_simulation.py runs each over HTTP: no room left, no room of another tester touched)
+        Behaviour("rolling_deploy", "resilience",
+                  "Every 350 requests a rolling deploy: for 2.5 s the gateway answers every request 503 with an HTML page "
+                  "and Retry-After: 1; nothing reaches the API."),
+        Behaviour("idle_connection_close", "resilience",
+                  "A load balancer closes kept-alive connections idle for 0.3 s and drops every 25th request that arrives "
+                  "on a reused connection (read, never forwarded, no answer byte)."),
+        Behaviour("firewall", "resilience",
+                  "A web application firewall answers 403 with an HTML page (Server: awselb/2.0) to bodies that look like "
+                  "attacks (<script, DROP TABLE, UNION SELECT, ' OR '1'='1); the API never sees them."),
+        Behaviour("colleague", "resilience",
+                  "Another tester works in the same account: every 9th request they create, or delete, a room of theirs "
+                  "(random 6-digit codes); every 13th list page is counted before their insert (total one short, once)."),
+        Behaviour("gateway_502_after_post", "resilience",
+                  "The gateway loses the answer of an applied POST: every 7th room creation and every creation from {} "
+                  "is stored, then answered 502 with an HTML page."),
         Behaviour("slow", "resilience",
                   "Every answer is delayed 15 ms, and every 40th by 600 ms."),
         Behaviour("rate_limited", "resilience",
                   "Every 60th request is answered 429 with Retry-After: 1; requests before then get 429 too."),
     ]
 }
+
+
+STAGING_VARIANTS = ("rolling_deploy", "idle_connection_close", "firewall", "colleague", "gateway_502_after_post")
 
 
 # Faults that need a spec other than the default one (the API-evolution self-test): they act on

@@ -20,13 +20,17 @@ from typing import Any, Callable
 
 from .schema import REPO_SPEC, load
 from .semantics import ApiError, Answer, Call, GatewayError
+from .store import Conflict
 
 Hook = Callable[..., Any]
 
 POINTS = {
     # http.py
-    "before_request": "None -> an Answer to send instead (rate limits, gateway pages), or None; info: count",
-    "final_answer": "the Answer about to be sent -> the one sent; info: count",
+    "before_request": "None -> an Answer to send instead (rate limits, gateway pages), or None; info: count, target, raw",
+    "idle_timeout": "None -> seconds after which the server closes a kept-alive connection left idle (None: never)",
+    "drop_unanswered": "False -> whether to close the connection after reading a request, without handling or answering "
+                       "it; info: reused (an earlier request was answered on this connection)",
+    "final_answer": "the Answer about to be sent -> the one sent; info: count, target, raw",
     "media_type_ok": "whether the Content-Type names JSON -> whether the body is read; info: content_type",
     "body_encoding": "the encoding the body bytes are decoded with (utf-8); info: chunked (Transfer-Encoding: chunked)",
     "malformed_json": "the ApiError for a body that is not JSON -> the exception raised",
@@ -611,6 +615,151 @@ def _flaky_gateway() -> dict[str, Hook]:
     return {"before_request": before, "final_answer": after}
 
 
+# -- a staging deployment: the infrastructure in front of the API, and the other testers of the account ---------
+# (variants: the suite must pass each with no room left and no room of another tester touched;
+# tests/test_staging_simulation.py runs them over HTTP and checks the store itself)
+
+DEPLOY_EVERY = 350  # requests between two rolling-deploy windows
+DEPLOY_WINDOW_S = 2.5  # how long a window answers 503 (Retry-After: 1)
+
+
+def _rolling_deploy() -> dict[str, Hook]:
+    """Every DEPLOY_EVERY requests a rolling deploy starts: for DEPLOY_WINDOW_S every request is answered 503
+    by the gateway (an HTML page, `Retry-After: 1`), nothing reaches the API."""
+    lock = threading.Lock()
+    window_ends = [0.0]
+
+    def gateway(value: Any, call: Call, count: int, **info: Any) -> Any:
+        with lock:
+            now = time.monotonic()
+            if count % DEPLOY_EVERY == 0 and now >= window_ends[0]:
+                window_ends[0] = now + DEPLOY_WINDOW_S
+            if now < window_ends[0]:
+                answer = gateway_answer(503)
+                answer.headers["Retry-After"] = "1"
+                return answer
+        return value
+    return {"before_request": gateway}
+
+
+IDLE_TIMEOUT_S = 0.3  # a load balancer's idle timeout, short
+DROP_EVERY = 25  # every this many requests on reused connections, the balancer drops one unanswered
+
+
+def _idle_connection_close() -> dict[str, Hook]:
+    """A load balancer closes kept-alive connections idle for IDLE_TIMEOUT_S, and drops every DROP_EVERY-th
+    request that arrives on a reused connection (its idle timer raced the request): read, never forwarded,
+    the connection closed without a byte of answer."""
+    lock = threading.Lock()
+    reused = [0]
+
+    def drop(value: bool, call: Call, reused_connection: bool = False, **info: Any) -> bool:
+        if not info.get("reused"):
+            return value
+        with lock:
+            reused[0] += 1
+            return value or reused[0] % DROP_EVERY == 0
+    return {"idle_timeout": lambda value, call, **info: IDLE_TIMEOUT_S, "drop_unanswered": drop}
+
+
+ATTACK_LOOKING = re.compile(rb"(?i)<\s*script|\bdrop\s+table\b|\bunion\s+(all\s+)?select\b|'\s*or\s*'?1'?\s*=\s*'?1")
+WAF_PAGE = (b"<html><head><title>403 Forbidden</title></head><body><h1>403 Forbidden</h1>"
+            b"<p>Request blocked by the web application firewall.</p></body></html>")
+
+
+def _firewall() -> dict[str, Hook]:
+    """A web application firewall in front of the API: a body that looks like an attack (`<script`, SQL such as
+    `DROP TABLE`, `UNION SELECT`, `' OR '1'='1`) is answered 403 with an HTML page; the API never sees it."""
+    def inspect(value: Any, call: Call, raw: bytes = b"", **info: Any) -> Any:
+        if value is None and raw and ATTACK_LOOKING.search(raw):
+            return Answer(403, WAF_PAGE, {"Content-Type": "text/html", "Server": "awselb/2.0"})
+        return value
+    return {"before_request": inspect}
+
+
+COLLEAGUE_NAME = "alice's test room"
+COLLEAGUE_EVERY = 9  # requests between two actions of the colleague
+
+
+def _colleague() -> dict[str, Hook]:
+    """Another tester works in the first account while the suite runs: every COLLEAGUE_EVERY requests they
+    create a room (a random 6-digit code, maybe one the suite drew), rename one of theirs or delete one; a
+    list page is now and then counted before a room of theirs was inserted (its `total` one short, once).
+    The mock keeps what they did (`api.colleague`: their rooms as they left them, and any request of
+    someone else that changed or deleted one of them)."""
+    import random
+
+    rng = random.Random(20261207)
+    lock = threading.Lock()
+    state: dict[str, Any] = {"rooms": {}, "deleted": set(), "touched": [], "lists": 0}
+
+    def start(value: None, call: Call, **info: Any) -> None:
+        call.api.colleague = state
+        return value
+
+    def act(value: Any, call: Call, count: int, target: str = "", **info: Any) -> Any:
+        sid = target.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        with lock:  # never held while the store's lock is waited for (the list hook takes this lock under it)
+            if call.method in ("PATCH", "PUT", "DELETE") and sid in state["rooms"]:
+                state["touched"].append((call.method, sid))
+            if count % COLLEAGUE_EVERY:
+                return value
+            mine = [s for s in state["rooms"] if s not in state["deleted"]]
+            roll = rng.random()
+            gone = rng.choice(mine) if mine and roll < 0.3 else None
+            code = f"{rng.randrange(100000, 1000000)}"
+            name = f"{COLLEAGUE_NAME} {len(state['rooms'])}"
+        schema = call.api.schema
+        if gone is not None:
+            with call.api.store.lock:
+                found = call.api.store.room(gone)
+                if found is not None and not found[1]:
+                    call.api.store.mark_deleted(gone, {**found[0], **{rule.array_field: [] for rule in schema.unique}})
+            with lock:
+                state["deleted"].add(gone)
+            return value
+        try:
+            room = call.api.add_room(call.api.accounts[0].account_sid,
+                                     {"name": name, "access_codes": [{"access_code": code, "role": "host"}]})
+        except Conflict:  # the code is held (the unique index): the colleague picks another next time
+            return value
+        with lock:
+            state["rooms"][room[schema.id_field]] = copy.deepcopy(room)
+        return value
+
+    def counted_early(envelope: dict[str, Any], call: Call, **info: Any) -> dict[str, Any]:
+        with lock:
+            state["lists"] += 1
+            if state["lists"] % 13 == 0 and envelope.get("items") and isinstance(envelope.get("total"), int):
+                return {**envelope, "total": envelope["total"] - 1}  # counted before a colleague's room was inserted
+        return envelope
+    return {"startup": start, "before_request": act, "envelope": counted_early}
+
+
+POST_502_EVERY = 7
+
+
+def _gateway_502_after_post() -> dict[str, Hook]:
+    """The gateway loses the answer of a POST the API applied: every POST_502_EVERY-th room creation, and
+    every creation from an empty body `{}`, is stored, then answered 502 with an HTML page."""
+    lock = threading.Lock()
+    posts = [0]
+
+    def lose(answer: Answer, call: Call, target: str = "", raw: bytes = b"", **info: Any) -> Answer:
+        if call.method != "POST" or not target.split("?")[0].rstrip("/").endswith("/meeting_rooms") \
+                or not 200 <= answer.status < 300:
+            return answer
+        try:
+            empty = json.loads(raw or b"null") == {}
+        except ValueError:
+            empty = False
+        with lock:
+            posts[0] += 1
+            lost = posts[0] % POST_502_EVERY == 0 or empty
+        return gateway_answer(502) if lost else answer
+    return {"final_answer": lose}
+
+
 def _slow() -> dict[str, Hook]:
     def wait(value: Any, call: Call, count: int, **info: Any) -> Any:
         time.sleep(0.6 if count % 40 == 0 else 0.015)
@@ -638,6 +787,9 @@ def _rate_limited() -> dict[str, Hook]:
 def _charset_content_type_refused() -> dict[str, Hook]:
     return {"media_type_ok": lambda ok, call, content_type, **info: ok and content_type.strip() == "application/json"}
 
+
+STAGING_BEHAVIOURS = {"rolling_deploy": _rolling_deploy, "idle_connection_close": _idle_connection_close,
+                      "firewall": _firewall, "colleague": _colleague, "gateway_502_after_post": _gateway_502_after_post}
 
 REFUSALS_400 = ("invalid", "unknown_reference", "unknown_field", "missing_put_field", "read_only_missing", "duplicate", "in_use")
 
@@ -748,6 +900,7 @@ BEHAVIOURS: dict[str, Callable[[], dict[str, Hook]]] = {
     "codes_unique_per_account": lambda: {"uniqueness_scope": scope_without("did_group_sid")},
     "other_tester_rooms": _other_tester_rooms,
     "flaky_gateway": _flaky_gateway,
+    **STAGING_BEHAVIOURS,
     "slow": _slow,
     "rate_limited": _rate_limited,
 }

@@ -119,7 +119,7 @@ class Front:
             self.requests_served += 1
             count = self.requests_served
         call = Call(method, api=self.api)
-        early = self.hooks("before_request", None, call, count=count)
+        early = self.hooks("before_request", None, call, count=count, target=target, raw=raw)
         if early is not None:
             return early
         try:
@@ -129,7 +129,7 @@ class Front:
                             {"Content-Type": "text/html"})
         except ApiError as error:
             answer = Answer(error.status, error_payload(error), dict(error.headers), error)
-        return self.hooks("final_answer", answer, call, count=count)
+        return self.hooks("final_answer", answer, call, count=count, target=target, raw=raw)
 
     def _answer(self, method: str, target: str, headers: Any, raw: bytes) -> Answer:
         url = urlsplit(target)
@@ -168,12 +168,24 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.verbose:
             super().log_message(format, *args)
 
+    def setup(self) -> None:
+        # an idle kept-alive connection is closed after this long (None: as long as the client keeps it), as a
+        # load balancer's idle timeout does
+        self.timeout = self.server.front.hooks("idle_timeout", None, Call("CONNECT", api=self.server.front.api))
+        self.answered_on_connection = 0
+        super().setup()
+
     def _dispatch(self) -> None:
         try:
             raw = self._read_body()  # always drained first (keep-alive)
         except ApiError as error:  # the body's framing is broken or too large
             self._send(Answer(error.status, error_payload(error), dict(error.headers)))
             return
+        if self.server.front.hooks("drop_unanswered", False, Call(self.command, api=self.server.front.api),
+                                   reused=self.answered_on_connection > 0):
+            self.close_connection = True  # read, never handled, never answered: the connection just closes
+            return
+        self.answered_on_connection += 1
         try:
             answer = self.server.front.respond(self.command, self.path, self.headers, raw)
         except Exception as exc:  # an injected 500, or a bug of the mock: answer, never hang
