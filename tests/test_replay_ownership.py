@@ -45,7 +45,8 @@ def _record(tmp_path: Path, fault: str, rule: str) -> dict:
 def _replay(tmp_path: Path, doc: dict, mock: MeetingRoomMock) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}
     return subprocess.run([sys.executable, "-m", "meeting_room_contract.replay", str(tmp_path), "--failure", doc["id"],
-                           "--base-url", mock.base_url, "--username", USER, "--mock-logins"],
+                           "--base-url", mock.base_url, "--username", USER, "--mock-logins",
+                           "--state-dir", str(tmp_path / "state")],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
 
 

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import requests
 
 from . import actions, ownership, preflight, spec, stories
+from .journal import DEFAULT_STATE_DIR, STATE_DIR_ENV, CleanupJournal
 from .registry import UnsafeTargetError
 from .transport import Chunked, Politeness, TargetUnavailable
 from .judges import answers, base, updates
@@ -580,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--second-username", default=None, help="default: $CONFERENCE_SECOND_USERNAME")
     parser.add_argument("--second-password", default=None, help="default: $CONFERENCE_SECOND_PASSWORD")
     parser.add_argument("--request-timeout", type=float, default=15.0)
+    parser.add_argument("--state-dir", default=os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR,
+                        help=f"where the replay journals the rooms it creates (env {STATE_DIR_ENV}; default {DEFAULT_STATE_DIR})")
     parser.add_argument("--mock-logins", action="store_true",
                         help="the target is the standalone mock on this machine (python -m meeting_room_contract.mock): "
                              "the passwords of its sample logins (README) for the usernames given; no CONFERENCE_* "
@@ -613,6 +616,11 @@ def main(argv: list[str] | None = None) -> int:
                               politeness=Politeness(timeout=args.request_timeout),
                               name_prefix=recorded_prefix.rsplit("-", 2)[0] if recorded_prefix else "contract-replay")
     target = Target(settings)
+    try:  # the replay's rooms are journalled like a run's: a killed replay's rooms are deleted by --delete-leftovers
+        target.registry.attach_journal(CleanupJournal(args.state_dir, target.registry.run_id))
+    except OSError as error:
+        print(f"replay: --state-dir {args.state_dir}: {error.strerror or error}", file=sys.stderr)
+        return USAGE
     run = Run(target, api_spec, doc.get("target", {}).get("pins") or {})
     print(f"replaying failure {doc['id']} [{doc['rule']}] {doc.get('operation', '')}: {doc.get('situation', '')} "
           f"(from {doc.get('test')}) against {args.base_url}")
@@ -662,6 +670,8 @@ def main(argv: list[str] | None = None) -> int:
         left = target.close()
         if left:
             print(f"replay: WARNING: could not delete rooms {left}", file=sys.stderr)
+        for line in target.registry.foreign_warning():  # found, never adopted (ownership): for a human to check
+            print(f"replay: {line}", file=sys.stderr)
     print(("REPRODUCED " if reproduced else "NOT REPRODUCED ") + what)
     return REPRODUCED if reproduced else NOT_REPRODUCED
 
