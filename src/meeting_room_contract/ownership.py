@@ -43,6 +43,9 @@ class Facts(Protocol):
     # what a room created from a POST body holds (the run's model: the sent fields, defaults for the rest);
     # None: every sent field as sent (`holds_what_was_sent`)
     creation_matches: Callable[[Any, Mapping[str, Any]], bool] | None
+    # whether a room holds a fresh value the POST body sent (an access code): no proof, but a room that may be the
+    # POST's in an altered form (then the POST is not sent again)
+    creation_resembles: Callable[[Any, Mapping[str, Any]], bool] | None
 
 
 def may_change(facts: Facts, sid: str) -> bool:
@@ -94,8 +97,10 @@ def attribute_creation(facts: Facts, sent: Any, before: Iterable[str], listed: I
     the run's (another process of the run creates those), and are the room the POST makes: the fields
     sent with the values sent, the defaults for the others (`facts.creation_matches`, from the run's
     model; else every sent field as sent). Exactly one such room: the POST's. Several: ambiguous
-    (another tester created the same meanwhile), reported. None: the POST created nothing (new rooms
-    holding other values are other testers')."""
+    (another tester created the same meanwhile), reported. None, but a new room holds a fresh value the
+    POST sent (`facts.creation_resembles`: its code): it may be the POST's room, altered by the server;
+    reported, and the POST is not sent again. Else the POST created nothing (new rooms holding other
+    values are other testers')."""
     known = set(before)
     new = [dict(room) for room in listed if isinstance(room, Mapping) and isinstance(room.get(id_field), str)
            and room[id_field] not in known and not facts.owns(room[id_field]) and not named_like_the_run(facts, room)]
@@ -103,7 +108,8 @@ def attribute_creation(facts: Facts, sent: Any, before: Iterable[str], listed: I
     matching = [room for room in new if matches(sent, room)]
     if len(matching) == 1:
         return Attribution(room=matching[0])
-    return Attribution(room=None, candidates=matching)
+    resembles = getattr(facts, "creation_resembles", None)
+    return Attribution(room=None, candidates=matching or [room for room in new if resembles and resembles(sent, room)])
 
 
 def holds_what_was_sent(sent: Any, room: Mapping[str, Any]) -> bool:

@@ -80,6 +80,7 @@ class RoomRegistry:
         self.listed_at_the_end: set[Any] | None = None  # the rooms still on the target after the end-of-run sweep (None: no sweep)
         # whether a room is what a POST body creates (set by the run from its model; ownership.attribute_creation)
         self.creation_matches: Callable[[Any, Any], bool] | None = None
+        self.creation_resembles: Callable[[Any, Any], bool] | None = None
         self._creating = 0  # room creations in flight in the main thread (an interrupt waits for their answers)
         self._deferred: str | None = None  # the signal that came during one
 

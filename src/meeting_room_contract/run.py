@@ -102,6 +102,11 @@ class Run:
         self.refusal_listing: tuple[Any, Any, list[dict[str, Any]]] | None = None  # the account as listed for the last refusal
         self._lock = threading.Lock()
         target.registry.creation_matches = self.created_from  # what proves a room a POST without a run name created
+        target.registry.creation_resembles = self.holds_a_sent_code
+
+    def holds_a_sent_code(self, sent: Any, room: Mapping[str, Any]) -> bool:
+        """Whether `room` holds a unique value (an access code) that `sent` carries."""
+        return isinstance(sent, Mapping) and bool(self.model.unique_values(sent) & self.model.unique_values(room))
 
     def created_from(self, sent: Any, room: Mapping[str, Any]) -> bool:
         """Whether `room` is the room the model says a POST of `sent` creates (sent fields as sent, the
