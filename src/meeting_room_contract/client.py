@@ -148,16 +148,18 @@ class ConferenceClient:
         # gateway errors are reported at once instead of being waited out again and again.
         while (response.status_code in GATEWAY_STATUSES and attempts <= self.politeness.gateway_retries
                and self.counter.gateway_give_ups < GATEWAY_GIVE_UPS and not self.deadline.stopping):
-            pause, asked = gateway_pause(response, attempts, waited, self.politeness)
-            if waited + pause > self.politeness.max_retry_wait or pause >= self.deadline.remaining():
+            pause, asked = gateway_pause(response, attempts, self.politeness)
+            if pause >= self.deadline.remaining():  # the run ends first: the gateway error is not judged
                 self.deadline.check(f"{method} {path}")
+                raise TargetUnavailable(f"{method} {path.split('?')[0]}: a gateway answers {response.status_code}; waiting "
+                                        f"{pause:g} s more would pass the run deadline (--max-duration)", run_wide=True)
+            if waited + pause > self.politeness.max_retry_wait:
                 if asked:  # the target asks for longer than the run may wait: not a verdict on the contract
                     reason = (f"{method} {path.split('?')[0]}: a gateway answers {response.status_code} and asks to wait "
-                              f"{pause:g} s (Retry-After), beyond --max-retry-wait {self.politeness.max_retry_wait:g} s "
-                              "or the run deadline: try later")
-                    self.deadline.no_answer(reason)
-                    raise TargetUnavailable(reason)
-                break
+                              f"{pause:g} s (Retry-After), beyond --max-retry-wait {self.politeness.max_retry_wait:g} s: "
+                              "try later")
+                    raise TargetUnavailable(reason, run_wide=self.deadline.no_answer(reason))
+                break  # waited out as long as the run may: a gateway error that persists is judged
             time.sleep(pause)
             waited += pause
             recovered = self._state_after_lost_answer(method, path, url, response, creation)

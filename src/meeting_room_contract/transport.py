@@ -314,7 +314,7 @@ def retry_after_seconds(response: Any) -> float | None:
         return None
 
 
-def gateway_pause(response: Any, attempt: int, waited: float, politeness: Politeness) -> tuple[float, bool]:
+def gateway_pause(response: Any, attempt: int, politeness: Politeness) -> tuple[float, bool]:
     """What to wait before sending again after the `attempt`-th gateway answer (502/503/504): the
     Retry-After it asks for, else an exponential backoff from `gateway_backoff`. Second item: whether
     the target asked for it (a Retry-After beyond the budget means the target could not be tested)."""
