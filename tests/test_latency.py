@@ -121,7 +121,12 @@ def test_one_wrong_password_probe_per_login_and_run_across_workers(tmp_path):
         second.wrong_password("primary")
     with pytest.raises(UnsafeTargetError):
         first.wrong_password("primary")
-    assert worker("tpa3om-def", 3).wrong_password("primary")[0] == "qa_user"  # the next run has its own probe
+    from meeting_room_contract.target import ProbeNotDue
+
+    with pytest.raises(ProbeNotDue, match="wrong-password-window"):  # the next run, within the login's window
+        worker("tpa3om-def", 3).wrong_password("primary")
+    settings = TargetSettings(base_url=settings.base_url, username="qa_user", password="secret", wrong_password_window_s=0)
+    assert worker("tpa3om-ghi", 4).wrong_password("primary")[0] == "qa_user"  # no window: the next run has its own probe
 
 
 def test_a_conflict_with_a_room_another_worker_deleted_is_still_proven(tmp_path):

@@ -158,7 +158,8 @@ class Target:
         window = self.settings.wrong_password_window_s
         if journal is None or not window > 0:  # the embedded mock (no state), or no window asked for
             return
-        folder = journal.state_dir / "wrong-password"
+        state_dir = getattr(journal, "state_dir", None) or journal.path.parent.parent  # <state dir>/journal/<file>
+        folder = state_dir / "wrong-password"
         folder.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256(f"{public_base_url(self.base_url)} {login}".encode("utf-8")).hexdigest()[:16]
         last = folder / f"{digest}.last"
@@ -166,7 +167,7 @@ class Target:
             ago = time.time() - float(last.read_text(encoding="utf-8").strip() or 0)
             if 0 <= ago < window:
                 raise ProbeNotDue(f"the last wrong-password probe of login {login!r} was {ago / 60:.0f} min ago (this or "
-                                  f"another run sharing {journal.state_dir}): not repeated within --wrong-password-window "
+                                  f"another run sharing {state_dir}): not repeated within --wrong-password-window "
                                   f"{window / 60:g} min, to keep the login from being locked")
         temporary = folder / f"{digest}.{os.getpid()}.tmp"
         temporary.write_text(f"{time.time():.0f}\n", encoding="utf-8")

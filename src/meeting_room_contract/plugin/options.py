@@ -159,7 +159,7 @@ def check_options(config: pytest.Config, api_spec: spec.Spec) -> None:
         check_room_prefix(Model(api_spec), config.getoption("room_prefix"))
     except (preflight.PreflightError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
-    window = config.getoption("wrong_password_window")
+    window = config.getoption("wrong_password_window", 15.0)
     if not (window >= 0 and window == window):
         raise pytest.UsageError(f"--wrong-password-window must be 0 or a positive number of minutes, not {window:g}")
     max_duration = config.getoption("max_duration", None)
