@@ -165,12 +165,12 @@ class Target:
         last = folder / f"{digest}.last"
         with contextlib.suppress(OSError, ValueError):
             ago = time.time() - float(last.read_text(encoding="utf-8").strip() or 0)
-            if 0 <= ago < window:
+            if -60 <= ago < window:  # (a clock a little behind another machine's sharing the state dir: still recent)
                 raise ProbeNotDue(f"the last wrong-password probe of login {login!r} was {ago / 60:.0f} min ago (this or "
                                   f"another run sharing {state_dir}): not repeated within --wrong-password-window "
                                   f"{window / 60:g} min, to keep the login from being locked")
         temporary = folder / f"{digest}.{os.getpid()}.tmp"
-        temporary.write_text(f"{time.time():.0f}\n", encoding="utf-8")
+        temporary.write_text(f"{time.time():.3f}\n", encoding="utf-8")
         os.replace(temporary, last)
 
     def _claim_for_the_run(self, login: str) -> None:
