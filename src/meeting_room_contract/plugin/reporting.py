@@ -30,7 +30,8 @@ from .stash import REPORT_DIR_KEY, REPORT_KEY, RUN_KEY, STARTED_KEY, run_of
 _BLANK_ARGUMENT = re.compile(r"^\s+\w+=,$")  # hypothesis prints fixtures as `client=,`
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def add_options(parser: pytest.Parser) -> None:
+    """Called by `options.pytest_addoption` (options are registered in every pytest run; hooks only in contract runs)."""
     group = parser.getgroup("conference", "CarrierX Conference v2 contract target")
     group.addoption("--contract-traceback", action="store_true",
                     help="show pytest's usual traceback (test source, fixture values) for contract violations too")
