@@ -51,7 +51,7 @@ def test_a_conference_base_url_in_the_environment_does_not_touch_an_unrelated_ru
 def test_bare_pytest_at_the_root_is_the_contract_gate(tmp_path):
     """testpaths is `contracts`: `pytest` with no path collects the contract suite (and the plugin acts)."""
     completed = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                                "--report-dir", str(tmp_path)],
+                                f"--report-dir={tmp_path}"],
                                cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=120)
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output[-2000:]
