@@ -16,7 +16,7 @@ import pytest
 from .options import is_contract_run
 
 ACTIVE = pytest.StashKey[bool]()
-MODULES = ("status", "session", "xdist", "fixtures", "reporting")  # registered in this order (their configure hooks too)
+MODULES = ("status", "session", "xdist", "fixtures", "reporting", "junit")  # registered in this order (their configure hooks too)
 
 
 def active(config: pytest.Config) -> bool:
