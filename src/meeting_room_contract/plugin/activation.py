@@ -52,3 +52,12 @@ def pytest_configure(config: pytest.Config) -> None:
         module = importlib.import_module(f"{__package__}.{name}")
         if not config.pluginmanager.is_registered(module):
             config.pluginmanager.register(module, f"meeting_room_contract.plugin.{name}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's signal handlers are given back, also after a usage error in the session's configure."""
+    if config.stash.get(ACTIVE, False):
+        from . import session
+
+        session.give_back_signal_handlers(config)

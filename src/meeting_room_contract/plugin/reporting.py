@@ -260,7 +260,7 @@ def first_failure_line(prefix: str, reason: str, suffix: str, limit: int = FIRST
     room = limit - len(prefix) - len(suffix)
     rule = reason.split(": ", 1)[0]
     if len(reason) > room:
-        reason = one_line(reason, max(room, len(rule) + 12))
+        reason = one_line(reason, max(room, len(rule) + 3))
     return prefix + reason + suffix
 
 

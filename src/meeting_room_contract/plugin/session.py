@@ -165,10 +165,11 @@ def _stop_on_signals(session: pytest.Session) -> None:
         previous.setdefault(signal.SIGINT, signal.signal(signal.SIGINT, interrupt))
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config: pytest.Config) -> None:
+def give_back_signal_handlers(config: pytest.Config) -> None:
     """The process's own signal handlers come back (R10-7): after `pytest.main()` ended, also before the
-    tests, a Ctrl-C is the caller's again."""
+    tests, a Ctrl-C is the caller's again. Called by `activation.pytest_unconfigure`, which pytest runs
+    also when this module's configure hook ended the run with a usage error (this module's own
+    unconfigure hook is then never registered)."""
     for signum, handler in config.stash.get(HANDLERS_BEFORE, {}).items():
         if handler is not None:
             signal.signal(signum, handler)
