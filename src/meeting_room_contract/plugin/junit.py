@@ -48,6 +48,16 @@ def failure_messages(summary: Mapping[str, Any] | None, headlines: Mapping[str, 
     return messages
 
 
+_VIOLATION = re.compile(r"^CONTRACT VIOLATION \[(?P<rule>[\w.]+)\] \([DA]\): ")
+
+
+def _one_line(message: str) -> str:
+    """pytest's message when the run has none of its own: its first line, `rule: ...` for a violation."""
+    first = " ".join((message.strip().splitlines() or [""])[0].split())
+    first = _VIOLATION.sub(lambda match: f"{match['rule']}: ", first)
+    return first if len(first) <= 200 else first[:199] + "…"
+
+
 def tidy(path: Path, messages: Mapping[tuple[str, str], str], *, keep_statistics: bool = False,
          failed_first: list[tuple[str, str]] | None = None) -> None:
     """Rewrite pytest's JUnit file at `path` (see the module docstring); messages by (classname, name).
@@ -64,6 +74,12 @@ def tidy(path: Path, messages: Mapping[tuple[str, str], str], *, keep_statistics
             if not len(properties):
                 suite.remove(properties)
         cases = {(case.get("classname", ""), case.get("name", "")): case for case in suite.findall("testcase")}
+        for (classname, name), case in cases.items():  # before subtests are folded: a subtest's report names itself
+            match = _SUBTEST.match(name)
+            message = messages.get((classname, name)) or (messages.get((classname, match["test"])) if match else None)
+            for child in case:
+                if child.tag == "failure":
+                    child.set("message", message or _one_line(child.get("message", "")))
         for (classname, name), case in list(cases.items()):
             match = _SUBTEST.match(name)
             parent = cases.get((classname, match["test"])) if match else None
@@ -74,11 +90,6 @@ def tidy(path: Path, messages: Mapping[tuple[str, str], str], *, keep_statistics
                 for child in outcome:
                     parent.insert(0, child)
             suite.remove(case)
-        for case in suite.findall("testcase"):
-            message = messages.get((case.get("classname", ""), case.get("name", "")))
-            for child in case:
-                if child.tag == "failure" and message:
-                    child.set("message", message)
         cases_left = suite.findall("testcase")
         if failed_first:
             position = {name: index for index, name in enumerate(failed_first)}

@@ -271,7 +271,9 @@ def headline(report: pytest.TestReport) -> str:
     found = getattr(report, "contract_headline", None)
     if found:
         return str(found)
-    return one_line(_first_line(report))
+    line = _first_line(report)
+    violation = re.match(r"^CONTRACT VIOLATION \[([\w.]+)\] \([DA]\): ", line)
+    return one_line(f"{violation[1]}: {line[violation.end():]}" if violation else line)
 
 
 def _first_line(report: pytest.TestReport) -> str:
