@@ -213,4 +213,4 @@ def cause(rule: str, operation: str, tag: str, never_returned: Iterable[str]) ->
 
 def never_returned_finding(fields: Iterable[str]) -> str:
     names = ", ".join(f"`{name}`" for name in fields)
-    return f"the target never returns {names}, a field of the spec (no room answer of the run carried it)"
+    return f"the target never returns {names} (a field of the spec; no room answer of the run carried it)"
