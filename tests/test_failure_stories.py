@@ -36,9 +36,36 @@ def test_a_story_keeps_the_rooms_creation_updates_failing_request_and_read_back_
                                                    ("PATCH", "failing"), ("GET", "read-back")]
     doc = stories.document(story, Failure("patch.partial_update", "PATCH /meeting_rooms/{sid}", "s", "d"), "t", None, {})
     script = stories.curl_script(stories.steps_of(doc), "http://h/conference/v2")
-    assert 'SID1=$(curl -s -X POST "$BASE"/meeting_rooms -u "$CONFERENCE_USERNAME:$CONFERENCE_PASSWORD"' in script
+    assert ('SID1=$(curl -s ' + stories.SHOW_STATUS + ' -X POST "$BASE"/meeting_rooms -u "$CONFERENCE_USERNAME:$CONFERENCE_PASSWORD"'
+            in script)
     assert A not in script and '"$SID1"' in script  # the room's sid comes from the POST answer
-    assert script.splitlines()[-1].startswith('curl -s -X DELETE "$BASE"/meeting_rooms/"$SID1"')
+    assert script.splitlines()[-1].startswith(f'curl -s {stories.SHOW_STATUS} -X DELETE "$BASE"/meeting_rooms/"$SID1"')
+
+
+def test_the_printed_story_shows_every_answer_and_status_and_still_captures_the_sid():
+    """Issue 26 item 5: the curl sequence is evidence to paste into a ticket: each request prints its
+    answer and `HTTP <status>` (the POST's through tee, its sid still captured), also a refused POST."""
+    import shutil
+
+    from meeting_room_contract.mock import MeetingRoomMock
+
+    if shutil.which("bash") is None or shutil.which("curl") is None:
+        pytest.skip("needs bash and curl")
+    env = {"CONFERENCE_USERNAME": "conference_user_123", "CONFERENCE_PASSWORD": "qwerty123", "PATH": os.environ["PATH"]}
+    steps = [_step("POST", "/meeting_rooms", body='{"name": "story room"}', created=A, t=0),
+             _step("PATCH", f"/meeting_rooms/{A}", body='{"name": "patched"}', t=1),
+             _step("GET", f"/meeting_rooms/{A}", t=2),
+             _step("POST", "/meeting_rooms", 400, body='{"name": 5}', t=3)]
+    for step, role in zip(steps, ("create", "failing", "read-back", "update")):
+        step.role = role
+    steps[0].answer = json.dumps({"meeting_room_sid": A})
+    with MeetingRoomMock() as mock:
+        script = stories.curl_script(steps, mock.base_url)
+        completed = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    shown = completed.stdout + completed.stderr
+    assert shown.count("HTTP 200") == 3 and "HTTP 204" in shown, shown  # POST, PATCH, GET; the DELETE of $SID1
+    assert '"name": "patched"' in shown and '"name": "story room"' in shown
+    assert re.search(r"^HTTP 4\d\d$", shown, re.M) and "errors" in shown, shown  # a refusal shows its status and error body
 
 
 def test_replay_usage_errors_are_one_line_and_exit_2(tmp_path):
@@ -156,3 +183,21 @@ def test_mock_logins_is_for_the_mocks_logins_on_this_machine_only(args, says, tm
                                capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert completed.returncode == 2 and says in completed.stderr, completed.stderr
     assert len(completed.stderr.strip().splitlines()) == 1
+
+
+def test_the_printed_replay_line_names_every_password_it_reads():
+    """Issue 26 item 5: a story that used the second login replays with it: the line carries
+    --second-username and says which environment variables hold the passwords (the replay read
+    $CONFERENCE_SECOND_PASSWORD without a word of it on the line, and ended as a usage error)."""
+    step = _step("GET", f"/meeting_rooms/{A}", 404)
+    step.login, step.user_env, step.password_env = "second", "CONFERENCE_SECOND_USERNAME", "CONFERENCE_SECOND_PASSWORD"
+    doc = stories.document([step], Failure("isolation.accounts", "GET /meeting_rooms/{sid}", "s", "d"), "t", None,
+                           {"base_url": "https://staging.example/conference/v2", "embedded_mock": False,
+                            "logins": {"primary": "qa-one", "second": "qa-two"}})
+    line = stories.replay_command(doc, "reports")
+    assert "--username qa-one --second-username qa-two" in line
+    assert line.endswith("# reads $CONFERENCE_PASSWORD and $CONFERENCE_SECOND_PASSWORD")
+    assert "$CONFERENCE_SECOND_PASSWORD" in stories.story_text(doc, "reports")
+    doc["steps"][0]["login"], doc["steps"][0]["user_env"], doc["steps"][0]["password_env"] = \
+        "primary", "CONFERENCE_USERNAME", "CONFERENCE_PASSWORD"
+    assert stories.replay_command(doc, "reports").endswith("# reads $CONFERENCE_PASSWORD")

@@ -111,3 +111,71 @@ def test_report_lists_checks_that_could_not_run():
                                                            "run": 1, "passed": 1} for rule_id in report.rules.RULES]}
     assert "None: every rule was checked, and every check that applied could run." in report.render(every_rule_checked)
     assert "no check of it ran" in report.render({"outcome": "passed"})  # a rule with an empty row is listed, never "None"
+
+
+def test_junit_a_dashboard_can_use(failing_run):
+    """Issue 26 item 6: every failure's message is its rule and one line; no hypothesis statistics blobs;
+    one testcase per test the terminal counts."""
+    import xml.etree.ElementTree as ET
+
+    output, report_dir = failing_run
+    root = ET.parse(report_dir / "junit.xml").getroot()
+    failures = [failure for case in root.iter("testcase") for failure in case.findall("failure")]
+    assert failures and all(f.get("message", "").startswith("patch.response_is_updated_object: ") for f in failures)
+    assert all("\n" not in f.get("message") and len(f.get("message")) <= 200 for f in failures)
+    assert not [p for p in root.iter("property") if p.get("name", "").startswith("hypothesis-statistics-")]
+    [suite] = list(root.iter("testsuite"))
+    assert suite.get("tests") == str(len(list(root.iter("testcase")))) and suite.get("failures") == "1"
+    assert " 1 failed, " in output.strip().splitlines()[-1], output[-500:]
+
+
+def test_junit_tidy_folds_subtests_and_sets_messages(tmp_path):
+    from meeting_room_contract.plugin import junit
+
+    path = tmp_path / "junit.xml"
+    path.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="2" skipped="0" '
+        'tests="5"><properties><property name="contract_target" value="embedded mock"/>'
+        '<property name="hypothesis-statistics-contracts/test_a.py::test_x" value="QUJD"/></properties>'
+        '<testcase classname="contracts.test_a" name="test_ok"/>'
+        '<testcase classname="contracts.test_shape" name="test_ops"/>'
+        '<testcase classname="contracts.test_shape" name="test_ops[GET /x]"/>'
+        '<testcase classname="contracts.test_shape" name="test_ops[PATCH /x]"><failure message="">text</failure></testcase>'
+        '<testcase classname="contracts.test_a" name="test_x"><failure message="">CONTRACT VIOLATION</failure></testcase>'
+        "</testsuite></testsuites>")
+    messages = {junit.junit_name("contracts/test_a.py::test_x"): "patch.partial_update: a PATCH changed fields",
+                junit.junit_name("contracts/test_shape.py::test_ops"): "shape.response_conformance: undocumented"}
+    junit.tidy(path, messages, failed_first=[junit.junit_name("contracts/test_a.py::test_x")])
+    import xml.etree.ElementTree as ET
+
+    suite = ET.parse(path).getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["test_x", "test_ok", "test_ops"]  # the run's first failure leads
+    assert (suite.get("tests"), suite.get("failures")) == ("3", "2")
+    assert [f.get("message") for c in cases for f in c.findall("failure")] == \
+        ["patch.partial_update: a PATCH changed fields", "shape.response_conformance: undocumented"]
+    assert [p.get("name") for p in suite.iter("property")] == ["contract_target"]
+
+
+def test_the_page_links_the_contract_and_only_files_the_run_writes(tmp_path):
+    """Issue 26 items 6 and 8: the spec (path and hash) and start time are on the page, rule ids link to
+    their CONTRACT.md headings, and with --junitxml elsewhere the page links that file, not reports/junit.xml."""
+    from meeting_room_contract import report
+
+    elsewhere = tmp_path / "ci" / "results.xml"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CONFERENCE_")}
+    completed = subprocess.run([sys.executable, "-m", "pytest", "contracts", "-q", "-p", "no:cacheprovider", "-k",
+                                "test_empty_patch_is_accepted", "--no-contract-strict", f"--junitxml={elsewhere}",
+                                f"--report-dir={tmp_path / 'reports'}"], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                               text=True, timeout=300)
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    page = (tmp_path / "reports" / "contract-report.html").read_text(encoding="utf-8")
+    assert not (tmp_path / "reports" / "junit.xml").exists() and elsewhere.exists()
+    assert 'href="junit.xml"' not in page and 'href="../ci/results.xml"' in page
+    assert "conference-v2-meeting-rooms.yaml (sha256 " in page and "<dt>Started</dt>" in page
+    contract = os.path.relpath(PROJECT_ROOT / "CONTRACT.md", (tmp_path / "reports").resolve())
+    assert f'href="{contract}#patchpartial_update--d"' in page
+    assert report.rule_anchor("patch.partial_update") == "patchpartial_update--d"
+    headings = re.findall(r"^### `([a-z_.0-9]+)` — ([DA])$", (PROJECT_ROOT / "CONTRACT.md").read_text(encoding="utf-8"), re.M)
+    assert {report.rule_anchor(rule_id) for rule_id, _ in headings} == \
+        {f"{rule_id.replace('.', '')}--{kind.lower()}" for rule_id, kind in headings}

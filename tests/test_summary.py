@@ -70,7 +70,7 @@ def test_markdown_says_what_is_capped(tmp_path):
            "call_failures": [{"test": "contracts/test_x.py::test_fixture_broke", "rules": []}]}
     _, html_path = write_summary(doc, tmp_path, {"target": "http://example.test", "run_id": "r", "profile": "gate"})
     md = (tmp_path / "contract-summary.md").read_text()
-    assert "1 failed test(s); 60 failure group(s) (one per broken rule and operation); 240 failed check(s)" in md
+    assert "1 failed test(s); 60 failure group(s) (one per root cause); 240 failed check(s)" in md
     assert "keeps the first 200 of 240 failures individually" in md
     assert "10 more group(s) not shown here" in md
     assert "tests (5): `t0`, `t1`, `t2` and 2 more" in md
@@ -117,7 +117,9 @@ def test_hypothesis_notes_keep_the_example_and_blob_without_fixture_reprs():
 
 
 def test_generated_data_draws_no_constants_from_the_project_source():
-    """The project's modules are full of string literals; hypothesis must not draw from them."""
+    """The project's modules are full of string literals; hypothesis must not draw from them (in contract
+    runs: the plugin is passive elsewhere, so this test imports the switch a contract run imports)."""
+    from meeting_room_contract.plugin import hypothesis_limits  # noqa: F401 - importing it is the switch
     assert constants_from_module(server).strings  # there is something to leak (the mock's messages) ...
     assert not providers._get_local_constants().strings  # ... and the profiles' switch keeps it out
 

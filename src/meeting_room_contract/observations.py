@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from . import spec
+from .judges import causes
+from .model import for_spec
 from .redaction import redact, scrub_document
 from .report import counts_line, write_report
 
@@ -32,7 +34,10 @@ class Recorder:
         self.failed_rules_by_test: dict[str, set[str]] = defaultdict(set)
         self.call_failures: list[dict[str, Any]] = []
         self.started = time.monotonic()  # reset when the session starts: call failures say when they happened
-        self.failure_groups: dict[tuple[str, str], dict[str, Any]] = {}  # one root cause: (rule, operation)
+        # failures by (rule, operation, clue tag): folded into root-cause groups at the end (`fold_groups`)
+        self.failure_groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.fields_returned: set[str] = set()  # documented fields some room answer of the run carried
+        self._clues: dict[str, causes.Clue] = {}  # by story id
         self.failures_total = 0
         self.stories: dict[str, dict[str, Any]] = {}  # failure id -> story (group examples and reported failures)
         self.reported: list[dict[str, Any]] = []  # failed tests in the order they failed: the violations they showed
@@ -55,7 +60,7 @@ class Recorder:
                 self.failed_rules_by_test[self.current_test].add(rule)
             if not passed:
                 self.failures_total += 1
-                group = failure_group(rule, operation, self.current_test, violation)
+                group = failure_group(rule, operation, self.current_test, violation, self._clue(rule, operation, violation))
                 group["first_at"] = round(time.monotonic() - self.started, 3)
                 if _add_to_group(self.failure_groups, group) and getattr(violation, "story", None):
                     self._keep_story(violation.story)
@@ -65,6 +70,38 @@ class Recorder:
                          "reproduction": getattr(violation, "reproduction", None)}
                 if entry not in self.failures:
                     self.failures.append(entry)
+
+    def _clue(self, rule: str, operation: str, violation: Any) -> causes.Clue:
+        """What the failure's evidence says of its root cause (`judges.causes`), once per story."""
+        if self.spec is None:
+            return causes.Clue()
+        story = getattr(violation, "story", None)
+        if story and story.get("id") in self._clues:
+            return self._clues[story["id"]]
+        failure = getattr(violation, "failure", None)
+        doc = story or {"rule": rule, "operation": operation, "situation": getattr(failure, "situation", ""),
+                        "detail": getattr(failure, "detail", ""),
+                        "expected": getattr(failure, "expected", None), "observed": getattr(failure, "observed", None)}
+        try:
+            found = causes.clue(for_spec(self.spec), json.loads(json.dumps(doc, default=str)) if not story else doc)
+        except Exception:  # pragma: no cover - a clue is a help for grouping, never a reason to fail a check
+            found = causes.Clue()
+        if story:
+            self._clues[story["id"]] = found
+        return found
+
+    def cause_of(self, violation: Any) -> causes.Cause:
+        """The root cause of a violation as far as this process knows it now (a field not returned so far may
+        still be returned later: the run's end decides, `fold_groups`)."""
+        failure = getattr(violation, "failure", None)
+        rule, operation = getattr(violation, "rule", "?"), getattr(failure, "operation", "") or ""
+        with self._lock:
+            returned = set(self.fields_returned)
+        return causes.cause(rule, operation, self._clue(rule, operation, violation).tag,
+                            never_returned(self._documented(), returned))
+
+    def _documented(self) -> list[str]:
+        return list(self.spec.room_fields()) if self.spec is not None else []
 
     def _keep_story(self, story: dict[str, Any]) -> None:
         if len(self.stories) < STORIES_KEPT:
@@ -78,8 +115,10 @@ class Recorder:
             for violation in violations:
                 failure = getattr(violation, "failure", None)
                 rule, operation = getattr(violation, "rule", "?"), getattr(failure, "operation", "") or ""
-                key = (rule, operation) if (rule, operation) in self.failure_groups else \
-                    next((k for k in self.failure_groups if k[0] == rule), (rule, operation))
+                tag = self._clue(rule, operation, violation).tag
+                key = (rule, operation, tag) if (rule, operation, tag) in self.failure_groups else \
+                    next((k for k in self.failure_groups if k[:2] == (rule, operation)), None) or \
+                    next((k for k in self.failure_groups if k[0] == rule), (rule, operation, tag))
                 keys.append(list(key))
                 group = self.failure_groups.get(key)
                 story = getattr(violation, "story", None)
@@ -124,6 +163,8 @@ class Recorder:
             documented = set(self.spec.room_fields())
             for room in rooms:
                 if isinstance(room, dict):
+                    with self._lock:
+                        self.fields_returned |= set(room) & documented
                     for key in set(room) - documented:
                         self.drift_seen("undocumented field", key)
 
@@ -136,7 +177,11 @@ class Recorder:
                 "not_checked": {rule: dict(counter) for rule, counter in sorted(self.not_checked.items())},
                 "failures": list(self.failures),
                 "call_failures": list(self.call_failures),
-                "failure_groups": order_groups([dict(group) for group in self.failure_groups.values()], self.reported),
+                "raw_failure_groups": [dict(group) for group in self.failure_groups.values()],
+                "failure_groups": fold_groups([dict(group) for group in self.failure_groups.values()], self.reported,
+                                              never_returned(self._documented(), self.fields_returned)),
+                "fields_returned": sorted(self.fields_returned),
+                "fields_documented": self._documented(),
                 "failures_total": self.failures_total,
                 "reported_failures": list(self.reported),
                 "stories": dict(self.stories),
@@ -164,8 +209,10 @@ def situation(summary: str) -> str:
 STORIES_KEPT = 300
 
 
-def failure_group(rule: str, operation: str, test: str | None, violation: Any) -> dict[str, Any]:
-    """A one-failure group (rule and operation: one root cause), with its one situation beneath it."""
+def failure_group(rule: str, operation: str, test: str | None, violation: Any,
+                  clue: causes.Clue | None = None) -> dict[str, Any]:
+    """A one-failure group (rule and operation, and what its evidence says of its root cause: the clue's
+    tag and fields), with its one situation beneath it."""
     summary = getattr(violation, "summary", str(violation))
     typed = getattr(violation, "failure", None)  # a judge's typed failure: grouped by its fields, not by its prose
     where = typed.situation if typed is not None and typed.situation else situation(summary)
@@ -173,23 +220,30 @@ def failure_group(rule: str, operation: str, test: str | None, violation: Any) -
     example = {"test": test, "summary": summary[:500], "reproduction": getattr(violation, "reproduction", None),
                "answer": getattr(violation, "answer", None), "text": str(violation)[:6000],
                "failure_id": story["id"] if story else None}
-    return {"rule": rule, "operation": operation, "situation": where, "count": 1, "tests": [test] if test else [],
-            "example": example,
+    clue = clue or causes.Clue()
+    return {"rule": rule, "operation": operation, "tag": clue.tag, "fields": list(clue.unsent or clue.silent),
+            "situation": where, "count": 1, "tests": [test] if test else [], "example": example,
             "situations": [{"situation": where, "count": 1, "tests": [test] if test else [], "example": example}]}
 
 
-def _add_to_group(groups: dict[tuple[str, str], dict[str, Any]], new: dict[str, Any]) -> bool:
-    """Merge group `new` into `groups` (same rule and operation: counts add up, situations beneath);
-    True when `new` made a new group (its example is the group's)."""
-    key = (new["rule"], new["operation"])
+def _key(group: dict[str, Any]) -> tuple[str, str, str]:
+    return (group["rule"], group["operation"], group.get("tag", ""))
+
+
+def _add_to_group(groups: dict[Any, dict[str, Any]], new: dict[str, Any], key: Any = None) -> bool:
+    """Merge group `new` into `groups` under `key` (default: its rule, operation and clue tag): counts
+    add up, situations beneath; True when `new` made a new group (its example is the group's)."""
+    key = _key(new) if key is None else key
     group = groups.get(key)
     situations = new.get("situations") or [{"situation": new.get("situation", ""), "count": new["count"],
                                             "tests": list(new["tests"]), "example": new.get("example", {})}]
     if group is None:
-        groups[key] = {**new, "tests": list(new["tests"]), "situations": [dict(s, tests=list(s["tests"])) for s in situations]}
+        groups[key] = {**new, "tests": list(new["tests"]), "fields": list(new.get("fields", [])),
+                       "situations": [dict(s, tests=list(s["tests"])) for s in situations]}
         return True
     group["count"] += new["count"]
     group["tests"] += [test for test in new["tests"] if test not in group["tests"]]
+    group["fields"] = group.get("fields", []) + [f for f in new.get("fields", []) if f not in group.get("fields", [])]
     if "first_at" in new:
         group["first_at"] = min(group.get("first_at", new["first_at"]), new["first_at"])
     if new.get("shown_by_test") and not group.get("shown_by_test"):
@@ -204,36 +258,117 @@ def _add_to_group(groups: dict[tuple[str, str], dict[str, Any]], new: dict[str, 
     return False
 
 
-def order_groups(groups: list[dict[str, Any]], reported: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One reading order: groups as the failed tests showed them (the first failing test's first
-    violation first: the most specific concern, as the suite runs them), then the others as first seen."""
-    rank: dict[tuple[str, str], tuple[float, int]] = {}
-    for entry in sorted(reported, key=lambda e: e.get("at", 0)):
+def never_returned(documented: Any, fields_returned: Any) -> list[str]:
+    """The spec's room fields that no room answer of the run carried (none known before one answer was seen)."""
+    returned = set(fields_returned or ())
+    return [name for name in documented or () if name not in returned] if returned else []
+
+
+def _rank(reported: list[dict[str, Any]], arrival: list[str] | None = None) -> dict[tuple[str, ...], tuple[float, ...]]:
+    """Where each raw group (rule, operation, tag) first shows in reading order: the failed tests in the
+    order they were reported to the run (`arrival`: the controller's order under xdist, whose workers'
+    clocks do not compare), each test's violations in its order."""
+    position = {test: index for index, test in enumerate(arrival or [])}
+    rank: dict[tuple[str, ...], tuple[float, ...]] = {}
+    ordered = sorted(reported, key=lambda e: (position.get(e.get("test"), len(position)), e.get("at", 0)))
+    for order, entry in enumerate(ordered):
         for index, key in enumerate(entry.get("groups", [])):
-            rank.setdefault(tuple(key), (entry.get("at", 0), index))
-    for group in groups:
-        group["situations"] = sorted(group.get("situations", []), key=lambda s: -s["count"])
-    return sorted(groups, key=lambda g: (0, *rank[(g["rule"], g["operation"])]) if (g["rule"], g["operation"]) in rank
-                  else (1, g.get("first_at", 0.0), 0))
+            key = tuple(key) if len(key) == 3 else (*key, "")
+            rank.setdefault(key, (order, index))
+    return rank
 
 
-def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Combine recorder dumps (one per xdist worker) into one."""
+def fold_groups(raw: list[dict[str, Any]], reported: list[dict[str, Any]], not_returned: list[str],
+                arrival: list[str] | None = None) -> list[dict[str, Any]]:
+    """One group per root cause, in reading order: each raw group (a rule on an operation, with what its
+    evidence said of its cause) joins the group of its cause (`causes.cause`): the rule that explains it,
+    whatever test saw it. A failure that is not its cause's own is listed beneath as a situation named
+    by the rule it was seen as; the group says the finding (one line) and the rules it was seen as."""
+    rank = _rank(reported, arrival)
+    far = (float("inf"), 0)
+
+    def order(group: dict[str, Any]) -> tuple[Any, ...]:
+        key = _key(group)
+        loose = next((r for k, r in rank.items() if k[:2] == key[:2]), None)  # an old 2-key entry
+        return (*(rank.get(key) or loose or far), group.get("first_at", 0.0))
+
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for group in sorted(raw, key=order):
+        cause = causes.cause(group["rule"], group["operation"], group.get("tag", ""), not_returned)
+        seen_as = f"{group['rule']} on {group['operation'] or '(no operation)'}"
+        own = (cause.rule, cause.operation) == (group["rule"], group["operation"])
+        relabelled = dict(group, rule=cause.rule, operation=cause.operation, situations=[
+            dict(s, situation=s["situation"] if own else f"seen as {seen_as}: {s['situation']}")
+            for s in group.get("situations") or []])
+        key = (cause.rule, cause.operation)
+        made = _add_to_group(groups, relabelled, key)
+        folded = groups[key]
+        if made:
+            folded["findings"], folded["seen_as"], folded["fields"] = [], {}, []
+        folded["seen_as"][seen_as] = folded["seen_as"].get(seen_as, 0) + group["count"]
+        if cause.finding and cause.finding.split(" (")[0] not in [f.split(" (")[0] for f in folded["findings"]]:
+            folded["findings"].append(cause.finding)
+        if cause.finding:
+            folded["fields"] += [f for f in (cause.fields or group.get("fields", [])) if f not in folded["fields"]]
+    result = []
+    for folded in groups.values():
+        folded.pop("tag", None)
+        folded["finding"] = _finding(folded)
+        folded["situation"] = folded["finding"] or folded["situation"]
+        folded["situations"] = sorted(folded.get("situations", []), key=lambda s: -s["count"])
+        result.append(folded)
+    return result  # `groups` kept the reading order of the raw groups (sorted above)
+
+
+def _finding(group: dict[str, Any]) -> str:
+    """The group's cause in one line, when some of its failures were seen under another rule or found by
+    a clue: what failed, the fields, and the rules the tests saw it as."""
+    findings = group.get("findings") or []
+    if not findings:
+        return ""
+    if findings[0].startswith(causes.UNSENT_FINDING):
+        text = f"{causes.UNSENT_FINDING}: " + ", ".join(group.get("fields") or []) if group.get("fields") else findings[0]
+    else:
+        text = causes.never_returned_finding(group.get("fields") or []) if group.get("fields") else findings[0]
+    seen: dict[str, int] = {}
+    for name, count in (group.get("seen_as") or {}).items():
+        seen[name.split(" on ")[0]] = seen.get(name.split(" on ")[0], 0) + count
+    if len(seen) > 1 or (seen and next(iter(seen)) != group["rule"]):
+        text += "; failed checks seen as " + ", ".join(f"{name} ×{count}" for name, count in seen.items())
+    return text
+
+
+def order_groups(groups: list[dict[str, Any]], reported: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Raw groups in reading order (kept for callers of the old name): see `fold_groups`."""
+    return fold_groups(groups, reported, [])
+
+
+def merge(parts: list[dict[str, Any]], arrival: list[str] | None = None) -> dict[str, Any]:
+    """Combine recorder dumps (one per xdist worker) into one; failures are grouped by root cause once
+    every part is in (a field no worker saw returned is known only then). `arrival`: the failed tests in
+    the order the run reported them (the controller's, under xdist)."""
     checks: dict[tuple[str, str], Counter] = defaultdict(Counter)
     behaviours: dict[str, Counter] = defaultdict(Counter)
     drift: dict[str, Counter] = defaultdict(Counter)
     not_checked: dict[str, Counter] = defaultdict(Counter)
     failures: list[dict[str, Any]] = []
     call_failures: list[dict[str, Any]] = []
-    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
     reported: list[dict[str, Any]] = []
     stories: dict[str, dict[str, Any]] = {}
+    returned: set[str] = set()
+    documented: list[str] = []
+    position = {test: index for index, test in enumerate(arrival or [])}
+    raw = [{**group, "tag": group.get("tag", "")} for part in parts
+           for group in part.get("raw_failure_groups", part.get("failure_groups", []))]
+    for group in sorted(raw, key=lambda g: position.get(g.get("shown_by_test"), len(position))):
+        _add_to_group(groups, group)  # a group's example: the one of the test pytest lists first
     for part in parts:
         call_failures.extend(part.get("call_failures", []))
         reported.extend(part.get("reported_failures", []))
         stories.update(part.get("stories", {}))
-        for group in part.get("failure_groups", []):
-            _add_to_group(groups, group)
+        returned |= set(part.get("fields_returned", []))
+        documented = documented or list(part.get("fields_documented", []))
         for row in part.get("checks", []):
             checks[(row["rule"], row["operation"])].update({k: v for k, v in row.items() if k not in ("rule", "operation")})
         for name, values in part.get("behaviours", {}).items():
@@ -251,8 +386,9 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "not_checked": {rule: dict(counter) for rule, counter in sorted(not_checked.items())},
         "failures": failures,
         "call_failures": call_failures,
-        "failure_groups": order_groups(list(groups.values()), reported),
-        "reported_failures": sorted(reported, key=lambda e: e.get("at", 0)),
+        "failure_groups": fold_groups(list(groups.values()), reported, never_returned(documented, returned), arrival),
+        "reported_failures": sorted(reported, key=lambda e: (position.get(e.get("test"), len(position)), e.get("at", 0))),
+        "fields_returned": sorted(returned),
         "stories": stories,
         "failures_total": sum(int(part.get("failures_total", len(part.get("failures", [])))) for part in parts),
         "requests_sent": sum(int(part.get("requests_sent", 0)) for part in parts),
@@ -295,8 +431,8 @@ def write_stories(stories: dict[str, dict[str, Any]], directory: Path, redactor:
 def _markdown(doc: dict[str, Any]) -> str:
     lines = ["# Contract summary", "", f"Contract run against **{doc.get('target', '?')}**: exit {doc.get('exit_status', '?')} "
              f"({doc.get('status', doc.get('outcome', '?'))})", ""]
-    for key in ("target", "spec", "run_id", "profile", "workers", "exit_status", "status", "strict", "outcome", "duration_seconds",
-                "requests_sent", "pins"):
+    for key in ("target", "spec", "started_at", "run_id", "profile", "workers", "exit_status", "status", "strict", "outcome",
+                "duration_seconds", "requests_sent", "pins"):
         if key in doc:
             lines.append(f"- **{key}**: {doc[key]}")
     lines += ["", "## Checks by rule and operation", "", "| rule | operation | run | passed | failed |",
@@ -340,7 +476,10 @@ def _failure_lines(doc: dict[str, Any]) -> list[str]:
     if not groups:
         return ["(none)", *others]
     total = doc.get("failures_total", sum(g["count"] for g in groups))
-    lines = [counts_line(doc) + ". Groups are in reading order: the first is the one the first failing test showed. "
+    first = doc.get("first_failure")
+    lines = [f"**First failure**: `{first['test']}`: {first['headline']}", ""] if first else []
+    lines += [counts_line(doc) + ". One group per root cause (a failure is listed under the most basic rule that explains "
+             "it, with the rule its test saw it as). Groups are in reading order: the first is the one the first failing test showed. "
              "A situation is where in the group it failed (a judge's situation, or the violation summary with sids, "
              "numbers, quoted values, lists and objects normalised); each group shows one example."]
     kept = len(doc.get("failures", []))
@@ -351,8 +490,10 @@ def _failure_lines(doc: dict[str, Any]) -> list[str]:
         example, tests = group["example"], group["tests"]
         shown = ", ".join(f"`{test}`" for test in tests[:MD_TESTS_SHOWN])
         more = f" and {len(tests) - MD_TESTS_SHOWN} more" if len(tests) > MD_TESTS_SHOWN else ""
-        lines += ["", f"### {index}. {group['rule']} — {group['operation']} — {group['count']} failed check(s)", "",
-                  f"- tests ({len(tests)}): {shown}{more}"]
+        lines += ["", f"### {index}. {group['rule']} — {group['operation']} — {group['count']} failed check(s)", ""]
+        if group.get("finding"):
+            lines.append(f"- **root cause**: {group['finding']}")
+        lines.append(f"- tests ({len(tests)}): {shown}{more}")
         for place in group.get("situations") or [{"situation": group.get("situation", ""), "count": group["count"]}]:
             lines.append(f"- situation ({place['count']} failed check(s)): {place['situation']}")
         lines.append(f"- example: {example['summary']}")

@@ -7,6 +7,7 @@ behaviours observed (with their alternatives and pins) and drift. Secrets are re
 
 from __future__ import annotations
 
+import os
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bott
 .ok{background:#dafbe1;color:#116329}.bad{background:#ffebe9;color:#a40e26}
 dl.run{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:8px 0}dl.run dt{color:#57606a}dl.run dd{margin:0}
 table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;text-align:left}
-th{background:#f6f8fa;font-weight:600}table.matrix{table-layout:fixed;width:100%}table.matrix th:first-child{width:360px}th.op{font-size:13px;text-align:center}th.op .sum{font-size:11px;overflow-wrap:anywhere}
+th{background:#f6f8fa;font-weight:600}table.matrix{table-layout:auto;width:100%}table.matrix th:first-child{width:360px}th.op{font-size:13px;text-align:center}th.op .sum{font-size:11px}
 td.c{text-align:center;white-space:nowrap;font-weight:600}
 td.passed{background:#dafbe1;color:#116329}td.failed{background:#ff8182;color:#5c0011}td.none{background:#f6f8fa;color:#8c959f;font-weight:400}
 .rid{font-family:ui-monospace,Menlo,Consolas,monospace;font-weight:600;font-size:13px}.sum{color:#57606a;font-size:12px}
@@ -37,6 +38,10 @@ td.passed{background:#dafbe1;color:#116329}td.failed{background:#ff8182;color:#5
 pre{background:#f6f8fa;border:1px solid #d0d7de;border-radius:4px;padding:8px;white-space:pre-wrap;word-break:break-all;
 font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;margin:6px 0}
 .muted{color:#57606a}.legend span{margin-right:12px}
+th{word-break:normal;overflow-wrap:normal;hyphens:none}th.op{white-space:nowrap}th.op .sum{white-space:normal;overflow-wrap:normal}
+a.rule-link{color:inherit;text-decoration:none;border-bottom:1px dotted #57606a}a.rule-link:hover{border-bottom-style:solid}
+.finding{margin:6px 0;padding:6px 10px;background:#fff8c5;border-radius:4px;font-weight:600}
+.first{border:1px solid #cf222e;border-radius:6px;padding:8px 12px;margin:8px 0;background:#fff}
 """
 
 
@@ -45,8 +50,30 @@ def counts_line(doc: dict[str, Any]) -> str:
     groups = doc.get("failure_groups", [])
     tests = {f["test"] for f in doc.get("call_failures", [])} | {f["test"] for f in doc.get("reported_failures", [])}
     total = doc.get("failures_total", sum(g.get("count", 0) for g in groups))
-    return (f"{len(tests)} failed test(s); {len(groups)} failure group(s) (one per broken rule and operation); "
+    return (f"{len(tests)} failed test(s); {len(groups)} failure group(s) (one per root cause); "
             f"{total} failed check(s)")
+
+
+CONTRACT_DOC = "CONTRACT.md"
+
+
+def rule_anchor(rule_id: str) -> str:
+    """The anchor GitHub and GitLab give the rule's heading in CONTRACT.md (`### `rule.id` — D`): the heading's
+    text lower-cased, punctuation (dots, backticks, the dash) dropped, spaces as hyphens."""
+    rule = rules.RULES.get(rule_id)
+    heading = f"{rule_id} — {rule.kind.value}" if rule is not None else rule_id
+    kept = "".join(ch for ch in heading.lower() if ch.isalnum() or ch in "_- ")
+    return kept.replace(" ", "-")
+
+
+def contract_doc_link(report_dir: Path) -> str | None:
+    """CONTRACT.md relative to the report directory, when the run's checkout has it (else no link)."""
+    from .selfcheck import PROJECT_ROOT
+
+    doc = PROJECT_ROOT / CONTRACT_DOC
+    if not doc.is_file():
+        return None
+    return os.path.relpath(doc, report_dir.resolve())
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -56,12 +83,17 @@ def render(doc: dict[str, Any]) -> str:
     banner_class = "bad" if failed or not outcome.startswith("passed") else "ok"
 
     banner = (f"{counts_line(doc)} — run {outcome}" if failed else f"No contract violation — run {outcome}")
+    link = doc.get("contract_doc")
+    others = [f'<a href="{escape(path)}">{escape(name)}</a>{what}' for name, path, what in (
+        ("contract-summary.md", "contract-summary.md", ""), ("contract-summary.json", "contract-summary.json", ""),
+        ("report.html", (doc.get("files") or {}).get("html"), " (every test)"),
+        ("junit.xml", (doc.get("files") or {}).get("junit"), "")) if path]
+    contract = (f'the headings of <a href="{escape(link)}">CONTRACT.md</a> (each rule id links to its own)'
+                if link else "the headings of CONTRACT.md")
     body = [f"<h1>Contract report — CarrierX Conference v2 meeting rooms</h1>",
             f'<p class="banner {"ok" if doc.get("exit_status") == 0 else "bad"}">{escape(first_line(doc))}</p>',
-            f'<div class="banner {banner_class}">{escape(banner)}</div>', _run_facts(doc),
-            '<p class="muted">Rule ids are the headings of CONTRACT.md. Also written: '
-            '<a href="contract-summary.md">contract-summary.md</a>, <a href="contract-summary.json">contract-summary.json</a>, '
-            '<a href="report.html">report.html</a> (every test), <a href="junit.xml">junit.xml</a>.</p>',
+            f'<div class="banner {banner_class}">{escape(banner)}</div>', _first_failure(doc), _run_facts(doc),
+            f'<p class="muted">Rule ids are {contract}. Also written: {", ".join(others)}.</p>',
             "<h2>Failures</h2>", _failures(doc), "<h2>Rules × operations</h2>", _matrix(doc),
             "<h2>Allowed behaviours observed</h2>", _behaviours(doc),
             "<h2>Drift (undocumented fields or status codes in live responses)</h2>", _drift(doc),
@@ -98,10 +130,21 @@ def public_target(doc: dict[str, Any]) -> str:
     return target
 
 
+def _first_failure(doc: dict[str, Any]) -> str:
+    """The run's first failure, as the terminal's FIRST FAILURE line and first failure block name it."""
+    first = doc.get("first_failure")
+    if not first:
+        return ""
+    group = f' (<a href="#group-{first["group"]}">group {first["group"]}</a>)' if first.get("group") else ""
+    return (f'<div class="first"><b>First failure</b>{group}: <code>{escape(str(first.get("test")))}</code><br>'
+            f'{escape(str(first.get("headline", "")))}</div>')
+
+
 def _run_facts(doc: dict[str, Any]) -> str:
     duration = doc.get("duration_seconds")
     pins = doc.get("pins") or {}
-    facts = [("Target", public_target(doc)), ("Hypothesis profile", doc.get("profile", "?")),
+    facts = [("Target", public_target(doc)), ("Spec", doc.get("spec", "?")),
+             ("Started", doc.get("started_at", "?")), ("Hypothesis profile", doc.get("profile", "?")),
              ("Run id", doc.get("run_id", "?")),
              ("Duration", f"{duration:.1f} s" if isinstance(duration, (int, float)) else "?"),
              ("Requests sent", doc.get("requests_sent", "?")), ("Rooms created", doc.get("rooms_created", "?")),
@@ -118,12 +161,21 @@ def _concurrency(workers: Any) -> str:
     return "serial (one process)" if workers == 0 else f"{workers} xdist workers"
 
 
-def _rule_label(rule_id: str) -> str:
+def _rule_id(rule_id: str, doc: dict[str, Any]) -> str:
+    """The rule id, linked to its heading in CONTRACT.md when the run knows where that is (`contract_doc`)."""
+    span = f'<span class="rid">{escape(rule_id)}</span>'
+    link = doc.get("contract_doc")
+    if link and rule_id in rules.RULES:
+        return f'<a class="rule-link" href="{escape(link)}#{escape(rule_anchor(rule_id))}">{span}</a>'
+    return span
+
+
+def _rule_label(rule_id: str, doc: dict[str, Any]) -> str:
     rule = rules.RULES.get(rule_id)
     if rule is None:
-        return f'<span class="rid">{escape(rule_id)}</span>'
+        return _rule_id(rule_id, doc)
     return (f'<span class="kind {rule.kind.value}" title="{"documented" if rule.kind.value == "D" else "allowed: the docs are silent"}">'
-            f'{rule.kind.value}</span> <span class="rid">{escape(rule_id)}</span><div class="sum">{escape(rule.summary)}</div>')
+            f'{rule.kind.value}</span> {_rule_id(rule_id, doc)}<div class="sum">{escape(rule.summary)}</div>')
 
 
 def _failures(doc: dict[str, Any]) -> str:
@@ -132,8 +184,10 @@ def _failures(doc: dict[str, Any]) -> str:
     groups = doc.get("failure_groups", [])
     out = [] if groups else ['<p class="ok banner">No failed check.</p>']
     if groups:
-        out.append('<p class="sum">In reading order: the first group is the one the first failing test showed (the most '
-                   'specific concern runs first). Counts: failed checks (one request judged by one rule); tests that failed with it.</p>')
+        out.append('<p class="sum">One group per root cause, in reading order: the first group is the one the first failing '
+                   'test showed (the most specific concern runs first). A failure is listed under the most basic rule that '
+                   'explains it (e.g. a PATCH that changed fields it did not send), with the rule each test saw it as. '
+                   'Counts: failed checks (one request judged by one rule); tests that failed with it.</p>')
     for number, group in enumerate(groups, start=1):
         example, tests = group["example"], group["tests"]
         test_list = ", ".join(f"<code>{escape(t)}</code>" for t in tests[:5])
@@ -143,7 +197,8 @@ def _failures(doc: dict[str, Any]) -> str:
         rows = "".join(f"<li>{escape(s['situation'])} — {s['count']} failed check(s)</li>" for s in situations[:12])
         if len(situations) > 12:
             rows += f"<li>and {len(situations) - 12} more situation(s): see contract-summary.json</li>"
-        out.append(f'<div class="group" id="group-{number}"><h3>{number}. {_rule_label(group["rule"])}</h3>'
+        finding = (f'<div class="finding">Root cause: {escape(group["finding"])}</div>' if group.get("finding") else "")
+        out.append(f'<div class="group" id="group-{number}"><h3>{number}. {_rule_label(group["rule"], doc)}</h3>{finding}'
                    f'<div>on <code>{escape(group["operation"])}</code>: <b>{group["count"]} failed check(s)</b> in '
                    f'{len(tests)} test(s)</div><div class="sum">tests: {test_list or "?"}</div>'
                    f'<div class="sum">situations ({len(situations)}):</div><ul class="sum">{rows}</ul>'
@@ -214,7 +269,7 @@ def _matrix(doc: dict[str, Any]) -> str:
                 tds.append(f'<td class="c failed" title="failed {cell["failed"]} of {cell["run"]}">✗ {cell["failed"]}/{cell["run"]}</td>')
             else:
                 tds.append(f'<td class="c passed" title="passed {cell["run"]} of {cell["run"]}">✓ {cell["run"]}</td>')
-        rows.append(f'<tr><td class="rule">{_rule_label(rule_id)}</td>{"".join(tds)}</tr>')
+        rows.append(f'<tr><td class="rule">{_rule_label(rule_id, doc)}</td>{"".join(tds)}</tr>')
     legend = ('<p class="legend sum"><span>✓ n: n checks, all passed</span><span>✗ f/n: f of n checks failed</span>'
               '<span>–: not checked on this operation</span><span><span class="kind">D</span> documented</span>'
               '<span><span class="kind A">A</span> the docs are silent: several behaviours allowed</span></p>')
@@ -256,13 +311,13 @@ def _not_checked(doc: dict[str, Any]) -> str:
     out = ""
     if whole:
         out = ("<p><b>Rules not checked at all in this run</b> (their matrix rows are empty):</p><ul class=\"bad\">"
-               + "".join(f"<li>{_rule_label(rule_id)}: {escape(why)}</li>" for rule_id, why in whole.items()) + "</ul>")
+               + "".join(f"<li>{_rule_label(rule_id, doc)}: {escape(why)}</li>" for rule_id, why in whole.items()) + "</ul>")
     if doc.get("incomplete"):
         out += "<p><b>Why this run is not complete</b>:</p><ul>" + "".join(
             f"<li>{escape(line)}</li>" for line in doc["incomplete"]) + "</ul>"
     if not not_checked:
         return out or "<p>None: every rule was checked, and every check that applied could run.</p>"
-    return out + ('<ul class="bad">' + "".join(f"<li>{_rule_label(rule_id)}: " + ", ".join(f"{escape(v)} ×{c}" for v, c in values.items())
+    return out + ('<ul class="bad">' + "".join(f"<li>{_rule_label(rule_id, doc)}: " + ", ".join(f"{escape(v)} ×{c}" for v, c in values.items())
                                           + "</li>" for rule_id, values in not_checked.items()) + "</ul>")
 
 

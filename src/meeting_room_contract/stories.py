@@ -340,9 +340,12 @@ def _auth(step: Step) -> str:
     return ""
 
 
+SHOW_STATUS = "-w '\\nHTTP %{http_code}\\n'"  # every answer printed, then its status on a line of its own
+
+
 def curl_line(step: Step, names: dict[str, str]) -> str:
     method = "" if step.method == "GET" else f" -X {step.method}"
-    line = f"curl -s{method} \"$BASE\"{_quoted(step.path, names)}{_auth(step)}"
+    line = f"curl -s {SHOW_STATUS}{method} \"$BASE\"{_quoted(step.path, names)}{_auth(step)}"
     for name, value in step.headers.items():
         line += " -H " + shlex.quote(f"{name}: {value}" if value else f"{name};")
     body = step.body_bytes()
@@ -360,7 +363,7 @@ def curl_script(steps: list[Step], base_url: str, *, shown: int = SHOWN_STEPS, w
                 mock_logins: bool = False) -> str:
     """A shell sequence that creates the story's rooms, sends its requests and deletes the rooms."""
     names = variables(steps)
-    lines = [f"BASE={shlex.quote(base_url)}"]
+    lines = [f"BASE={shlex.quote(base_url)}  # each request prints its answer, then HTTP <status>"]
     if mock_logins:
         lines.append("# against the standalone mock: export its sample logins first (README: CONFERENCE_USERNAME="
                      "conference_user_123, CONFERENCE_SECOND_USERNAME=conference_user_456, and their passwords)")
@@ -376,12 +379,10 @@ def curl_script(steps: list[Step], base_url: str, *, shown: int = SHOWN_STEPS, w
         group = step.concurrent
         comment = {"failing": "  # the failing request", "read-back": "  # read back", "before": "  # read before"}.get(step.role, "")
         line = curl_line(step, names)
-        if step.created:
-            extract = f"python3 -c 'import json,sys; print(json.load(sys.stdin)[\"{ID_FIELD}\"])'"
-            line = f"{names[step.created]}=$({line} | {extract})"
+        if step.created:  # the answer and its status are shown (stderr), the sid captured from the answer
+            line = f"{names[step.created]}=$({line} | tee /dev/stderr | {SID_FROM_ANSWER})"
             comment = f"  # creates the room (answered HTTP {step.status})"
         else:
-            line += "; echo"
             comment = comment or f"  # answered HTTP {step.status}"
             if step.role == "failing":
                 comment += f" (answered HTTP {step.status})"
@@ -393,9 +394,13 @@ def curl_script(steps: list[Step], base_url: str, *, shown: int = SHOWN_STEPS, w
         lines.append("wait")
     for sid, name in names.items():
         creator = next(s for s in steps if s.created == sid)
-        lines.append(f"curl -s -X DELETE \"$BASE\"/meeting_rooms/\"${name}\"{_auth(creator)}  # clean up")
+        lines.append(f"curl -s {SHOW_STATUS} -X DELETE \"$BASE\"/meeting_rooms/\"${name}\"{_auth(creator)}  # clean up")
     return "\n".join(lines)
 
+
+# the created room's sid, from a POST answer printed with its status line (nothing when the POST created none)
+SID_FROM_ANSWER = ("python3 -c 'import json,sys; a=sys.stdin.read().rsplit(\"\\nHTTP \", 1)[0].strip(); "
+                   f"print((json.loads(a) if a.startswith(\"{{\") else {{}}).get(\"{ID_FIELD}\", \"\"))'")
 
 MOCK_PORT = 8080
 MOCK_BASE = f"http://127.0.0.1:{MOCK_PORT}/conference/v2"
@@ -419,12 +424,28 @@ def replay_command(doc: dict[str, Any], report_dir: str) -> str:
     logins = target.get("logins", {})
     command = (f"python -m meeting_room_contract.replay {shlex.quote(str(report_dir))} --failure {doc['id']} "
                f"--base-url {shlex.quote(base)} --username {shlex.quote(logins.get('primary', 'USER'))}")
-    if "second" in logins and any(s.get("login") == "second" or "SECOND" in f"{s.get('user_env')}{s.get('password_env')}"
-                                  for s in doc.get("steps", [])):
-        command += f" --second-username {shlex.quote(logins['second'])}"
+    command += _second_login(doc)
     if target.get("embedded_mock"):  # replayed against the standalone mock: its sample logins' passwords
         command += " --mock-logins"
+    else:  # what it reads from the environment, said on the line (a second login needs its password too)
+        command += "  # reads " + " and ".join(f"${name}" for name in password_variables(doc))
     return command
+
+
+def password_variables(doc: dict[str, Any]) -> list[str]:
+    """The environment variables holding the passwords a replay of this story needs."""
+    needed = ["CONFERENCE_PASSWORD"]
+    if "--second-username" in _second_login(doc):
+        needed.append("CONFERENCE_SECOND_PASSWORD")
+    return needed
+
+
+def _second_login(doc: dict[str, Any]) -> str:
+    logins = (doc.get("target") or {}).get("logins", {})
+    if "second" in logins and any(s.get("login") == "second" or "SECOND" in f"{s.get('user_env')}{s.get('password_env')}"
+                                  for s in doc.get("steps", [])):
+        return f" --second-username {shlex.quote(logins['second'])}"
+    return ""
 
 
 def story_text(doc: dict[str, Any], report_dir: str) -> str:
@@ -436,7 +457,8 @@ def story_text(doc: dict[str, Any], report_dir: str) -> str:
     lines = [f"Story ({where}): the requests that led to it; creates its own rooms and deletes them at the end:",
              *(f"  {line}" for line in script.splitlines()),
              "Replay and judge it by the same rule (exit 1: reproduced, 0: not; "
-             + ("the mock's sample passwords):" if target.get("embedded_mock") else "password from $CONFERENCE_PASSWORD):")]
+             + ("the mock's sample passwords):" if target.get("embedded_mock") else
+                "passwords from " + " and ".join(f"${name}" for name in password_variables(doc)) + "):")]
     mock = mock_command(target)
     if mock:
         lines.append(f"  {mock} &   # the standalone mock as this run's embedded one; stop it with: kill %1")

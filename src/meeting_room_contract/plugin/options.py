@@ -76,6 +76,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="also send a real login's password under a made-up user and under the other login's name (a "
                          "server that checks a password against any account); off against --base-url, where an identity "
                          "provider may take it for a password spray; always on for the embedded mock")
+    group.addoption("--contract-run", action="store_true", default=False,
+                    help="act as a contract run although no `contracts` directory is among the paths (the plugin is "
+                         "passive in every other pytest run: no report, no spec read, no environment variable set)")
+    from . import reporting, status  # their options too: every option is known in every run, their hooks only in contract runs
+
+    status.add_options(parser)
+    reporting.add_options(parser)
 
 
 def option(config: pytest.Config, name: str) -> Any:
@@ -87,6 +94,10 @@ def option(config: pytest.Config, name: str) -> Any:
 
 
 def is_contract_run(config: pytest.Config) -> bool:
+    """The run collects the contract suite (a `contracts` directory among its paths, also by `testpaths`),
+    or was asked to act as one (`--contract-run`). Only then does the plugin act (`activation`)."""
+    if getattr(config.option, "contract_run", False):
+        return True
     args = config.args or []
     return any("contracts" in Path(str(arg).split("::")[0]).parts for arg in args)
 

@@ -25,12 +25,13 @@ from .. import rules
 from ..judges import ContractViolation
 from .exception_tree import chained, group_leaves
 from .options import is_contract_run
-from .stash import REPORT_DIR_KEY, REPORT_KEY, RUN_KEY, STARTED_KEY, run_of
+from .stash import ARRIVAL_KEY, HEADLINES_KEY, REPORT_DIR_KEY, REPORT_KEY, RUN_KEY, STARTED_KEY, run_of
 
 _BLANK_ARGUMENT = re.compile(r"^\s+\w+=,$")  # hypothesis prints fixtures as `client=,`
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def add_options(parser: pytest.Parser) -> None:
+    """Called by `options.pytest_addoption` (options are registered in every pytest run; hooks only in contract runs)."""
     group = parser.getgroup("conference", "CarrierX Conference v2 contract target")
     group.addoption("--contract-traceback", action="store_true",
                     help="show pytest's usual traceback (test source, fixture values) for contract violations too")
@@ -166,12 +167,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     error = call.excinfo.value
     flaky = _flaky(error)
     found = _inner_violations(error) if flaky else violations(error)
-    if found and report.when == "call":
-
-        try:
-            run_of(item.config).recorder.reported_failure(item.nodeid, found)
-        except (KeyError, AttributeError):  # pragma: no cover - not a contract run
-            pass
+    cause = None
+    if found:
+        recorder = run_of(item.config).recorder
+        if report.when == "call":
+            recorder.reported_failure(item.nodeid, found)
+        cause = recorder.cause_of(found[0])
+        # one line for the FIRST FAILURE line and JUnit's message (a plain attribute: it travels with xdist's report)
+        report.contract_headline = headline_of(found[0], cause)
     if item.config.getoption("contract_traceback") or not (found or flaky):
         return report
     path, lineno, _ = item.location
@@ -181,8 +184,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         message = short_message(found, item.nodeid, width) if found else f"Flaky: {str(error).splitlines()[0][:200]}"
     else:
         text, message = violation_text(error), short_message(found, item.nodeid, width)
+    if found and cause is not None and _reattributed(found[0], cause):
+        lines = text.split("\n", 1)
+        text = "\n".join([lines[0], f"ROOT CAUSE [{cause.rule}]: {cause.line} (reported under {cause.rule} with every "
+                                     "test that saw it)", *lines[1:]])
     report.longrepr = ViolationRepr(text, message, path, (lineno or 0) + 1)
     return report
+
+
+HEADLINE_CHARS = 150  # the one-line reason after the test id (FIRST FAILURE, JUnit's message)
+
+
+def _reattributed(violation: ContractViolation, cause: Any) -> bool:
+    return (cause.rule, cause.operation) != (violation.rule, violation.failure.operation) or bool(cause.finding)
+
+
+def one_line(text: str, limit: int = HEADLINE_CHARS) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def headline_of(violation: ContractViolation, cause: Any) -> str:
+    """`rule: what` in one line, the rule of the root cause first (never cut), what the test saw after it."""
+    if _reattributed(violation, cause):
+        what = cause.line if violation.rule == cause.rule else f"{cause.line} (seen as {violation.rule})"
+        return f"{cause.rule}: {one_line(what, HEADLINE_CHARS - len(cause.rule))}"
+    return f"{violation.rule}: {one_line(violation.summary, HEADLINE_CHARS - len(violation.rule))}"
 
 
 @pytest.hookimpl(trylast=True)
@@ -204,7 +231,13 @@ class FirstFailureLine:
         self.config, self.said = config, False
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self.said or not report.failed:
+        if not report.failed:
+            return
+        arrival = self.config.stash.setdefault(ARRIVAL_KEY, [])
+        if report.nodeid not in arrival:  # the order pytest lists the failures in, also under xdist
+            arrival.append(report.nodeid)
+            self.config.stash.setdefault(HEADLINES_KEY, {})[report.nodeid] = headline(report)
+        if self.said:
             return
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None:
@@ -214,13 +247,36 @@ class FirstFailureLine:
         after = f" after {time.monotonic() - started:.0f} s" if started is not None else ""
         if reporter._tw.width_of_current_line:  # under xdist the progress line is not ended for us (R9-5)
             reporter.write("\n")
-        reporter.write_line(f"FIRST FAILURE{after}: {report.nodeid}: {headline(report)[:400]} (all failures at the end)",
-                            red=True, bold=True)
+        reporter.write_line(first_failure_line(f"FIRST FAILURE{after}: {report.nodeid}: ", headline(report),
+                                               " (all failures at the end)"), red=True, bold=True)
+
+
+FIRST_FAILURE_CHARS = 200
+
+
+def first_failure_line(prefix: str, reason: str, suffix: str, limit: int = FIRST_FAILURE_CHARS) -> str:
+    """The FIRST FAILURE line within `limit` characters where it can be: the reason is cut after its rule
+    id (`rule: ...`), never inside it; a test id too long for that leaves the line longer."""
+    room = limit - len(prefix) - len(suffix)
+    rule = reason.split(": ", 1)[0]
+    if len(reason) > room:
+        reason = one_line(reason, max(room, len(rule) + 3))
+    return prefix + reason + suffix
 
 
 def headline(report: pytest.TestReport) -> str:
-    """The line that says what a failed report is about: a violation's or a "could not test" line, else
-    the first `E` line of a traceback, else its last line."""
+    """The line that says what a failed report is about: `rule: what` (the root cause's rule) for a
+    violation, a "could not test" line, else the first `E` line of a traceback, else its last line;
+    one line of at most HEADLINE_CHARS."""
+    found = getattr(report, "contract_headline", None)
+    if found:
+        return str(found)
+    line = _first_line(report)
+    violation = re.match(r"^CONTRACT VIOLATION \[([\w.]+)\] \([DA]\): ", line)
+    return one_line(f"{violation[1]}: {line[violation.end():]}" if violation else line)
+
+
+def _first_line(report: pytest.TestReport) -> str:
     lines = [line.strip() for line in str(report.longrepr or "").splitlines() if line.strip()]
     for line in lines:
         if line.startswith(("CONTRACT VIOLATION", "could not test")):
@@ -248,7 +304,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return result
     doc, page = written
     for line in terminal_tally(doc, str(page)):
-        terminalreporter.line(line, red=line.startswith(("CONTRACT", "  ")) and bool(doc.get("failure_groups")),
+        terminalreporter.line(line, red=line.startswith(("CONTRACT", "  ", "first failure:")) and bool(doc.get("failure_groups")),
                               bold=line.startswith("contract report"))
     return result
 
@@ -271,6 +327,11 @@ def terminal_tally(doc: dict[str, Any], page: str) -> list[str]:
         tests = len(group.get("tests", []))
         lines.append(f"  {index}. {group['rule']} on {group['operation'] or '(no operation)'}: {tests} test(s), "
                      f"{group['count']} failed check(s), {len(group.get('situations') or [1])} situation(s)")
+        if group.get("finding"):
+            lines.append(f"     root cause: {group['finding']}")
+    first_failure = doc.get("first_failure")
+    if first_failure:
+        lines.append(f"first failure: {first_failure['test']}: {first_failure['headline']}")
     first = groups[0].get("example", {})
     if first.get("failure_id"):
         import json
@@ -310,7 +371,7 @@ def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: 
     facts = (f"target {contract_report.public_target(doc)}, hypothesis profile {doc.get('profile')}, run id {doc.get('run_id')}, "
              f"{doc.get('requests_sent', '?')} requests")
     items = "".join(f"<li><b>{escape(g['rule'])}</b> ×{g['count']} on <code>{escape(g['operation'])}</code>: "
-                    f"{escape(g['situation'])}</li>" for g in doc.get("failure_groups", [])[:10])
+                    f"{escape(g.get('finding') or g['situation'])}</li>" for g in doc.get("failure_groups", [])[:10])
     prefix.append(f'<p><b>Contract report: <a href="{escape(link)}">{escape(link)}</a></b> '
                   "(rule × operation matrix, behaviours, drift, every failure with its curl)</p>"
                   f"<p>{escape(facts)}.<br>Rules: {len(checked_rules - failed_rules)} passed, {len(failed_rules)} failed, "

@@ -4,6 +4,7 @@ test, signals, stop-on-rule, and at the end the cleanup of every room and the su
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import signal
 import time
@@ -18,14 +19,14 @@ from .. import preflight
 from ..transport import Deadline, Politeness
 from ..journal import DEFAULT_STATE_DIR, STATE_DIR_ENV, CleanupJournal, cleanup_journalled, signals_held
 from ..observations import merge, write_summary
-from ..report import mark_stale
+from ..report import contract_doc_link, mark_stale
 from ..rooms import delete_leftover_rooms, preflight_name, sweep_run_rooms
 from ..run import Run
 from ..target import Target, TargetSettings
 from . import hypothesis_limits, status as run_status, stopping
 from .options import check_options, chosen_pins, chosen_spec, is_contract_run, option
-from .stash import (OBSERVATIONS, REPORT_DIR_KEY, REPORT_KEY, RUN_KEY, STARTED_KEY, SUMMARY_KEY, WORKER_PARTS_KEY,
-                    run_of)
+from .stash import (ARRIVAL_KEY, HEADLINES_KEY, OBSERVATIONS, REPORT_DIR_KEY, REPORT_KEY, RUN_KEY, STARTED_KEY,
+                    SUMMARY_KEY, WORKER_PARTS_KEY, run_of)
 
 def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
@@ -165,10 +166,11 @@ def _stop_on_signals(session: pytest.Session) -> None:
         previous.setdefault(signal.SIGINT, signal.signal(signal.SIGINT, interrupt))
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config: pytest.Config) -> None:
+def give_back_signal_handlers(config: pytest.Config) -> None:
     """The process's own signal handlers come back (R10-7): after `pytest.main()` ended, also before the
-    tests, a Ctrl-C is the caller's again."""
+    tests, a Ctrl-C is the caller's again. Called by `activation.pytest_unconfigure`, which pytest runs
+    also when this module's configure hook ended the run with a usage error (this module's own
+    unconfigure hook is then never registered)."""
     for signum, handler in config.stash.get(HANDLERS_BEFORE, {}).items():
         if handler is not None:
             signal.signal(signum, handler)
@@ -401,7 +403,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     not_ours = _rooms_not_ours(parts, target.registry.listed_at_the_end)  # the workers' too: their output is not shown
     for sid, why in not_ours:
         config.get_terminal_writer().line(f"WARNING: room {sid} {why}: not deleted, check it by hand", red=True)
-    summary = merge(parts)
+    arrival = list(config.stash.get(ARRIVAL_KEY, []))
+    summary = merge(parts, arrival)
+    if arrival:  # the test pytest lists first (FIRST FAILURE, the first failure block, JUnit's first failed testcase)
+        summary["first_failure"] = first_failure(summary, arrival[0], config.stash.get(HEADLINES_KEY, {}).get(arrival[0], ""))
     config.stash[SUMMARY_KEY] = summary
     left = sorted({sid for p in parts for sid in p.get("rooms_left_behind", [])})
     profile = hypothesis_limits.current_profile()
@@ -425,8 +430,35 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
               "rules_not_checked": dict(decided.rules_not_checked), "incomplete": list(decided.incomplete),
               "rules_not_applicable": dict(decided.not_applicable),
               "could_not_test": dict(decided.could_not_test),
-              "duration_seconds": duration(config), "pins": dict(run.pins)}
+              "duration_seconds": duration(config), "started_at": _started_at(config), "pins": dict(run.pins),
+              "contract_doc": contract_doc_link(Path(report_dir)), "files": _written_beside(config, Path(report_dir))}
     config.stash[REPORT_KEY] = write_summary(summary, Path(report_dir), header, target.redactor)
+
+
+def _started_at(config: pytest.Config) -> str | None:
+    """When the session started, in UTC (ISO 8601, seconds)."""
+    took = duration(config)
+    if took is None:
+        return None
+    return datetime.datetime.fromtimestamp(time.time() - took, datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _written_beside(config: pytest.Config, report_dir: Path) -> dict[str, str | None]:
+    """Where this run's JUnit XML and pytest-html page go, relative to the report directory (None: not
+    written by this run), so contract-report.html links only to files the run writes."""
+    found: dict[str, str | None] = {}
+    for name, path in (("junit", getattr(config.option, "xmlpath", None)), ("html", getattr(config.option, "htmlpath", None))):
+        found[name] = os.path.relpath(Path(path).resolve(), report_dir.resolve()) if path else None
+    return found
+
+
+def first_failure(summary: dict[str, Any], test: str, headline: str) -> dict[str, Any]:
+    """The run's first failure for the summaries: its test, its one line, its root cause's group and story."""
+    group = next((g for g in summary.get("failure_groups", []) if test in g.get("tests", [])), None)
+    entry = next((e for e in summary.get("reported_failures", []) if e.get("test") == test), {})
+    return {"test": test, "headline": headline, "rule": group["rule"] if group else headline.split(":")[0],
+            "group": summary.get("failure_groups", []).index(group) + 1 if group else None,
+            "failure_id": entry.get("failure_id")}
 
 
 def _own_rooms_created(target: Target) -> int:

@@ -74,7 +74,8 @@ def strict(config: pytest.Config, profile: str) -> bool:
     return profile == "gate" if chosen is None else bool(chosen)
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def add_options(parser: pytest.Parser) -> None:
+    """Called by `options.pytest_addoption` (options are registered in every pytest run; hooks only in contract runs)."""
     group = parser.getgroup("conference", "CarrierX Conference v2 contract target")
     group.addoption("--contract-strict", dest="contract_strict", action="store_true", default=None,
                     help="a run is green only if every rule was checked, no test was skipped and no room is left "

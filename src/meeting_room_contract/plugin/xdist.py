@@ -42,15 +42,14 @@ MIN_WORKER_RTT_S = 0.004  # below this round trip (loopback, same rack) the run 
 PROBES = 5  # the quickest counts: a busy machine delays some answers
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_cmdline_main(config: pytest.Config) -> Any:
-    """Before xdist reads `-n`: workers by default for a remote target; a worker's share of --rate-limit."""
+def before_xdist_reads_its_options(config: pytest.Config) -> None:
+    """Before xdist reads `-n` (`activation.pytest_cmdline_main`, contract runs only): workers by default
+    for a remote target; a worker's share of --rate-limit."""
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         share_rate_limit(config, int(workerinput.get("workercount") or 1))
     else:
         choose_workers(config)
-    return (yield)
 
 
 def share_rate_limit(config: pytest.Config, workers: int) -> None:
