@@ -301,6 +301,11 @@ def _plain(value: Any) -> Any:
         return repr(value)
 
 
+def failing_step(doc: Any) -> dict[str, Any] | None:
+    """The failing request of a story document (its step whose role is "failing"), as recorded."""
+    return next((step for step in doc.get("steps") or [] if step.get("role") == "failing"), None)
+
+
 def steps_of(doc: dict[str, Any]) -> list[Step]:
     return [Step(**{k: v for k, v in raw.items() if k in Step.__dataclass_fields__}) for raw in doc.get("steps", [])]
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from ..model import Model, PropertiesMode
+from ..stories import failing_step
 
 UNSENT_RULE = "patch.partial_update"
 UNSENT_OPERATION = "PATCH /meeting_rooms/{sid}"
@@ -162,7 +163,7 @@ def judged_fields(model: Model, doc: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _failing(doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    return next((s for s in doc.get("steps") or [] if s.get("role") == "failing"), None)
+    return failing_step(doc)
 
 
 def _silent_fields(model: Model, doc: Mapping[str, Any]) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .options import is_contract_run
+from .scope import is_contract_run
 
 ACTIVE = pytest.StashKey[bool]()
 MODULES = ("status", "session", "xdist", "fixtures", "reporting", "junit")  # registered in this order (their configure hooks too)

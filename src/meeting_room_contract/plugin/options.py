@@ -17,6 +17,7 @@ from ..journal import DEFAULT_STATE_DIR, STATE_DIR_ENV
 from ..mock.behaviours import check_names
 from ..model import Model
 from ..rooms import check_room_prefix
+from .scope import is_contract_run
 
 ENV = {
     "base_url": "CONFERENCE_BASE_URL",
@@ -91,15 +92,6 @@ def option(config: pytest.Config, name: str) -> Any:
     if value in (None, "") and name in ENV:
         value = os.environ.get(ENV[name]) or None
     return value
-
-
-def is_contract_run(config: pytest.Config) -> bool:
-    """The run collects the contract suite (a `contracts` directory among its paths, also by `testpaths`),
-    or was asked to act as one (`--contract-run`). Only then does the plugin act (`activation`)."""
-    if getattr(config.option, "contract_run", False):
-        return True
-    args = config.args or []
-    return any("contracts" in Path(str(arg).split("::")[0]).parts for arg in args)
 
 
 def chosen_spec(config: pytest.Config) -> spec.Spec:

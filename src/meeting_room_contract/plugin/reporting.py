@@ -24,7 +24,7 @@ from .. import report as contract_report
 from .. import rules
 from ..judges import ContractViolation
 from .exception_tree import chained, group_leaves
-from .options import is_contract_run
+from .scope import is_contract_run
 from .stash import ARRIVAL_KEY, HEADLINES_KEY, REPORT_DIR_KEY, REPORT_KEY, RUN_KEY, STARTED_KEY, run_of
 
 _BLANK_ARGUMENT = re.compile(r"^\s+\w+=,$")  # hypothesis prints fixtures as `client=,`

@@ -24,7 +24,8 @@ from ..rooms import delete_leftover_rooms, preflight_name, sweep_run_rooms
 from ..run import Run
 from ..target import Target, TargetSettings
 from . import hypothesis_limits, status as run_status, stopping
-from .options import check_options, chosen_pins, chosen_spec, is_contract_run, option
+from .options import check_options, chosen_pins, chosen_spec, option
+from .scope import is_contract_run
 from .stash import (ARRIVAL_KEY, HEADLINES_KEY, OBSERVATIONS, REPORT_DIR_KEY, REPORT_KEY, RUN_KEY, STARTED_KEY,
                     SUMMARY_KEY, WORKER_PARTS_KEY, run_of)
 

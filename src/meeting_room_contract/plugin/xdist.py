@@ -32,7 +32,8 @@ import requests
 
 from ..journal import RUN_SIDE_FILES
 from ..worker_codes import WorkerCodes
-from .options import is_contract_run, option
+from .options import option
+from .scope import is_contract_run
 from .session import SIGNALLED
 from .stash import OBSERVATIONS, RUN_KEY, WORKER_PARTS_KEY, run_of
 
