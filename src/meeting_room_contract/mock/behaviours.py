@@ -210,6 +210,8 @@ VARIANTS: dict[str, Behaviour] = {
                   "h/p/l combinations); others are refused 422 (default: any string)."),
         Behaviour("names_max_40", "round_trip.exact_values",
                   "Names longer than 40 characters are refused 422, a column it cannot store (default: any length)."),
+        Behaviour("empty_name_refused", "round_trip.exact_values",
+                  "An empty name is refused 422, by POST, PATCH and PUT (default: stored as sent)."),
         Behaviour("put_requires_read_only_fields", "put.read_only_fields",
                   "A PUT must carry `account_sid` and `meeting_room_sid` with their current values (default: optional)."),
         Behaviour("put_validated_before_lookup", "put.read_only_fields",

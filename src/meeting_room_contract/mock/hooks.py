@@ -608,6 +608,10 @@ def _names_max_40(body: dict[str, Any], call: Call) -> list[str]:
     return [f"name too long ({len(name)} characters, at most 40)"] if isinstance(name, str) and len(name) > 40 else []
 
 
+def _empty_name(body: dict[str, Any], call: Call) -> list[str]:
+    return ["name must not be empty"] if body.get("name") == "" else []
+
+
 def _unknown_fields_rejected() -> dict[str, Hook]:
     def refuse(unknown: list[str], call: Call, **info: Any) -> Any:
         if unknown:
@@ -820,6 +824,7 @@ BEHAVIOURS: dict[str, Callable[[], dict[str, Hook]]] = {
     "access_codes_six_digits_only": lambda: _strict(_six_digit_codes),
     "property_values_validated_per_key": lambda: _strict(_per_key_values),
     "names_max_40": lambda: _strict(_names_max_40),
+    "empty_name_refused": lambda: _strict(_empty_name),
     "put_requires_read_only_fields": require_read_only_on_put,
     "put_validated_before_lookup": _put_validated_before_lookup,
     "error_bodies_other_shape": _error_bodies_other_shape,
