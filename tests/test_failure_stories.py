@@ -156,3 +156,23 @@ def test_mock_logins_is_for_the_mocks_logins_on_this_machine_only(args, says, tm
                                capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert completed.returncode == 2 and says in completed.stderr, completed.stderr
     assert len(completed.stderr.strip().splitlines()) == 1
+
+
+def test_a_post_answers_expected_state_is_the_answer_with_the_sent_body_laid_over_it():
+    """A state failure read from a POST's own answer (`expected` = the answer with the body laid over
+    it): the replay rebuilds `expected` from the fresh answer and the body as it sends it (codes and
+    names mapped), not from the recorded value, whose access codes it cannot map."""
+    from types import SimpleNamespace
+
+    from meeting_room_contract import actions, model, spec
+
+    run = SimpleNamespace(model=model.Model(spec.default()))
+    body = {"name": "", "access_codes": [{"access_code": "351569", "role": "host"}]}
+    answer = {"access_codes": body["access_codes"], "properties": {}, "did_group_sid": None, "name": None,
+              "account_sid": B, "meeting_room_sid": A}
+    steps = [Step("POST", "/meeting_rooms", {"Content-Type": "application/json"}, body=json.dumps(body), status=200,
+                  answer=json.dumps(answer), created=A, role="failing")]
+    failure = Failure("round_trip.exact_values", "POST /meeting_rooms", "s", "d",
+                      expected=run.model.comparable({**answer, **body}), observed=run.model.comparable(answer))
+    assert actions.evidence_sources(run, steps, failure) == {"observed": {"step": 0, "item": None},
+                                                             "expected": {"step": 0, "item": None, "overlay": 0}}

@@ -118,10 +118,12 @@ def evidence_sources(run: Run, steps: list[stories.Step], failure: Failure) -> d
     except ValueError:
         pass
     for i in list(range(failing - 1, -1, -1)) + list(range(failing, len(steps))):
-        if sources.get("observed", {}).get("step") == i:
-            continue
+        observed_here = sources.get("observed", {}).get("step") == i
         for sid, room in _rooms_in(run, steps[i]):
-            if _same_state(run, room, failure.expected):
+            if observed_here:  # only as itself with the failing body laid over it (a POST's answer and what it sent)
+                if isinstance(body, dict) and _same_state(run, {**room, **body}, failure.expected):
+                    sources["expected"] = {"step": i, "item": sid, "overlay": failing}
+            elif _same_state(run, room, failure.expected):
                 sources["expected"] = {"step": i, "item": sid}
             elif isinstance(body, dict) and _same_state(run, {**room, **body}, failure.expected):
                 sources["expected"] = {"step": i, "item": sid, "overlay": failing}
