@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from meeting_room_contract.plugin.stash import RUN_KEY
-from meeting_room_contract import strategies
+from meeting_room_contract import strategies, transitions
 from meeting_room_contract.run import PutStyle, Run
 
 
@@ -22,7 +22,7 @@ def _codes_in_use_snapshot(run: Run) -> None:
 
 # The most specific checks first, so that a failing gate's first failure names the broken rule
 # (a PATCH bug shows in test_patch before it shows as a lost update in test_concurrency).
-CONCERN_ORDER = ["test_patch", "test_put", "test_read_only", "test_uniqueness", "test_negative", "test_round_trip",
+CONCERN_ORDER = ["test_patch", "test_put", "test_transitions", "test_read_only", "test_uniqueness", "test_negative", "test_round_trip",
                  "test_edge_values", "test_request_forms", "test_shape", "test_auth", "test_isolation", "test_concurrency", "test_stateful"]
 
 
@@ -50,6 +50,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "edge_case" in metafunc.fixturenames:  # the edge corpus of the run's spec (test_edge_values.py)
         corpus = strategies.edge_corpus(metafunc.config.stash[RUN_KEY])
         metafunc.parametrize("edge_case", corpus, ids=[case.id for case in corpus])
+    if "transition_case" in metafunc.fixturenames:  # the transition table of the run's spec (test_transitions.py)
+        table = transitions.table(metafunc.config.stash[RUN_KEY])
+        metafunc.parametrize("transition_case", table, ids=[case.id for case in table])
     if "missing_put_field" in metafunc.fixturenames:
         model = metafunc.config.stash[RUN_KEY].model
         metafunc.parametrize("missing_put_field", model.PUT_REQUIRED_FIELDS)

@@ -201,3 +201,23 @@ def test_the_printed_replay_line_names_every_password_it_reads():
     doc["steps"][0]["login"], doc["steps"][0]["user_env"], doc["steps"][0]["password_env"] = \
         "primary", "CONFERENCE_USERNAME", "CONFERENCE_PASSWORD"
     assert stories.replay_command(doc, "reports").endswith("# reads $CONFERENCE_PASSWORD")
+
+
+def test_a_post_answers_expected_state_is_the_answer_with_the_sent_body_laid_over_it():
+    """A state failure read from a POST's own answer (`expected` = the answer with the body laid over
+    it): the replay rebuilds `expected` from the fresh answer and the body as it sends it (codes and
+    names mapped), not from the recorded value, whose access codes it cannot map."""
+    from types import SimpleNamespace
+
+    from meeting_room_contract import actions, model, spec
+
+    run = SimpleNamespace(model=model.Model(spec.default()))
+    body = {"name": "", "access_codes": [{"access_code": "351569", "role": "host"}]}
+    answer = {"access_codes": body["access_codes"], "properties": {}, "did_group_sid": None, "name": None,
+              "account_sid": B, "meeting_room_sid": A}
+    steps = [Step("POST", "/meeting_rooms", {"Content-Type": "application/json"}, body=json.dumps(body), status=200,
+                  answer=json.dumps(answer), created=A, role="failing")]
+    failure = Failure("round_trip.exact_values", "POST /meeting_rooms", "s", "d",
+                      expected=run.model.comparable({**answer, **body}), observed=run.model.comparable(answer))
+    assert actions.evidence_sources(run, steps, failure) == {"observed": {"step": 0, "item": None},
+                                                             "expected": {"step": 0, "item": None, "overlay": 0}}

@@ -228,6 +228,65 @@ def test_size_truncation_faults():
         assert response.status_code == 200 and len(response.json()["access_codes"]) == 10
 
 
+# -- the faults of issue 27's classes: transitions to empty values by one write path, property keys
+
+_FULL = {"name": "full", "properties": {"conference_mute_policy": "hpl"}, "did_group_sid": None,
+         "access_codes": [{"access_code": "731000", "role": "host"}]}
+_EMPTIES = {"name": "", "properties": {}, "access_codes": []}
+
+
+def _groups(mock):
+    return [g["did_group_sid"] for g in requests.get(mock.base_url + "/did_groups", auth=AUTH, timeout=5).json()["items"]]
+
+
+@pytest.mark.parametrize("fault, method", [(None, "PUT"), (None, "PATCH"), ("put_keeps_old_on_empty", "PUT"),
+                                           ("patch_ignores_empty_values", "PATCH")])
+def test_empty_values_by_one_write_path(fault, method):
+    with MeetingRoomMock(faults=(fault,) if fault else ()) as mock:
+        room = _post(mock, {**_FULL, "did_group_sid": _groups(mock)[0]}).json()
+        url = f"{_rooms_url(mock)}/{room['meeting_room_sid']}"
+        sent = {**_EMPTIES, "did_group_sid": None}
+        if method == "PATCH":  # the mock's PATCH merges `properties`: `{}` changes nothing, rightly
+            sent = {k: v for k, v in sent.items() if k != "properties"}
+        answer = requests.request(method, url, json=sent, auth=AUTH, timeout=5)
+        assert answer.status_code == 200
+        stored = {k: v for k, v in requests.get(url, auth=AUTH, timeout=5).json().items() if k in sent}
+        assert (stored == sent) is (fault is None), stored
+        other = "PATCH" if method == "PUT" else "PUT"  # the other write path is right
+        requests.put(url, json={**_FULL, "access_codes": []}, auth=AUTH, timeout=5)
+        full = {**_EMPTIES, "did_group_sid": None}
+        assert requests.request(other, url, json=full, auth=AUTH, timeout=5).json()["name"] == ""
+
+
+def test_post_drops_empty_values():
+    with MeetingRoomMock() as mock:
+        assert _post(mock, {"name": ""}).json()["name"] == ""
+    with _with("post_drops_empty_values") as mock:
+        assert _post(mock, {"name": ""}).json()["name"] is None
+        assert _post(mock, {"name": "kept"}).json()["name"] == "kept"
+
+
+_KEYS = {"a.b": "1", "Mode": "2", "mode": "3", "$set": "4", "a[b]": "5", "__proto__": "6", "clé": "7", "x" * 1000: "8"}
+
+
+@pytest.mark.parametrize("fault, stored", [
+    (None, _KEYS),
+    ("property_keys_dotted_nested", {k: v for k, v in _KEYS.items() if k != "a.b"}),
+    ("property_keys_lowercased", {k.lower(): v for k, v in _KEYS.items()}),
+    ("property_keys_dollar_dropped", {k: v for k, v in _KEYS.items() if not k.startswith("$")}),
+])
+def test_property_key_faults(fault, stored):
+    with MeetingRoomMock(faults=(fault,) if fault else ()) as mock:
+        room = _post(mock, {"properties": _KEYS})
+        assert room.status_code == 200 and room.json()["properties"] == stored
+        url = f"{_rooms_url(mock)}/{room.json()['meeting_room_sid']}"
+        assert requests.get(url, auth=AUTH, timeout=5).json()["properties"] == stored
+        assert requests.get(_rooms_url(mock), auth=AUTH, timeout=5).json()["items"][0]["properties"] == stored
+        put = requests.put(url, json={"name": "keys", "properties": _KEYS, "access_codes": [], "did_group_sid": None},
+                           auth=AUTH, timeout=5)
+        assert put.status_code == 200 and put.json()["properties"] == stored
+
+
 @pytest.mark.parametrize("fault, auth, header", [
     ("unknown_user_with_known_password_accepted", ("nobody_at_all", "qwerty456"), None),
     ("password_of_other_login_accepted", ("conference_user_123", "qwerty456"), None),

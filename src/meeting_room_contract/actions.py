@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import requests
 
-from . import rules, stories
+from . import ownership, rules, stories, strategies
 from .client import LIST_PAGE_SIZE, ConferenceClient
 from .curl import curl_command
 from .registry import NAME_KEY
@@ -118,10 +118,12 @@ def evidence_sources(run: Run, steps: list[stories.Step], failure: Failure) -> d
     except ValueError:
         pass
     for i in list(range(failing - 1, -1, -1)) + list(range(failing, len(steps))):
-        if sources.get("observed", {}).get("step") == i:
-            continue
+        observed_here = sources.get("observed", {}).get("step") == i
         for sid, room in _rooms_in(run, steps[i]):
-            if _same_state(run, room, failure.expected):
+            if observed_here:  # only as itself with the failing body laid over it (a POST's answer and what it sent)
+                if isinstance(body, dict) and _same_state(run, {**room, **body}, failure.expected):
+                    sources["expected"] = {"step": i, "item": sid, "overlay": failing}
+            elif _same_state(run, room, failure.expected):
                 sources["expected"] = {"step": i, "item": sid}
             elif isinstance(body, dict) and _same_state(run, {**room, **body}, failure.expected):
                 sources["expected"] = {"step": i, "item": sid, "overlay": failing}
@@ -498,6 +500,103 @@ def update_refused(run: Run, outcome: UpdateOutcome, behaviour_name: str, method
         if outcome is UpdateOutcome.APPLIED else []
     check(run, behaviour.rule, room_operation(method), failures, response, answer_judge("refused"))
     rejection_status(run, behaviour_name, response, room_operation(method), situation)
+
+
+# -- one value by POST (the edge corpus, the transition table) ------------------------------------------
+
+def create_with(run: Run, client: ConferenceClient, body: dict[str, Any], situation: str, rule_id: str) -> tuple[
+        UpdateOutcome, requests.Response]:
+    """POST a room with `body` (the value under test, and the run's name or a fresh code that finds
+    the room when the name is the value under test) and judge it: refused, a JSON error, a 409
+    explained by a room holding a code and no room created (REJECTED or CONFLICT); accepted, every
+    sent field exactly as sent (under `rule_id`) in the answer, by GET and as the room's item in the
+    account's list (the item is the room as GET shows it), then the room is deleted (APPLIED)."""
+    response = client.create_room(body)  # a created room is recorded at once and deleted at the end of the run
+    never_5xx(run, response, CREATE, situation)
+    if response.status_code >= 400:
+        return _refused_post(run, client, body, response), response
+    created = room_answer(run, "status.documented_codes", response, CREATE, situation)
+    sid = created[run.model.ID_FIELD]
+    sent = tuple(body)
+    try:
+        state_matches(run, rule_id, {**created, **body}, created, response, CREATE, f"{situation}: the answer", fields=sent)
+        got, listed = _both(lambda: client.get_room(sid), lambda: listed_room(run, client, sid))
+        after = room_answer(run, "status.documented_codes", got, ROOM_GET, f"{situation}: GET of the room")
+        state_matches(run, rule_id, {**after, **body}, after, response, CREATE, f"{situation}: read back", fields=sent)
+        check(run, "read_paths.list_matches_get", updates.LIST_OPERATION,
+              updates.list_matches_get(run.context(), listed, after, CREATE), response)
+    finally:
+        if client.registry.owns(sid):
+            client.delete_if_ours(sid)
+        else:  # the answer names a room the account held before: the room this POST created is found by its marker
+            _rooms_of_this_post(run, client, body)
+    return UpdateOutcome.APPLIED, response
+
+
+def _refused_post(run: Run, client: ConferenceClient, body: dict[str, Any], response: requests.Response) -> UpdateOutcome:
+    """A refused POST: a JSON error, a 409 explained by a room holding a code, and no room created."""
+    provable = response.status_code == 409 or (response.status_code in (400, 422) and not run.model.invalid_value_reasons(body))
+    holders = conflict_explained(run, client, None, None, "POST", body, response) if provable else []
+    error_body_is_json_object(run, response, CREATE)
+    _nothing_created(run, client, body, response)
+    return UpdateOutcome.CONFLICT if holders else UpdateOutcome.REJECTED
+
+
+def _identity(run: Run, client: ConferenceClient, body: dict[str, Any]) -> tuple[str | None, set]:
+    """What identifies the room of this POST: the run's room name it carries, else its fresh code."""
+    name = body.get(NAME_KEY) if isinstance(body.get(NAME_KEY), str) and body[NAME_KEY].startswith(
+        client.registry.room_name_prefix + " ") else None
+    return name, run.model.unique_values(body) if name is None and run.model.UNIQUE else set()
+
+
+def _rooms_of_this_post(run: Run, client: ConferenceClient, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rooms of the account carrying what identifies this POST (the run's room name, or its fresh
+    code): one holding our name is the run's (`ownership`: deleted at the end of the run); one found by
+    a code only is never adopted, it is reported for a human."""
+    name, marker = _identity(run, client, body)
+    if name is None and not marker:
+        return []
+    created = [room for room in client.list_all("/meeting_rooms")
+               if (name is not None and room.get(NAME_KEY) == name) or (marker and marker & run.model.unique_values(room))]
+    for room in created:
+        if ownership.carries_a_name_of_the_run(client.registry, room):
+            client.registry.record_created(room[run.model.ID_FIELD], client)  # holds the name this POST sent: ours
+        elif not client.registry.owns(room[run.model.ID_FIELD]):
+            client.registry.report_foreign(room[run.model.ID_FIELD], "holds this POST's fresh code (found by it; a code is "
+                                           "no proof of who created a room)")
+    return created
+
+
+def _nothing_created(run: Run, client: ConferenceClient, body: dict[str, Any], response: requests.Response) -> None:
+    """No room of the account carries what identifies this POST (the run's room name, or its fresh code)."""
+    created = _rooms_of_this_post(run, client, body)
+    name, marker = _identity(run, client, body)
+    with rule(run, "round_trip.exact_values", CREATE):
+        if created:
+            raise violated(run, "round_trip.exact_values", f"POST was refused with {response.status_code}, but the room "
+                           "was created all the same", response=response, observed=created[0],
+                           judge=answer_judge("created_anyway", name=name, codes=sorted(marker, key=repr)))
+
+
+def one_value_verdict(run: Run, field: str, value: Any, label: str, outcome: UpdateOutcome, response: requests.Response,
+                      method: str, rule_id: str) -> None:
+    """After one value of `field` was sent (and judged): a plain value must have been accepted (under
+    `rule_id`); an edge value's refusal is observed (behaviour `edge_values`, or `edge_access_codes` for
+    the unique array) and must use an allowed status; a proven conflict leaves it unjudged (recorded)."""
+    operation = CREATE if method.upper() == "POST" else room_operation(method)
+    if outcome is UpdateOutcome.CONFLICT:
+        run.recorder.unchecked(rule_id, operation, f"{label}: refused, proven by another room holding a code; not judged")
+        return
+    if strategies.is_plain_field_value(run, field, value):
+        failures = [] if outcome is UpdateOutcome.APPLIED else [Failure(
+            rule_id, operation, f"{method.upper()} with {label}", f"a valid {method.upper()} ({label}: a plain value) "
+            f"was refused with HTTP {response.status_code}")]
+        check(run, rule_id, operation, failures, response, answer_judge("accepted"))
+        return
+    if outcome is UpdateOutcome.REJECTED:
+        rejection_status(run, "status_invalid_value", response, operation, f"{method.upper()} with edge value {label}")
+    behaviour = "edge_access_codes" if run.model.UNIQUE and field == run.model.UNIQUE[0].array_field else "edge_values"
+    observe(run, behaviour, "accepted" if outcome is UpdateOutcome.APPLIED else "refused", operation, response)
 
 
 # -- PUT as the target wants it -----------------------------------------------------------------------

@@ -578,6 +578,48 @@ NUMBER_STRINGS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Property keys (issue 27): a key is a string the server stores too, and stores and parsers give
+# some key forms a meaning. Text keys: the property values' sample of the text classes (the long
+# plain value aside: the key forms have their own lengths) and a few that parsers and stores mind.
+PROPERTY_KEY_TEXT_LABELS = tuple(label for label in PROPERTY_TEXT_LABELS if label != "length-255") + (
+    "nul-blns103", "ascii-markup-blns116", "ascii-sql-blns130", "newline", "rtl-arabic-long-blns87")
+_KEY_NFC = unicodedata.normalize("NFC", "clé_réunion")
+# Key forms, one object each (a pair: two keys that a careless store makes one).
+PROPERTY_KEY_FORMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("dotted", ("contract.key",)),                      # a path in document stores (MongoDB, JSON path setters)
+    ("dotted-deep", ("a.b.c",)),
+    ("dot-leading-trailing", (".lead", "trail.")),
+    ("brackets", ("contract[key]",)),                   # a nested object to form parsers (qs, Rack, PHP)
+    ("bracket-index", ("contract[0]",)),                # an array index to the same parsers
+    ("bracket-empty", ("contract[]",)),
+    ("dollar-prefix", ("$contract",)),                  # an operator to MongoDB; sanitizers drop it
+    ("dollar-operator", ("$set",)),
+    ("slash", ("contract/key",)),                       # a JSON Pointer / path separator
+    ("proto", ("__proto__",)),                          # prototype pollution guards drop it
+    ("constructor", ("constructor",)),
+    ("spaces", ("key with spaces",)),
+    ("padded", (" padded key ",)),
+    ("case-pair", ("Mode", "mode")),                    # one key to a case-insensitive column
+    ("mixed-case", ("ConferenceMode",)),
+    ("non-ascii", (_KEY_NFC, "会議室_設定")),
+    ("nfc-nfd-pair", (_KEY_NFC, unicodedata.normalize("NFD", _KEY_NFC))),  # one key to a store that normalises
+    ("long-255", (_plain_of_length(255),)),
+    ("long-1000", (_plain_of_length(1000),)),
+)
+MANY_KEYS = 100
+
+
+def key_object(run: Run, keys: Sequence[str]) -> dict[str, str]:
+    """An object with these keys, each with a value in the form of the kind of key it looks like
+    (`x-value-forms`; none: `v<n>`, distinct, so two keys a store merged show it)."""
+    forms = _forms(run)
+    out = {}
+    for index, key in enumerate(keys, start=1):
+        form = next((form for form in forms if re.search(form["keys"], key) and "example" in form), None)
+        out[key] = form["example"] if form else f"v{index}"
+    return out
+
+
 @dataclass(frozen=True)
 class EdgeCase:
     """One value of one modifiable field. `make` builds it when the test runs (access codes must
@@ -679,8 +721,9 @@ def with_fresh_codes(run: Run, body: Any) -> Any:
 
 def edge_corpus(run: Run) -> list[EdgeCase]:
     """Every edge case of the run's spec: text on the name, a sample of the text classes and numbers
-    as strings on a documented property key, sizes of the properties object, and access-code arrays
-    from empty to many entries, of other lengths and with `*`/`#`."""
+    as strings on a documented property key, the text classes and the key forms stores and parsers
+    treat specially as property keys, sizes of the properties object, and access-code arrays from
+    empty to many entries, of other lengths and with `*`/`#`."""
     cases: list[EdgeCase] = []
     name = text_field(run)
     if name:
@@ -694,6 +737,12 @@ def edge_corpus(run: Run) -> list[EdgeCase]:
         cases += [EdgeCase(f"{props}-number:{label}", props, lambda text=text: {number_key: text})
                   for label, text in NUMBER_STRINGS]
         example = next((form for form in _forms(run) if form.get("keys-documented")), None)
+        cases += [EdgeCase(f"{props}-key:text-{label}", props, lambda text=by_label[label]: key_object(run, [text]))
+                  for label in PROPERTY_KEY_TEXT_LABELS]
+        cases += [EdgeCase(f"{props}-key:{label}", props, lambda keys=keys: key_object(run, keys))
+                  for label, keys in PROPERTY_KEY_FORMS]
+        cases += [EdgeCase(f"{props}-key:many-{MANY_KEYS}", props,
+                           lambda: key_object(run, [f"contract-key-{index:03d}" for index in range(MANY_KEYS)]))]
         cases += [EdgeCase(f"{props}-size:0-keys", props, lambda: {}),
                   EdgeCase(f"{props}-size:1-key", props,
                            lambda: {example["keys-documented"][0]: example["example"]} if example else {}),

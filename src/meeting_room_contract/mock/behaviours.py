@@ -31,6 +31,9 @@ FAULTS: dict[str, Behaviour] = {
                   "PATCH stores the update but answers with the object as it was before."),
         Behaviour("patch_properties_not_persisted", "patch.partial_update",
                   "PATCH answers with the new properties but never writes them (only for `properties`)."),
+        Behaviour("patch_ignores_empty_values", "patch.partial_update",
+                  "PATCH takes a field sent with an empty value (`null`, `[]`, `{}`, `\"\"`) as not sent: the old value "
+                  "stays (answered 200; PUT is right)."),
         Behaviour("properties_mode_depends_on_size", "patch.properties_merge_or_replace",
                   "PATCH merges `properties` when one key is sent but replaces when several are: not one rule."),
         Behaviour("properties_merge_drops_empty_values", "round_trip.exact_values",
@@ -45,6 +48,9 @@ FAULTS: dict[str, Behaviour] = {
                   "PUT without some modifiable fields is accepted and keeps their old values (acts as PATCH)."),
         Behaviour("put_merges_properties", "put.full_replacement",
                   "PUT merges `properties` into the old object instead of replacing it."),
+        Behaviour("put_keeps_old_on_empty", "put.full_replacement",
+                  "PUT keeps the old value of a field sent with an empty value (`null`, `[]`, `{}`, `\"\"`), answered 200 "
+                  "(PATCH is right)."),
         Behaviour("put_unchanged_body_rejected", "put.idempotent",
                   "A PUT that changes nothing (the same PUT sent again) is refused 422 'nothing to update'."),
         Behaviour("put_response_stale", "put.response_is_updated_object",
@@ -98,6 +104,16 @@ FAULTS: dict[str, Behaviour] = {
                   "A `properties` object with more than 20 keys keeps only the first 20 (answered 200)."),
         Behaviour("access_codes_truncated_at_10", "round_trip.exact_values",
                   "More than 10 access codes: only the first 10 are stored (answered 200)."),
+        Behaviour("post_drops_empty_values", "round_trip.exact_values",
+                  "POST leaves out every field sent with an empty value and gives it the default of a field not sent: "
+                  "a room created with an empty name reads back with `name: null`."),
+        Behaviour("property_keys_dotted_nested", "round_trip.exact_values",
+                  "A property key with a dot is a path to the store (`a.b` is stored as `{\"a\": {\"b\": v}}`), which the "
+                  "string-only serializer leaves out of every answer: the key is lost (answered 200)."),
+        Behaviour("property_keys_lowercased", "round_trip.exact_values",
+                  "Property keys are stored in lower case (`Mode` comes back as `mode`; of `Mode` and `mode`, one is left)."),
+        Behaviour("property_keys_dollar_dropped", "round_trip.exact_values",
+                  "An input sanitizer against operator injection removes property keys starting with `$` (answered 200)."),
         # Bad input
         Behaviour("duplicate_codes_accepted", "uniqueness.within_room",
                   "An access code repeated inside one body is accepted."),
@@ -194,6 +210,8 @@ VARIANTS: dict[str, Behaviour] = {
                   "h/p/l combinations); others are refused 422 (default: any string)."),
         Behaviour("names_max_40", "round_trip.exact_values",
                   "Names longer than 40 characters are refused 422, a column it cannot store (default: any length)."),
+        Behaviour("empty_name_refused", "round_trip.exact_values",
+                  "An empty name is refused 422, by POST, PATCH and PUT (default: stored as sent)."),
         Behaviour("put_requires_read_only_fields", "put.read_only_fields",
                   "A PUT must carry `account_sid` and `meeting_room_sid` with their current values (default: optional)."),
         Behaviour("put_validated_before_lookup", "put.read_only_fields",

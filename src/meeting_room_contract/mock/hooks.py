@@ -190,6 +190,83 @@ def _properties_merge_drops_empty_values() -> dict[str, Hook]:
     return {"patched": drop}
 
 
+def _empty(value: Any) -> bool:
+    """An empty value as a careless `if value:` sees it: null, an empty string, array or object."""
+    return value is None or (isinstance(value, (str, list, dict)) and len(value) == 0)
+
+
+def _put_keeps_old_on_empty() -> dict[str, Hook]:
+    """The PUT handler copies a field only `if body[field]:`; an empty value leaves the old one."""
+    def keep_old(new: dict[str, Any], call: Call, **info: Any) -> dict[str, Any]:
+        for name in call.schema.modifiable:
+            if name in call.body and _empty(call.body[name]) and name in call.room:
+                new[name] = copy.deepcopy(call.room[name])
+        return new
+    return {"replaced": keep_old}
+
+
+def _patch_ignores_empty_values() -> dict[str, Hook]:
+    """The PATCH handler takes a sent field as 'not sent' when its value is empty."""
+    return {"patch_updates": lambda updates, call, **info: {k: v for k, v in updates.items() if not _empty(v)}}
+
+
+def _post_drops_empty_values() -> dict[str, Hook]:
+    """The POST handler builds the room from `{k: v for k, v in body.items() if v}`: a field sent
+    empty gets the default of a field not sent (an empty name is stored as null)."""
+    def drop(body: Any, call: Call, **info: Any) -> Any:
+        if call.method == "POST" and isinstance(body, dict):
+            return {k: v for k, v in body.items() if not _empty(v)}
+        return body
+    return {"validated": drop}
+
+
+def _nested(properties: dict[str, Any]) -> dict[str, Any]:
+    """A document store's update by path: `a.b` is written as `b` inside an object `a`."""
+    out: dict[str, Any] = {}
+    for key, value in properties.items():
+        *path, last = key.split(".")
+        node = out
+        for part in path:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[last] = value
+    return out
+
+
+def _property_keys_dotted_nested() -> dict[str, Hook]:
+    """Property keys with a dot are paths to the store (`a.b` -> `{"a": {"b": v}}`); the serializer,
+    which knows property values are strings, leaves the nested objects out of every answer."""
+    def store(room: dict[str, Any], call: Call, **info: Any) -> dict[str, Any]:
+        if isinstance(room.get("properties"), dict):
+            room["properties"] = _nested(room["properties"])
+        return room
+
+    def render(room: dict[str, Any], call: Call, **info: Any) -> dict[str, Any]:
+        if isinstance(room.get("properties"), dict):
+            room["properties"] = {k: v for k, v in room["properties"].items() if not isinstance(v, dict)}
+        return room
+    return {"stored": store, "render": render}
+
+
+def _property_keys_lowercased() -> dict[str, Hook]:
+    """A case-insensitive key column: property keys are stored in lower case (of `Mode` and `mode`, one is left)."""
+    def store(room: dict[str, Any], call: Call, **info: Any) -> dict[str, Any]:
+        if isinstance(room.get("properties"), dict):
+            room["properties"] = {k.lower(): v for k, v in room["properties"].items()}
+        return room
+    return {"stored": store}
+
+
+def _property_keys_dollar_dropped() -> dict[str, Hook]:
+    """An input sanitizer against operator injection removes property keys starting with `$` (answered 200)."""
+    def sanitize(body: Any, call: Call, **info: Any) -> Any:
+        if isinstance(body, dict) and isinstance(body.get("properties"), dict):
+            return {**body, "properties": {k: v for k, v in body["properties"].items() if not k.startswith("$")}}
+        return body
+    return {"validated": sanitize}
+
+
 def _partially_applied(method_name: str, field_name: str, kind: type) -> dict[str, Hook]:
     """The handler writes one field before it validates the rest: a refusal leaves it behind."""
     def write_early(value: None, call: Call, **info: Any) -> None:
@@ -535,6 +612,10 @@ def _names_max_40(body: dict[str, Any], call: Call) -> list[str]:
     return [f"name too long ({len(name)} characters, at most 40)"] if isinstance(name, str) and len(name) > 40 else []
 
 
+def _empty_name(body: dict[str, Any], call: Call) -> list[str]:
+    return ["name must not be empty"] if body.get("name") == "" else []
+
+
 def _unknown_fields_rejected() -> dict[str, Hook]:
     def refuse(unknown: list[str], call: Call, **info: Any) -> Any:
         if unknown:
@@ -805,6 +886,7 @@ BEHAVIOURS: dict[str, Callable[[], dict[str, Hook]]] = {
     "patch_properties_not_persisted": _patch_properties_not_persisted,
     "properties_mode_depends_on_size": _properties_mode_depends_on_size,
     "properties_merge_drops_empty_values": _properties_merge_drops_empty_values,
+    "patch_ignores_empty_values": _patch_ignores_empty_values,
     "rejected_patch_partially_applied": lambda: _partially_applied("PATCH", "name", str),
     "rejected_put_partially_applied": lambda: _partially_applied("PUT", "properties", dict),
     "put_missing_field_accepted": _put_missing_field_accepted,
@@ -812,6 +894,8 @@ BEHAVIOURS: dict[str, Callable[[], dict[str, Hook]]] = {
     "put_unchanged_body_rejected": _put_unchanged_body_rejected,
     "put_response_stale": lambda: {"update_answer": when(method("PUT"), lambda new, call, **info: call.room)},
     "put_rejects_read_only_fields": _put_rejects_read_only_fields,
+    "put_keeps_old_on_empty": _put_keeps_old_on_empty,
+    "post_drops_empty_values": _post_drops_empty_values,
     # -- faults: read-only fields
     "patch_applies_account_sid": lambda: _read_only_applied("PATCH", "account_sid"),
     "put_applies_meeting_room_sid": lambda: _read_only_applied("PUT", "meeting_room_sid"),
@@ -837,6 +921,9 @@ BEHAVIOURS: dict[str, Callable[[], dict[str, Hook]]] = {
     "invisible_characters_stripped": lambda: stored_text(lambda text: INVISIBLE.sub("", text)),
     "properties_truncated_at_20_keys": _properties_truncated_at_20_keys,
     "access_codes_truncated_at_10": lambda: _access_codes_map(lambda codes: codes[:10], "stored"),
+    "property_keys_dotted_nested": _property_keys_dotted_nested,
+    "property_keys_lowercased": _property_keys_lowercased,
+    "property_keys_dollar_dropped": _property_keys_dollar_dropped,
     # -- faults: bad input and request forms
     "duplicate_codes_accepted": lambda: {"duplicates": lambda repeated, call, **info: set()},
     "unknown_did_group_accepted": lambda: {"reference_known": lambda known, call, **info: True},
@@ -889,6 +976,7 @@ BEHAVIOURS: dict[str, Callable[[], dict[str, Hook]]] = {
     "access_codes_six_digits_only": lambda: _strict(_six_digit_codes),
     "property_values_validated_per_key": lambda: _strict(_per_key_values),
     "names_max_40": lambda: _strict(_names_max_40),
+    "empty_name_refused": lambda: _strict(_empty_name),
     "put_requires_read_only_fields": require_read_only_on_put,
     "put_validated_before_lookup": _put_validated_before_lookup,
     "error_bodies_other_shape": _error_bodies_other_shape,
