@@ -240,6 +240,11 @@ class Replayer:
                 self.sids[step.created] = response.json()[stories.ID_FIELD]
             except (ValueError, KeyError, TypeError):
                 pass
+        if step.role == "create" and 200 <= step.status < 300 and not 200 <= response.status_code < 300:
+            # the story's set-up did not happen: what follows would judge something else
+            raise Unreplayable(f"a set-up step ({step.method} {self.mapped(step.path).split('?')[0]}) answered HTTP "
+                               f"{response.status_code} where the run got {step.status}: the story cannot be set up again "
+                               f"({response.text[:160]!r})")
         if step.room in self.unknown and step.method == "PUT" and 200 <= response.status_code < 300:
             client.registry.record_created(self.unknown[step.room], client)  # a PUT created the replay's made-up sid
         sent_to = self.mapped(step.room) if step.room in self.sids else None

@@ -164,9 +164,10 @@ def decide(config: pytest.Config, exitstatus: int, summary: dict[str, Any], rema
     """The run's exit status and, one line each, why it is not green."""
     status = status_of(config)
     status.violations = int(summary.get("failures_total") or 0)
-    status.interrupted = exitstatus == EXIT_INTERRUPTED
-    checked = {row["rule"] for row in summary.get("checks", []) if row.get("run")}
     stopped = status.stopped
+    # pytest says "interrupted" also for a run stopped as could-not-test (shouldstop): that is no Ctrl-C
+    status.interrupted = exitstatus == EXIT_INTERRUPTED and stopped is None
+    checked = {row["rule"] for row in summary.get("checks", []) if row.get("run")}
     for rule_id in rules.RULES:
         if rule_id in checked:
             continue
