@@ -541,7 +541,8 @@ def _judge_state(run: Run, doc: dict[str, Any], recorded: dict[str, Any], steps:
             overlay = json.loads(replayer.mapped(steps[wanted["overlay"]].body or "{}"))
             expected = {**expected, **(overlay if isinstance(overlay, dict) else {})}
     elif isinstance(doc.get("expected"), Mapping):
-        expected = _uncompared(run, json.loads(replayer.mapped(json.dumps(doc["expected"]))))  # the recorded value
+        # the recorded value: its set items parsed back first, so that their codes are mapped as the replay sent them
+        expected = json.loads(replayer.mapped(json.dumps(_uncompared(run, doc["expected"]))))
     else:
         raise Unreplayable(f"the {rule} failure's expected state was not recorded")
     fields = recorded.get("fields")
