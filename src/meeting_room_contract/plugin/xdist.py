@@ -51,6 +51,20 @@ def before_xdist_reads_its_options(config: pytest.Config) -> None:
         share_rate_limit(config, int(workerinput.get("workercount") or 1))
     else:
         choose_workers(config)
+        workers_without_assertion_rewriting(config)
+
+
+def workers_without_assertion_rewriting(config: pytest.Config) -> None:
+    """xdist workers start with `--assert=plain` (in PYTEST_ADDOPTS, which they inherit): no contract test
+    uses `assert`, and pytest would otherwise rewrite and compile every module of every `pytest11`
+    distribution (hypothesis, schemathesis, anyio, xdist, pytest-html, this project) in every worker,
+    ~1.1 CPU-s per worker start where bytecode is not cached (PYTHONDONTWRITEBYTECODE, common in CI
+    images). The controller started before the plugin could say so. An explicit --assert is kept."""
+    given = " ".join(str(arg) for arg in config.invocation_params.args or ())
+    added = os.environ.get("PYTEST_ADDOPTS", "")
+    if "--assert" in given or "--assert" in added:
+        return
+    os.environ["PYTEST_ADDOPTS"] = f"{added} --assert=plain".strip()
 
 
 def share_rate_limit(config: pytest.Config, workers: int) -> None:
