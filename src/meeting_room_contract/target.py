@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import subprocess
+import sys
+import tempfile
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 from dataclasses import dataclass, field
 
 import requests
@@ -16,11 +19,75 @@ from .client import ConferenceClient, delete_rooms
 from .registry import RoomRegistry, UnsafeTargetError, new_run_id
 from .transport import Deadline, Politeness, RateLimiter, RequestCounter
 from .journal import public_base_url, signals_held
-from .mock import MeetingRoomMock
+from .mock import MeetingRoomMock, default_accounts
 from .redaction import Credentials, Redactor
 
 PRIMARY_ENV = ("CONFERENCE_USERNAME", "CONFERENCE_PASSWORD", "--password")
 SECOND_ENV = ("CONFERENCE_SECOND_USERNAME", "CONFERENCE_SECOND_PASSWORD", "--second-password")
+
+
+class MockProcess:
+    """The embedded mock in a process of its own (`python -m meeting_room_contract.mock`): the run's
+    requests are served on another core while the suite computes. It has the embedded mock's accounts
+    (the mock's sample logins), gets no terminal signal (its own session: a Ctrl-C reaches the suite,
+    which still deletes its rooms there), and ends when the suite closes it or the suite's process ends
+    in any way (its standard input closes)."""
+
+    STARTUP_S = 30.0
+
+    def __init__(self, faults: tuple[str, ...] | list[str] = (), variants: tuple[str, ...] | list[str] = (), *,
+                 spec_path: str | None = None, latency_ms: float = 0):
+        self.faults, self.variants, self.spec_path, self.latency_ms = tuple(faults), tuple(variants), spec_path, latency_ms
+        self.accounts = default_accounts()
+        self.base_url = ""
+        self._process: subprocess.Popen[str] | None = None
+        self._errors: Any = None
+
+    def start(self) -> "MockProcess":
+        command = [sys.executable, "-m", "meeting_room_contract.mock", "--port", "0", "--exit-with-parent",
+                   "--latency-ms", f"{self.latency_ms:g}"]
+        command += [f"--fault={name}" for name in self.faults] + [f"--variant={name}" for name in self.variants]
+        if self.spec_path:
+            command.append(f"--spec={self.spec_path}")
+        self._errors = tempfile.TemporaryFile(mode="w+", prefix="contract-mock-")  # never a pipe a chatty mock fills
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors,
+                                         text=True, start_new_session=True)
+        ready = threading.Event()
+        first: list[str] = []
+
+        def read_first_line() -> None:
+            first.append(self._process.stdout.readline() if self._process and self._process.stdout else "")
+            ready.set()
+
+        threading.Thread(target=read_first_line, daemon=True).start()
+        if not ready.wait(self.STARTUP_S) or "listening on " not in (first[0] if first else ""):
+            self.stop()
+            self._errors.seek(0)
+            why = (self._errors.read().strip().splitlines() or ["no answer"])[-1]
+            raise RuntimeError(f"the embedded mock did not start: {why}")
+        self.base_url = first[0].split("listening on ", 1)[1].strip()
+        threading.Thread(target=self._drain, daemon=True).start()
+        return self
+
+    def _drain(self) -> None:
+        stream = self._process.stdout if self._process else None
+        while stream is not None and stream.readline():
+            pass
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError):
+            if process.stdin:
+                process.stdin.close()  # the mock's end-of-file: it stops
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        if self._errors is not None:
+            self._errors.close()
 
 
 class ProbeNotDue(UnsafeTargetError):
@@ -43,6 +110,9 @@ class TargetSettings:
     # a login's one wrong-password probe is not repeated within this many seconds, across runs and pipelines
     # (remembered in the state dir): repeated failures can lock a real account (--wrong-password-window)
     wrong_password_window_s: float = 900.0
+    # the embedded mock in the suite's own process (the project's tests look into its store), or in a process of
+    # its own (contract runs: the mock's work runs on another core, outside the suite's GIL)
+    mock_in_process: bool = True
     # send a real login's password under a made-up user or under the other login's name (--cross-login-probes):
     # catches a server that checks a password against any account, and looks like a password spray to an IdP
     cross_login_probes: bool = False
@@ -76,9 +146,10 @@ class Target:
     def _ensure_started(self) -> None:
         with self._lock:
             if self.settings.uses_mock and self.mock is None:
-                self.mock = MeetingRoomMock(self.settings.mock_faults, self.settings.mock_variants,
-                                            spec_path=self.spec_path,  # the run's spec (--spec)
-                                            latency_ms=self.settings.mock_latency_ms).start()
+                kind = MeetingRoomMock if self.settings.mock_in_process else MockProcess
+                self.mock = kind(self.settings.mock_faults, self.settings.mock_variants,
+                                 spec_path=self.spec_path,  # the run's spec (--spec)
+                                 latency_ms=self.settings.mock_latency_ms).start()
 
     @property
     def base_url(self) -> str:

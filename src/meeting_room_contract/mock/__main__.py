@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="delay every answer by N milliseconds, as a remote deployment would (default 0)")
     parser.add_argument("--list", action="store_true", help="list faults and variants and exit")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="stop when standard input closes (the process that started the mock ended, in any way)")
     args = parser.parse_args(argv)
     if args.list:
         for title, table in (("faults", FAULTS), ("faults for an evolved spec (--spec)", SPEC_FAULTS), ("variants", VARIANTS)):
@@ -54,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     print("  (passwords: see README; faults: %s; variants: %s)" % (args.fault or "none", args.variant or "none"), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if args.exit_with_parent:
+        def watch_parent() -> None:
+            sys.stdin.read()  # returns at end of file: whoever holds the other end is gone
+            stop.set()
+        threading.Thread(target=watch_parent, name="parent-watch", daemon=True).start()
     try:
         stop.wait()
     except KeyboardInterrupt:

@@ -53,7 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
         politeness=Politeness(timeout=config.getoption("request_timeout"), rate_limit=config.getoption("rate_limit"),
                               max_retry_wait=config.getoption("max_retry_wait")),
         name_prefix=config.getoption("room_prefix"), cross_login_probes=config.getoption("cross_login_probes"),
-        wrong_password_window_s=60.0 * config.getoption("wrong_password_window"))
+        wrong_password_window_s=60.0 * config.getoption("wrong_password_window"), mock_in_process=False)
     run_id = getattr(config, "workerinput", {}).get("conference_run_id") or os.environ.get("CONFERENCE_RUN_ID")
     try:
         target = Target(target_settings, run_id=run_id, spec_path=str(api_spec.path))
