@@ -434,8 +434,11 @@ def judge_update(run: Run, client: ConferenceClient, sid: str, before: Mapping[s
                                               f"accepted `{name}` not judged: no DID group of the account known"))
     answered_sid = (_json(response) or {}).get(run.model.ID_FIELD) if isinstance(_json(response), dict) else None
     if response.status_code == 200 and isinstance(answered_sid, str) and answered_sid != sid:
-        client.registry.report_foreign(answered_sid, f"was named by the server's answer to {method.upper()} of our room {sid} "
-                                       "(re-keyed?)")
+        if ownership.moved_room_is_ours(client.registry, answered_sid):  # our room, moved to a sid this run made up
+            client.registry.record_created(answered_sid, client)
+        else:
+            client.registry.report_foreign(answered_sid, f"was named by the server's answer to {method.upper()} of our room "
+                                           f"{sid} (re-keyed?)")
     if judgement.properties_mode is not None:
         run.settle_properties(judgement.properties_mode, curl_command(response.request))
     settle(run, judgement.verdict, response, {"kind": "update", "state_rule": state_rule})

@@ -7,6 +7,8 @@ sweep, `--delete-leftovers` and the cleanup command, and the replay. A room is t
   this suite on this machine names such sids too), or
 - it carries a name this run built and sent in a POST (`<prefix>-<run id> <label> ...`: the run id
   is unique to the run, and the run writes down every such name before its POST is sent), or
+- one of the run's updates moved one of its rooms to a sid the run made up itself (a fresh random sid
+  sent as the room's read-only id, applied by a faulty server: `moved_room_is_ours`), or
 - a POST of this run that cannot carry such a name (`{}`, a name that is the edge value under test)
   lost its answer (a gateway error, a dropped connection), and a listing taken just before it was
   sent, compared with one taken after, shows exactly one new room that holds what the POST sent
@@ -53,6 +55,13 @@ def may_change(facts: Facts, sid: str) -> bool:
     suite journalled on this machine (the cleanup), or a fresh random sid the run made up for a 404
     probe (it names no room)."""
     return facts.owns(sid) or facts.is_unknown_sid(sid) or facts.is_journalled(sid)
+
+
+def moved_room_is_ours(facts: Facts, sid: Any) -> bool:
+    """A room one of the run's own updates moved to `sid` (a server that applied a sent `meeting_room_sid`):
+    the run's only when `sid` is one the run made up itself (a fresh random sid, `is_unknown_sid`), which no
+    room held before that update. A sid named in an answer is otherwise no proof: reported."""
+    return isinstance(sid, str) and facts.is_unknown_sid(sid)
 
 
 def run_name(facts: Facts, body: Any) -> str | None:

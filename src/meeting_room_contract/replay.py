@@ -150,12 +150,21 @@ class Replayer:
         def swap(match: Any) -> str:
             return self.sids.get(match.group(0), self.unknown.get(match.group(0), match.group(0)))
 
+        for made_up in self._made_up_room_ids(text):  # a room id the run made up (not one of its rooms): a fresh one
+            if made_up not in self.sids and made_up not in self.unknown:
+                self.unknown[made_up] = self.registry.unknown_sid()
         text = SID.sub(swap, text)
         if self.run_prefix and self.run_prefix in text:
             text = text.replace(self.run_prefix, self.registry.room_name_prefix)
         if self.codes:
             text = self._code_pattern().sub(lambda m: m.group(1) + self._fresh_code_text(m.group(2)) + m.group(3), text)
         return text
+
+    def _made_up_room_ids(self, text: str) -> list[str]:
+        """Sids a recorded body sends as the room id field (`"meeting_room_sid": "..."`) that no room of the
+        story holds: the run made them up (a read-only value it tried to smuggle in)."""
+        pattern = re.compile(r'"' + re.escape(stories.ID_FIELD) + r'"\s*:\s*"(' + SID.pattern + r')"')
+        return [match.group(1) for match in pattern.finditer(text)]
 
     def mapped_code(self, code: Any) -> Any:
         return self.codes.get(code, code) if isinstance(code, str) else code
@@ -255,7 +264,8 @@ class Replayer:
                 answered = None
             if isinstance(answered, str) and answered != sent_to:  # re-keyed by the server: its own only if it says so
                 room = response.json()
-                if ownership.carries_a_name_of_the_run(client.registry, room):
+                if ownership.moved_room_is_ours(client.registry, answered) \
+                        or ownership.carries_a_name_of_the_run(client.registry, room):
                     self.rekeyed.add(answered)
                     client.registry.record_created(answered, client)
                 else:
