@@ -298,7 +298,7 @@ class Politeness:
     rate_limit: float = 0.0
     max_429_retries: int = 8
     error_retries: int = 3
-    gateway_retries: int = 5  # waits of 0.5, 1, 2, 4, 8 s without a Retry-After: a rolling deploy's window
+    gateway_retries: int = 4  # waits of 0.5, 1, 2, 4 s (7.5 s) without a Retry-After: a short rolling deploy
     gateway_backoff: float = 0.5
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT_S  # --max-retry-wait: the 429 (and gateway) waits of one request together
 
