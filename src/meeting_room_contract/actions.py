@@ -440,7 +440,8 @@ def judge_update(run: Run, client: ConferenceClient, sid: str, before: Mapping[s
             client.registry.report_foreign(answered_sid, f"was named by the server's answer to {method.upper()} of our room "
                                            f"{sid} (re-keyed?)")
     if judgement.properties_mode is not None:
-        run.settle_properties(judgement.properties_mode, curl_command(response.request))
+        if run.properties_settled is None:  # the curl is the evidence of the first answer only: not built for the others
+            run.settle_properties(judgement.properties_mode, curl_command(response.request))
     settle(run, judgement.verdict, response, {"kind": "update", "state_rule": state_rule})
     return judgement.outcome
 

@@ -61,6 +61,7 @@ class Redactor:
     def __init__(self, credentials: Iterable[Credentials | None] = ()):
         self._lock = threading.Lock()
         self._credentials: list[Credentials] = []
+        self._headers: dict[str, Credentials] | None = None  # Authorization header -> its login (credentials_for_header)
         for item in credentials:
             if item is not None:
                 self.add(item)
@@ -69,6 +70,7 @@ class Redactor:
         with self._lock:
             if credentials not in self._credentials:
                 self._credentials.append(credentials)
+                self._headers = None
 
     @property
     def credentials(self) -> list[Credentials]:
@@ -85,11 +87,15 @@ class Redactor:
 
     # -- building reproductions -------------------------------------------------------------
     def credentials_for_header(self, value: str) -> Credentials | None:
-        """The known login whose exact Authorization header this is."""
-        for known in self.credentials:
-            if value == known.authorization_header():
-                return known
-        return None
+        """The known login whose exact Authorization header this is (asked for every request a story
+        records: the headers are computed once per login)."""
+        with self._lock:
+            headers = self._headers
+            if headers is None:
+                headers = self._headers = {}
+                for known in self._credentials:  # the first login with a header wins, as before
+                    headers.setdefault(known.authorization_header(), known)
+        return headers.get(value)
 
     def curl_user(self, username: str, password: str) -> str:
         """`-u` for a Basic login: each part that is a known secret or login as its environment
