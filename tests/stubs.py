@@ -116,3 +116,10 @@ class ProxyHandler(QuietHandler):
         self.answer(*answer)
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
+
+
+def live_rooms(mock: Any) -> dict[str, dict]:
+    """A `MeetingRoomMock`'s rooms that are not deleted, by sid (its store is SQLite; soft-deleted rows stay)."""
+    with mock.store.lock:
+        rows = mock.store.db.execute("SELECT meeting_room_sid, document FROM rooms WHERE deleted = 0").fetchall()
+    return {sid: json.loads(document) for sid, document in rows}

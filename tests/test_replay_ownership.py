@@ -19,15 +19,10 @@ import requests
 
 from meeting_room_contract.mock import MeetingRoomMock
 
+from .stubs import live_rooms
+
 ROOT = Path(__file__).resolve().parents[1]
 USER, PASSWORD = "conference_user_123", "qwerty123"
-
-
-def _live(mock: MeetingRoomMock) -> dict[str, dict]:
-    """The mock's rooms that are not deleted, by sid (soft-deleted rows stay in its store)."""
-    with mock.store.lock:
-        rows = mock.store.db.execute("SELECT meeting_room_sid, document FROM rooms WHERE deleted = 0").fetchall()
-    return {sid: json.loads(document) for sid, document in rows}
 
 
 def _record(tmp_path: Path, fault: str, rule: str) -> dict:
@@ -68,7 +63,7 @@ def test_the_replay_never_touches_a_colleagues_room_holding_the_recorded_code_or
                                  json={"name": recorded["name"]}).json()
             colleague[room["meeting_room_sid"]] = room
         completed = _replay(tmp_path, doc, mock)
-        live = _live(mock)
+        live = live_rooms(mock)
         left = {sid: room for sid, room in live.items() if sid not in colleague}
     out = completed.stdout + completed.stderr
     for sid, room in colleague.items():

@@ -29,17 +29,10 @@ from meeting_room_contract.redaction import Credentials, Redactor
 from meeting_room_contract.rooms import sweep_run_rooms
 from meeting_room_contract.selfcheck import PROJECT_ROOT
 
-from .stubs import Stub, serving
+from .stubs import Stub, live_rooms, serving
 
 USER, PASSWORD = "conference_user_123", "qwerty123"
 SECOND_USER, SECOND_PASSWORD = "conference_user_456", "qwerty456"
-
-
-def _live(mock: MeetingRoomMock) -> dict[str, dict]:
-    """The mock's rooms that are not deleted, by sid (its store is SQLite; soft-deleted rows stay)."""
-    with mock.store.lock:
-        rows = mock.store.db.execute("SELECT meeting_room_sid, document FROM rooms WHERE deleted = 0").fetchall()
-    return {sid: json.loads(document) for sid, document in rows}
 
 
 # -- a scripted stub ---------------------------------------------------------------------------------
@@ -320,7 +313,7 @@ def test_journalled_rooms_of_a_dead_run_are_deleted_by_sid_whatever_their_name(t
             result = cleanup_journalled(tmp_path, cleaner)
             pending = result.interrupted_by
         assert pending == ["SIGTERM"] or pending == []
-        remaining = set(_live(mock))
+        remaining = set(live_rooms(mock))
     assert {p.sid for p in result.deleted} == {sids[0], sids[1]} and not result.failed
     assert remaining == {bystander}  # the unjournalled (other tester's) room stays
     assert result.busy_journals == 1
@@ -361,7 +354,7 @@ def test_the_end_of_run_sweep_deletes_rooms_named_by_a_workers_post(tmp_path):
                        headers={"Content-Type": "application/json; charset=utf-8"})
         assert controller.registry.posted_this_name(name) and controller.registry.posted_this_name(raw)
         assert sweep_run_rooms([controller], controller.registry) == []
-        left = set(_live(mock))
+        left = set(live_rooms(mock))
     assert lost not in left and stranger in left and len(left) == 1
     assert [sid for sid, _ in controller.registry.foreign_rooms()] == [stranger]
 
@@ -388,7 +381,7 @@ def test_the_end_of_run_sweep_deletes_what_the_runs_stopped_workers_journalled(t
         dead_journal("t6run-abc", 4242, renamed)
         dead_journal("t0old-abc", 4343, other_run)
         assert _sweep_at_the_end(target) == ([], {renamed})  # and the worker's room counts as created by the run
-        left = set(_live(mock))
+        left = set(live_rooms(mock))
         target.close()
     assert renamed not in left and other_run in left
     assert not (journal_dir(tmp_path) / "t6run-abc.4242.jsonl").exists()  # nothing of that worker is left
@@ -429,7 +422,7 @@ def test_rooms_found_by_prefix_or_code_are_reported_never_deleted():
         foreign = requests.post(mock.base_url + "/meeting_rooms", auth=(USER, PASSWORD), timeout=5,
                                 json={"name": registry.room_name("room", 2)}).json()["meeting_room_sid"]
         assert sweep_run_rooms([client], registry) == []
-        assert set(_live(mock)) == {foreign} and mine not in _live(mock)
+        assert set(live_rooms(mock)) == {foreign} and mine not in live_rooms(mock)
     (line,) = registry.foreign_warning()
     assert foreign in line and "not deleted, check it by hand" in line
 
@@ -446,7 +439,7 @@ def test_cleanup_command(tmp_path):
                                     "--username", USER, "--state-dir", str(tmp_path)], env=env, capture_output=True,
                                    text=True, timeout=60)
         assert completed.returncode == 0, completed.stdout + completed.stderr
-        assert _live(mock) == {}
+        assert live_rooms(mock) == {}
     assert f"deleted 1 room(s) journalled by dead runs: {sid} (run t4cmd-abc)" in completed.stdout
     assert "already gone: 1: already-gone" in completed.stdout
     assert list(journal_dir(tmp_path).glob("*.jsonl")) == []  # nothing of that run is left
@@ -466,7 +459,7 @@ def test_a_run_killed_with_sigkill_against_a_renaming_server_leaves_nothing_afte
             n = 0
             while not stop.is_set():
                 with mock.store.lock:
-                    for sid, room in _live(mock).items():
+                    for sid, room in live_rooms(mock).items():
                         if sid not in others and not str(room.get("name", "")).startswith("renamed"):
                             n += 1
                             mock.store.set_document(sid, {**room, "name": f"renamed {n}"})
@@ -484,7 +477,7 @@ def test_a_run_killed_with_sigkill_against_a_renaming_server_leaves_nothing_afte
         killed, respond = threading.Event(), mock.front.respond
 
         def respond_or_kill(method, target, headers, raw):
-            if method == "GET" and not killed.is_set() and len(_live(mock)) >= len(others) + 3 \
+            if method == "GET" and not killed.is_set() and len(live_rooms(mock)) >= len(others) + 3 \
                     and headers.get("Authorization"):
                 process.kill()
                 killed.set()
@@ -498,13 +491,13 @@ def test_a_run_killed_with_sigkill_against_a_renaming_server_leaves_nothing_afte
         mock.front.respond = respond
         time.sleep(0.1)
         stop.set()
-        left_by_dead_run = set(_live(mock)) - set(others)
+        left_by_dead_run = set(live_rooms(mock)) - set(others)
         assert left_by_dead_run, "the killed run left no room: nothing was tested"
         completed = subprocess.run([*base, "--report-dir", str(tmp_path / "r2"), "--delete-leftovers", "-k", "empty_patch"],
                                    cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
         output = completed.stdout + completed.stderr
         assert completed.returncode == 0, output[-3000:]
-        assert set(_live(mock)) == set(others), output[-3000:]
+        assert set(live_rooms(mock)) == set(others), output[-3000:]
     assert f"deleted {len(left_by_dead_run)} room(s) journalled by dead runs" in output, output[-3000:]
     assert "in no journal here" in output and others[1] in output  # reported, not deleted
 
@@ -565,11 +558,11 @@ def test_a_room_the_factory_gets_answered_with_a_room_held_before_is_a_violation
         RoomFactory(run, client).create(label="factory")
     run.target.mock.front.respond = respond
     assert raised.value.rule == "round_trip.exact_values" and held["meeting_room_sid"] in str(raised.value)
-    created = [sid for sid, room in _live(run.target.mock).items() if room.get("name", "").startswith(
+    created = [sid for sid, room in live_rooms(run.target.mock).items() if room.get("name", "").startswith(
         client.registry.room_name_prefix + " factory")]
     assert len(created) == 1 and not client.registry.owns(created[0])
     assert sweep_run_rooms([client], client.registry) == []
-    assert created[0] not in _live(run.target.mock) and held["meeting_room_sid"] in _live(run.target.mock)
+    assert created[0] not in live_rooms(run.target.mock) and held["meeting_room_sid"] in live_rooms(run.target.mock)
 
 
 def test_an_interrupt_during_a_room_creation_is_raised_once_the_room_is_recorded():

@@ -27,17 +27,13 @@ from pathlib import Path
 import pytest
 
 from meeting_room_contract.mock import MeetingRoomMock
+
+from .stubs import live_rooms
 from meeting_room_contract.mock.behaviours import STAGING_VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
 USER, PASSWORD = "conference_user_123", "qwerty123"
 SECOND_USER, SECOND_PASSWORD = "conference_user_456", "qwerty456"
-
-
-def _live(mock: MeetingRoomMock) -> dict[str, dict]:
-    with mock.store.lock:
-        rows = mock.store.db.execute("SELECT meeting_room_sid, document FROM rooms WHERE deleted = 0").fetchall()
-    return {sid: json.loads(document) for sid, document in rows}
 
 
 def _run_suite(base_url: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -56,12 +52,12 @@ def _assert_clean(completed: subprocess.CompletedProcess, mock: MeetingRoomMock,
     assert completed.returncode == 0, (tail or out[-3000:])[:6000]
     colleague = getattr(mock.api, "colleague", None)
     theirs = set(colleague["rooms"]) if colleague else set()
-    left = {sid: room.get("name") for sid, room in _live(mock).items() if sid not in before and sid not in theirs}
+    left = {sid: room.get("name") for sid, room in live_rooms(mock).items() if sid not in before and sid not in theirs}
     assert not left, f"rooms left on the target: {left}"
     assert PASSWORD not in out and SECOND_PASSWORD not in out
     if colleague:
         assert colleague["touched"] == [], f"the suite changed a colleague's room: {colleague['touched']}"
-        live = _live(mock)
+        live = live_rooms(mock)
         for sid, room in colleague["rooms"].items():
             if sid in colleague["deleted"]:
                 continue
@@ -73,7 +69,7 @@ def _assert_clean(completed: subprocess.CompletedProcess, mock: MeetingRoomMock,
                          ids=[*STAGING_VARIANTS, "all-at-once"])
 def test_the_suite_passes_a_correct_api_behind_staging_infrastructure_and_touches_nothing_else(variants, tmp_path):
     with MeetingRoomMock(variants=variants) as mock:
-        before = set(_live(mock))
+        before = set(live_rooms(mock))
         completed = _run_suite(mock.base_url, tmp_path)
         _assert_clean(completed, mock, before)
 
@@ -146,7 +142,7 @@ def test_the_suite_passes_through_nginx_with_idle_closes_a_body_limit_and_an_ups
                 break
             except OSError:
                 time.sleep(0.1)
-        before = set(_live(mock))
+        before = set(live_rooms(mock))
         restarter = threading.Thread(target=restart_upstream, daemon=True)
         restarter.start()
         completed = _run_suite(f"http://127.0.0.1:{port}/conference/v2", tmp_path)
