@@ -21,7 +21,7 @@ from meeting_room_contract.registry import new_run_id
 from meeting_room_contract.mock import MeetingRoomMock
 from meeting_room_contract.selfcheck import PROJECT_ROOT
 
-from .stubs import Proxy
+from .stubs import Proxy, live_rooms
 
 USER, PASSWORD = "conference_user_123", "qwerty123"
 SECOND_USER, SECOND_PASSWORD = "conference_user_456", "qwerty456"
@@ -399,3 +399,43 @@ def test_a_password_echoed_in_an_answer_is_in_no_file_under_reports(tmp_path):
         text = path.read_text(encoding="utf-8", errors="replace")
         assert PASSWORD not in text and SECOND_PASSWORD not in text, path
     assert PASSWORD not in out and SECOND_PASSWORD not in out
+
+
+def _deploying(seconds: float, retry_after: str):
+    """An intercept: a gateway answering 503 with an HTML page and `Retry-After` for `seconds` from its first request."""
+    started: list[float] = []
+
+    def intercept(handler):
+        if not started:
+            started.append(time.monotonic())
+        if time.monotonic() - started[0] < seconds:
+            return 503, {"Content-Type": "text/html", "Retry-After": retry_after}, b"<html><h1>503 deploying</h1></html>"
+        return None
+    return intercept
+
+
+def test_a_deploy_during_the_preflight_is_waited_out_and_one_beyond_the_wait_bound_is_could_not_test(tmp_path):
+    """A rolling deploy answers the preflight 503 with Retry-After: the preflight waits it out and the run
+    goes on (exit 0); a gateway asking for longer than --max-retry-wait is no usage error: one line,
+    could not test (exit 6), no test run, no room left."""
+    for seconds, asked, expected in ((2.5, "1", 0), (600.0, "120", 6)):
+        with MeetingRoomMock() as mock:
+            proxy = Proxy(mock.base_url, _deploying(seconds, asked))
+            try:
+                command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts" / "test_patch.py"), "-q", "-n", "0",
+                           "-p", "no:cacheprovider", "--base-url", proxy.base_url, "--username", USER,
+                           "--second-username", SECOND_USER, "--report-dir", str(tmp_path / asked),
+                           "--state-dir", str(tmp_path / "state"), "--no-contract-strict", "-k", "empty_patch"]
+                started = time.monotonic()
+                completed = subprocess.run(command, env=_env(password_in_env=True), capture_output=True, text=True,
+                                           timeout=300)
+                elapsed = time.monotonic() - started
+            finally:
+                proxy.stop()
+            left = live_rooms(mock)
+        out = completed.stdout + completed.stderr
+        assert completed.returncode == expected, out[-2000:]
+        if expected == 6:
+            assert "could not test" in out.lower() and "Retry-After" in out and elapsed < 30, (elapsed, out[-2000:])
+            assert "Traceback" not in out
+        assert left == {}, left

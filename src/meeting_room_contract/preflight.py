@@ -43,11 +43,18 @@ class PreflightError(Exception):
     """One line: what is wrong with the options or the target, and what to do about it.
 
     `room_may_exist`: the preflight's own room may be on the target (its POST got no clear answer,
-    or its DELETE failed); the caller then sweeps the run's rooms by name before giving up."""
+    or its DELETE failed); the caller then sweeps the run's rooms by name before giving up.
+    `could_not_test`: nothing is wrong with the options; the target is there but cannot be tested now
+    (a gateway answers 502/503/504 for longer than the run may wait: a deploy, an outage)."""
 
-    def __init__(self, message: str, *, room_may_exist: bool = False):
+    def __init__(self, message: str, *, room_may_exist: bool = False, could_not_test: bool = False):
         super().__init__(message)
         self.room_may_exist = room_may_exist
+        self.could_not_test = could_not_test
+
+
+GATEWAY_STATUSES = (502, 503, 504)
+GATEWAY_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)  # as the run's client waits where the gateway asks for nothing
 
 
 Login = Credentials  # a login to check, with the option and variable a user would fix
@@ -118,9 +125,10 @@ class Probe:
 
     `send(..., retry=True)` (idempotent cleanup only) retries 502/503/504 and timeouts as well."""
 
-    def __init__(self, base_url: str, request_timeout: float, budget: float = BUDGET_S):
+    def __init__(self, base_url: str, request_timeout: float, budget: float = BUDGET_S, max_gateway_wait: float = 30.0):
         self.base_url = base_url.rstrip("/")
         self.request_timeout = request_timeout
+        self.max_gateway_wait = max_gateway_wait  # --max-retry-wait: a deploy's gateway answers to a read are waited out
         self.deadline = time.monotonic() + budget + request_timeout  # a cold start may take the whole first answer
         self.answered = 0  # answers received so far (a later timeout is the request's, not the URL's)
         self.session = requests.Session()
@@ -135,6 +143,27 @@ class Probe:
 
     def send(self, method: str, path: str, login: Login, json_body: Any = None, *,
              retry: bool = False) -> requests.Response:
+        """One request (a GET answered 502/503/504 by a gateway is sent again after the Retry-After it asks
+        for, else a backoff, within --max-retry-wait: a rolling deploy is no wrong URL)."""
+        response = self._send(method, path, login, json_body, retry=retry)
+        waited, attempt = 0.0, 0
+        while method == "GET" and response.status_code in GATEWAY_STATUSES:
+            asked = retry_after(response)
+            pause = asked if asked is not None else GATEWAY_BACKOFF_S[min(attempt, len(GATEWAY_BACKOFF_S) - 1)]
+            if attempt >= len(GATEWAY_BACKOFF_S) and asked is None or waited + pause > self.max_gateway_wait:
+                raise PreflightError(
+                    f"{method} {path.split('?')[0]}: a gateway answers {response.status_code}"
+                    + (f" and asks to wait {asked:g} s (Retry-After)" if asked is not None else "")
+                    + f" after {waited:g} s of waiting (a deploy or an outage in front of the API): could not test, try "
+                    "later or raise --max-retry-wait", could_not_test=True)
+            time.sleep(pause)
+            waited, attempt = waited + pause, attempt + 1
+            self.deadline = max(self.deadline, time.monotonic() + CONNECT_TIMEOUT_S + self.request_timeout)
+            response = self._send(method, path, login, json_body, retry=retry)
+        return response
+
+    def _send(self, method: str, path: str, login: Login, json_body: Any = None, *,
+              retry: bool = False) -> requests.Response:
         what = f"{method} {path.split('?')[0]}"
         if self.answered:  # the URL is right: each request may take --request-timeout
             self.deadline = max(self.deadline, time.monotonic() + CONNECT_TIMEOUT_S + self.request_timeout)
@@ -171,6 +200,17 @@ class Probe:
         session.mount("http://", HTTPAdapter(max_retries=retry))
         session.mount("https://", HTTPAdapter(max_retries=retry))
         return session
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """The seconds a `Retry-After` asks for (seconds or an HTTP date), None when absent or unreadable."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(Retry(retry_after_max=10**9).parse_retry_after(value)))
+    except Exception:  # urllib3 raises its own errors for an unreadable header: no wait was asked for
+        return None
 
 
 def retried(response: requests.Response) -> bool:
@@ -340,18 +380,19 @@ def _delete(probe: Probe, login: Login, room_name: str, sid: str, journal: Any) 
 
 
 def run(base_url: str, logins: list[Login], room_name: str, request_timeout: float, *, journal: Any = None,
-        creating: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> None:
+        creating: Callable[[], ContextManager[Any]] = contextlib.nullcontext, max_gateway_wait: float = 30.0) -> None:
     """All network checks in order; raises PreflightError (credentials scrubbed by place) on the first
     problem. `journal` (a CleanupJournal): the preflight's room is journalled like every room;
     `creating`: the bracket of its creation (see `check_create_and_delete`)."""
-    probe = Probe(base_url, request_timeout)
+    probe = Probe(base_url, request_timeout, max_gateway_wait=max_gateway_wait)
     try:
         for login in logins:
             check_login(probe, login)
         check_did_groups(probe, logins[0])
         check_create_and_delete(probe, logins[0], room_name, journal, creating)
     except PreflightError as error:
-        raise PreflightError(_scrub(f"preflight: {error}", logins), room_may_exist=error.room_may_exist) from None
+        raise PreflightError(_scrub(f"preflight: {error}", logins), room_may_exist=error.room_may_exist,
+                             could_not_test=error.could_not_test) from None
     finally:
         probe.session.close()
 

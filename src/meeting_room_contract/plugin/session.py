@@ -216,12 +216,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         config.stash[IN_PREFLIGHT] = True
         try:
             preflight.run(target.base_url, logins, preflight_name(target.registry), target.settings.politeness.timeout,
-                          journal=target.registry.cleanup_journal, creating=lambda: _creating_the_preflight_room(target))
+                          journal=target.registry.cleanup_journal, creating=lambda: _creating_the_preflight_room(target),
+                          max_gateway_wait=target.settings.politeness.max_retry_wait)
         except KeyboardInterrupt as interrupt:  # raised before the first test, then the session ends with its sweep
             config.stash[SIGNALLED] = str(interrupt) or "SIGINT"
             stopping.start_one_worker_only(config)
         except preflight.PreflightError as error:
-            raise pytest.UsageError(str(error) + (_sweep_after_preflight(target) if error.room_may_exist else "")) from None
+            line = str(error) + (_sweep_after_preflight(target) if error.room_may_exist else "")
+            if not error.could_not_test:
+                raise pytest.UsageError(line) from None
+            status = run_status.status_of(config)  # the options are right; the target cannot be tested now: exit 6, no test runs
+            status.stopped = line
+            status.could_not_test["preflight"] = line
+            session.shouldstop = f"could not test: {line}"
         finally:
             config.stash[IN_PREFLIGHT] = False
     _say_the_target(config, run)
