@@ -439,3 +439,31 @@ def test_a_deploy_during_the_preflight_is_waited_out_and_one_beyond_the_wait_bou
             assert "could not test" in out.lower() and "Retry-After" in out and elapsed < 30, (elapsed, out[-2000:])
             assert "Traceback" not in out
         assert left == {}, left
+
+
+def test_a_login_whose_password_changes_mid_run_is_could_not_test_never_a_violation(tmp_path):
+    """The second login's password is rotated while the run goes on: every request with it is answered 401.
+    That is no verdict on the rules the isolation tests check: the run says the login is refused now
+    (exit 6, one line naming the login), never a violation."""
+    seen = [0]
+
+    def rotated(handler):
+        if _credentials_sent(handler) == (SECOND_USER, SECOND_PASSWORD):
+            seen[0] += 1
+            if seen[0] > 3:  # after the preflight's requests with it
+                return 401, {"Content-Type": "application/json"}, b'{"message": "Bad credentials"}'
+        return None
+
+    with MeetingRoomMock() as mock:
+        proxy = Proxy(mock.base_url, rotated)
+        try:
+            command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts" / "test_isolation.py"), "-q", "-n", "0",
+                       "-p", "no:cacheprovider", "--base-url", proxy.base_url, "--username", USER,
+                       "--second-username", SECOND_USER, "--report-dir", str(tmp_path / "reports"),
+                       "--state-dir", str(tmp_path / "state"), "--no-contract-strict"]
+            completed = subprocess.run(command, env=_env(password_in_env=True), capture_output=True, text=True, timeout=300)
+        finally:
+            proxy.stop()
+    out = completed.stdout + completed.stderr
+    assert completed.returncode == 6, out[-3000:]
+    assert "CONTRACT VIOLATION" not in out and f"login {SECOND_USER!r} itself" in out, out[-3000:]

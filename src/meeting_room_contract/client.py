@@ -171,6 +171,8 @@ class ConferenceClient:
         response.gateway_attempts = attempts  # type: ignore[attr-defined]
         if response.status_code in GATEWAY_STATUSES and attempts > 1:
             self.counter.gateway_give_ups += 1
+        if response.status_code == 401 and "auth" not in kwargs and self.credentials is not None:
+            self._still_authenticates(method, path)
         if self.on_response is not None and "X-Contract-Note" not in response.headers:  # a stand-in is not observed
             self.on_response(method, path, response)
         self.registry.stories.record(self, response, started)
@@ -217,6 +219,20 @@ class ConferenceClient:
             raise TargetUnavailable(reason, run_wide=True)
         self.deadline.answered()
         return response
+
+    def _still_authenticates(self, method: str, path: str) -> None:
+        """A request sent with the login's own credentials was answered 401: when the login itself is refused
+        now (its password rotated, the account locked mid-run), nothing the run sends with it can be judged:
+        the run could not test (TargetUnavailable, run-wide), never a violation of the rule the test checks.
+        When the login still works, the 401 was the API's answer to that request, and it is judged."""
+        check = self._send_once("GET", "/meeting_rooms?limit=1", self.url("/meeting_rooms?limit=1"), {})
+        if check.status_code == 401:
+            user = self.credentials.username if self.credentials else "?"
+            reason = (f"{method} {path.split('?')[0]}: the target answers 401 to the login {user!r} itself now (GET "
+                      f"/meeting_rooms too): its password changed or it was locked during the run; give its current "
+                      f"password ({self.credentials.password_option if self.credentials else '--password'})")
+            self.deadline.give_up(reason)
+            raise TargetUnavailable(reason, run_wide=True)
 
     def refuse_unsafe(self, method: str, path: str) -> None:
         """Changes go only to POST /meeting_rooms and to rooms the ownership policy gives this run (or
