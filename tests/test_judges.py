@@ -237,3 +237,21 @@ def test_a_refused_patch_whose_room_reads_back_invalid_is_counted_on_the_get():
     failure = only_failure(updates.judge_update(context(), evidence).verdict)
     assert (failure.rule, failure.operation, failure.situation) == \
         ("shape.meeting_room_schema", "GET /meeting_rooms/{sid}", "rejected PATCH: GET of the room")
+
+
+def test_a_refusal_in_front_of_the_api_is_told_from_the_apis_own():
+    """A 403 (or 406/413/414/431/451) with an HTML page is a firewall's or proxy's: the API never saw the
+    request. One with a JSON object is the API's, unless its Server/Via signature is none of the API's
+    2xx answers (a proxy answering JSON itself); other statuses are always the API's."""
+    api = frozenset({("BaseHTTP/0.6 Python/3.11", None)})
+    waf = Answer(403, text="<html>403 Forbidden</html>", content_type="text/html")
+    waf.headers["Server"] = "awselb/2.0"
+    assert "HTTP 403 text/html, Server: awselb/2.0" == answers.infrastructure_refusal(waf, api)
+    own = Answer(403, {"message": "read-only field"})
+    own.headers["Server"] = "BaseHTTP/0.6 Python/3.11"
+    assert answers.infrastructure_refusal(own, api) is None
+    assert answers.infrastructure_refusal(own, None) is None  # nothing known of the API's signature: the API's
+    proxy_json = Answer(403, {"message": "Forbidden"})  # no Server header: not signed as the API signs
+    assert "signed unlike the API's answers" in answers.infrastructure_refusal(proxy_json, api)
+    assert answers.infrastructure_refusal(Answer(422, text="<html></html>", content_type="text/html"), api) is None
+    assert answers.infrastructure_refusal(Answer(413, text="", content_type=""), api).startswith("HTTP 413")

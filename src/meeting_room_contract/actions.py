@@ -146,12 +146,12 @@ def replay_target(run: Run) -> dict[str, Any]:
             "room_name_prefix": run.target.registry.room_name_prefix}
 
 
-def front_refusal(response: requests.Response | None) -> str | None:
+def front_refusal(run: Run, response: requests.Response | None) -> str | None:
     """Why an answer came from a firewall or proxy in front of the API, with what it refused (one line);
-    None when it may be the API's (`answers.infrastructure_refusal`)."""
+    None when it may be the API's (`answers.infrastructure_refusal`, with the API's signature so far)."""
     if response is None:
         return None
-    how = answers.infrastructure_refusal(response)
+    how = answers.infrastructure_refusal(response, frozenset(run.target.counter.api_signatures))
     if how is None:
         return None
     request = response.request
@@ -172,7 +172,7 @@ def settle(run: Run, verdict: Verdict, response: requests.Response | None = None
         for rule_id, operation, _passed in verdict.checked:
             run.recorder.unchecked(rule_id, operation, "the answer was a stand-in after a gateway error, not the target's")
         return
-    refused_in_front = front_refusal(response)
+    refused_in_front = front_refusal(run, response)
     if refused_in_front is not None:
         for rule_id, operation, _passed in verdict.checked:
             run.recorder.unchecked(rule_id, operation, refused_in_front)

@@ -169,6 +169,7 @@ class ConferenceClient:
             response = self._answer_of(method, path, url, kwargs, creation)
             attempts += 1
         response.gateway_attempts = attempts  # type: ignore[attr-defined]
+        self.counter.note_api_answer(response)
         if response.status_code in GATEWAY_STATUSES and attempts > 1:
             self.counter.gateway_give_ups += 1
         if response.status_code == 401 and "auth" not in kwargs and self.credentials is not None:

@@ -55,7 +55,7 @@ def validate_by_rule(run: Run, case: Any, response: Any, operation: str, *, raw:
     """schemathesis's checks on one answer, each failure counted and raised under our rule ids.
 
     `raw` is the requests answer behind a schemathesis `Response` (for the reproduction)."""
-    refused_in_front = actions.front_refusal(raw if raw is not None else response)
+    refused_in_front = actions.front_refusal(run, raw if raw is not None else response)
     if refused_in_front is not None:  # a firewall or proxy answered, not the API: nothing of the contract to judge
         run.recorder.unchecked(CONFORMANCE_RULE, operation, refused_in_front)
         return

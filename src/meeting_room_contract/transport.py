@@ -228,7 +228,17 @@ class RequestCounter:
     def __init__(self) -> None:
         self.value = 0
         self.gateway_give_ups = 0
+        # (Server, Via) of the target's 2xx answers: the API's own signature (a proxy answering itself signs otherwise)
+        self.api_signatures: set[tuple[str | None, str | None]] = set()
         self._lock = threading.Lock()
+
+    def note_api_answer(self, response: Any) -> None:
+        """A 2xx answer comes from the API (a proxy or firewall refuses, it does not answer 2xx): its signature."""
+        if 200 <= response.status_code < 300 and len(self.api_signatures) < 16:
+            signature = (response.headers.get("Server"), response.headers.get("Via"))
+            if signature not in self.api_signatures:
+                with self._lock:
+                    self.api_signatures.add(signature)
 
     def add(self) -> None:
         with self._lock:

@@ -16,14 +16,21 @@ FRONT_REFUSAL_STATUSES = frozenset({403, 406, 413, 414, 431, 451})
 PROXY_HEADERS = ("Server", "Via", "X-Cache", "CF-Ray", "X-Amz-Cf-Id", "X-Azure-Ref")
 
 
-def infrastructure_refusal(answer: Answer) -> str | None:
+def infrastructure_refusal(answer: Answer, api_signatures: frozenset[tuple[str | None, str | None]] | None = None) -> str | None:
     """How a firewall or proxy in front of the API refused the request (one line), or None when the
     answer may be the API's: a 403/406/413/414/431/451 whose body is not a JSON object (an HTML page,
-    text, nothing). Such an answer says nothing about the contract: what it refused was not tested."""
-    if answer.status_code not in FRONT_REFUSAL_STATUSES or isinstance(json_or_none(answer), dict):
+    text, nothing), or whose `Server`/`Via` headers are none the API's own answers carried
+    (`api_signatures`: the (Server, Via) pairs of the target's 2xx answers so far; a proxy that
+    answers itself with a JSON body signs it otherwise). Such an answer says nothing about the
+    contract: what it refused was not tested."""
+    if answer.status_code not in FRONT_REFUSAL_STATUSES:
+        return None
+    signature = (answer.headers.get("Server"), answer.headers.get("Via"))
+    if isinstance(json_or_none(answer), dict) and (not api_signatures or signature in api_signatures):
         return None
     marks = [f"{name}: {answer.headers[name][:40]}" for name in PROXY_HEADERS if answer.headers.get(name)]
-    return f"HTTP {answer.status_code} {media_type(answer) or 'no content type'}" + (f", {', '.join(marks)}" if marks else "")
+    how = f"HTTP {answer.status_code} {media_type(answer) or 'no content type'}" + (f", {', '.join(marks)}" if marks else "")
+    return how if not isinstance(json_or_none(answer), dict) else how + " (signed unlike the API's answers)"
 
 
 @judge("server.never_5xx")
