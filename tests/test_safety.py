@@ -613,3 +613,37 @@ def test_a_story_keeps_only_the_rooms_it_touches():
     answer = json.loads(kept[1].answer)
     assert [item["meeting_room_sid"] for item in answer["items"]] == [ours] and "alice" not in kept[1].answer
     assert "1 item(s) of other rooms left out" in answer[stories.OTHER_ROOMS_LEFT_OUT]
+
+
+def test_a_page_that_contradicts_itself_once_is_read_again_not_judged(stub):
+    """Another tester's insert between the server's count and its select: one answer's `total` is one short.
+    The page is read again before anything is judged; only a contradiction that persists is a violation."""
+    rooms = [{"meeting_room_sid": f"s{i}"} for i in range(5)]
+    answered = [0]
+
+    def racing(query: dict) -> Any:
+        answered[0] += 1
+        body = _lister(rooms, cap=10)(query)
+        return {**body, "total": body["total"] - 1} if answered[0] == 1 else body  # counted early, once
+
+    server = stub([OK], lists=racing)
+    assert _client(server.base_url).list_all("/meeting_rooms") == rooms
+    assert answered[0] == 2
+
+
+def test_the_pages_after_the_first_are_read_at_once_and_a_changing_list_is_read_again(stub):
+    """A list of several pages is read in one round trip after the first page (the window in which another
+    tester's writes can change it is short); when its total changed meanwhile, it is read again, whole."""
+    rooms = [{"meeting_room_sid": f"s{i:02d}"} for i in range(10)]
+    grown = rooms + [{"meeting_room_sid": "s99"}]
+    readings = [0]
+
+    def changing(query: dict) -> Any:
+        if query.get("offset") == "0":
+            readings[0] += 1
+        current = rooms if readings[0] == 1 and query.get("offset") == "0" else grown  # an insert after the first page
+        return _lister(current, cap=3)(query)
+
+    server = stub([OK], lists=changing)
+    assert _client(server.base_url).list_all("/meeting_rooms") == grown
+    assert readings[0] == 2

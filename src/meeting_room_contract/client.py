@@ -4,6 +4,7 @@ owns (`registry`), sent through a polite session (`transport`), gateway errors r
 from __future__ import annotations
 
 import json
+import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable
@@ -19,7 +20,8 @@ from .transport import (GATEWAY_GIVE_UPS, GATEWAY_STATUSES, NO_DEADLINE, SAFE_ME
 
 
 LIST_PAGE_SIZE = 1000  # the documented maximum: most listings are one page, read at one moment
-LIST_ATTEMPTS = 3
+LIST_ATTEMPTS = 5
+PAGES_AT_ONCE = 8  # the pages after the first are read at the same time (one round trip for the whole list)
 LIST_REREADS = 2  # a page that contradicts itself is read this many times more before it is judged
 LIST_REREAD_PAUSE_S = 0.2
 MAX_LISTED_ITEMS = 20000  # an account with more rooms is too large to list in a contract run
@@ -356,7 +358,9 @@ class ConferenceClient:
         (`_too_large`): the suite never works on a partial list.
         """
         key = LIST_KEYS.get(path.split("?")[0], "")
-        for _ in range(LIST_ATTEMPTS):
+        for attempt in range(LIST_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0.05, 0.25) * attempt)  # others are writing: not in step with them
             items, stable = self._list_pass(path, page_size, max_items, key)
             if stable:
                 if path.split("?")[0] == "/meeting_rooms":
@@ -382,36 +386,47 @@ class ConferenceClient:
         raise AssertionError("unreachable")
 
     def _list_pass(self, path: str, page_size: int, max_items: int, key: str) -> tuple[list[dict[str, Any]], bool]:
+        """One reading of every page: (items, whether they are one consistent list). Once the first page tells
+        `total` and how many items a page holds, the other pages are read at the same time: on a shared account
+        the list changes while it is read, and a reading that takes one round trip instead of one per page is
+        far less likely to meet a change (which makes it start again)."""
+        order = f"&order={key}+asc" if key else ""
+        page, total, has_more = self.list_page(path, 0, page_size, order)
+        if total is not None and total > max_items:
+            raise self._too_large(path, total, max_items)
+        pages = [page]
+        step = len(page)
+        if total is not None and step and total > step:
+            offsets = list(range(step, total, step))
+            with ThreadPoolExecutor(max_workers=min(PAGES_AT_ONCE, len(offsets)), thread_name_prefix="contract-list") as pool:
+                rest = list(pool.map(lambda offset: self.list_page(path, offset, page_size, order), offsets))
+            if any(other_total != total for _, other_total, _ in rest):
+                return [], False  # the list changed under us: read it again
+            pages += [other for other, _, _ in rest]
         items: list[dict[str, Any]] = []
         seen: set[Any] = set()
-        first_total: Any = _UNSET
-        order = f"&order={key}+asc" if key else ""
-        while True:
-            offset = len(items)
-            page, total, has_more = self.list_page(path, offset, page_size, order)
-            if total is not None and total > max_items:
-                raise self._too_large(path, total, max_items)
-            if first_total is _UNSET:
-                first_total = total
-            elif total != first_total:
-                return items, False  # the list changed under us: read it again
-            for item in page:
+        for chunk in pages:
+            for item in chunk:
                 ident = item.get(key) if key and isinstance(item, dict) else None
                 if ident is not None and ident in seen:
-                    return items, False  # shifted by an insertion: read it again
+                    return [], False  # shifted by an insertion: read it again
                 if ident is not None:
                     seen.add(ident)
                 items.append(item)
-            if total is not None:
-                done = len(items) >= total
-            elif has_more is not None:
-                done = not has_more
-            else:
-                done = not page  # neither total nor has_more (a shape violation of its own): read to an empty page
-            if done:
-                return items, True
+        if total is not None:
+            return (items, True) if len(items) >= total else ([], False)  # a page shorter than the first: changed
+        while (has_more if has_more is not None else bool(page)):  # no total: page after page
             if len(items) >= max_items:
                 raise self._too_large(path, None, max_items)
+            page, total, has_more = self.list_page(path, len(items), page_size, order)
+            for item in page:
+                ident = item.get(key) if key and isinstance(item, dict) else None
+                if ident is not None and ident in seen:
+                    return [], False
+                if ident is not None:
+                    seen.add(ident)
+                items.append(item)
+        return items, True
 
     def _too_large(self, path: str, total: int | None, max_items: int) -> TargetUnavailable:
         """An account too large to list: the suite never works on a partial list, so it cannot prove
