@@ -23,7 +23,6 @@ import argparse
 import ipaddress
 import json
 import os
-import random
 import re
 import sys
 import threading
@@ -54,27 +53,6 @@ class UsageError(Exception):
 class EvidenceError(Exception):
     """The evidence a judge needs could not be gathered (the target did not answer, a listing contradicted
     itself, a read failed): the violation is neither reproduced nor refuted (exit 3, one line)."""
-
-
-def _fresh_code_like(code: str, taken: set[str]) -> str:
-    """A code of the same form as `code`: the same length, `*`/`#` (any non-digit) and leading zeros where
-    they were, the other digits drawn anew; never one in `taken`."""
-    digits = [i for i, char in enumerate(code) if char.isdigit()]
-    leading = 0
-    while leading < len(digits) and code[digits[leading]] == "0" and digits[leading] == leading:
-        leading += 1
-    free = digits[leading:]
-    if not free:
-        return code  # nothing to draw (all zeros or no digit): sent as recorded
-    rng = random.SystemRandom()
-    for _ in range(1000):
-        chars = list(code)
-        for position, index in enumerate(free):
-            chars[index] = str(rng.randint(1, 9) if position == 0 else rng.randint(0, 9))
-        fresh = "".join(chars)
-        if fresh not in taken and fresh != code:
-            return fresh
-    return code
 
 
 class Unreplayable(Exception):
@@ -197,12 +175,13 @@ class Replayer:
                     continue
         if not found:
             return
-        taken: set[str] = set()
-        for room in self.clients["primary"].list_all("/meeting_rooms"):
-            taken |= {str(code) for code in self.run.model.unique_values(room)}
+        for room in self.clients["primary"].list_all("/meeting_rooms"):  # codes held now are not fresh
+            self.run.codes.add(str(code) for code in self.run.model.unique_values(room))
         for code in dict.fromkeys(found):
-            fresh = _fresh_code_like(code, taken | set(self.codes.values()))
-            self.codes[code] = fresh
+            try:
+                self.codes[code] = self.run.codes.fresh_like(code)
+            except ValueError:  # no code of that form is free (no digit to draw): sent as recorded
+                self.codes[code] = code
 
     def client_for(self, step: Step):
         if step.login == "mixed":  # one login's user (or a made-up one) with a known login's password

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import string
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -54,6 +56,24 @@ class CodeBook:
             options = [m for m in (below, below + workers) if 0 <= m < size]
             return f"{base + min(options, key=lambda m: abs(m - last)):0{len(value)}d}"
         return value
+
+    def fresh_like(self, template: str) -> str:
+        """A code of the form of `template`, in no room the run knows of and never handed out before: its
+        length, its non-digits (`*`, `#`) and its leading zeros where they are (of all zeros, the last digit
+        is drawn), the other digits drawn anew from the OS random source (within the worker's share).
+        ValueError when no such code is free."""
+        digits = [i for i, char in enumerate(template) if char.isdigit()]
+        zeros = next((n for n, i in enumerate(digits) if template[i] != "0" or i != n), len(digits))
+        free = digits[zeros:] or digits[-1:]  # all zeros: the last digit is drawn (still leading zeros, the length)
+        for _ in range(10_000):
+            chars = list(template)
+            for position, index in enumerate(free):
+                chars[index] = secrets.choice(string.digits[1:] if position == 0 else string.digits)
+            code = "".join(chars)
+            if code not in self and self.in_share("".join(char for char in code if char.isdigit())):
+                self.add([code])
+                return code
+        raise ValueError(f"no fresh access code of the form {template!r} left")
 
     def add(self, codes: Any) -> None:
         with self._lock:

@@ -688,22 +688,9 @@ def _codes_of(run: Run, lengths: Sequence[int], *, prefix: str = "", suffix: str
 
 
 def fresh_code_like(run: Run, template: str) -> str:
-    """A fresh access code of the form of `template` (not in use on the target, never repeated): its
-    length, its non-digits (`*`, `#`) and its leading zeros where they are, the other digits drawn
-    anew. Fixed codes in test cases would meet a room a dead run or a colleague left holding them."""
-    digits = [i for i, char in enumerate(template) if char.isdigit()]
-    zeros = next((n for n, i in enumerate(digits) if template[i] != "0" or i != n), len(digits))
-    free = digits[zeros:]
-    for _ in range(10_000):
-        chars = list(template)
-        for position, index in enumerate(free):
-            chars[index] = secrets.choice(string.digits[1:] if position == 0 else string.digits)
-        code = "".join(chars)
-        plain = "".join(char for char in code if char.isdigit())
-        if code not in run.codes and run.codes.in_share(plain):
-            run.codes.add([code])
-            return code
-    raise ValueError(f"no fresh access code of the form {template!r} left")
+    """A fresh access code of the form of `template` (`CodeBook.fresh_like`). Fixed codes in test cases
+    would meet a room a dead run or a colleague left holding them."""
+    return run.codes.fresh_like(template)
 
 
 def with_fresh_codes(run: Run, body: Any) -> Any:
