@@ -174,9 +174,13 @@ def test_a_pinned_error_body_shape_is_checked_under_its_rule():
 
 def test_a_5xx_is_told_apart_gateway_page_or_application_error():
     gateway = answers.never_5xx(Answer(503, text="<html>down</html>", content_type="text/html"), PATCH, "PATCH of a room")
-    assert gateway[0].rule == "server.never_5xx" and "gateway/proxy page" in gateway[0].detail
+    assert gateway[0].rule == "server.never_5xx" and "gateway/proxy answer" in gateway[0].detail
     application = answers.never_5xx(Answer(500, {"message": "boom"}), PATCH, "PATCH of a room")
     assert "application error" in application[0].detail
+    kong = Answer(502, {"message": "An invalid response was received from the upstream server"})
+    kong.headers["Via"] = "1.1 kong/3.4.2"
+    assert "gateway/proxy answer (application/json, Via: 1.1 kong/3.4.2)" in answers.never_5xx(kong, PATCH, "x")[0].detail
+    assert "gateway status with a JSON body" in answers.never_5xx(Answer(502, {"m": 1}), PATCH, "x")[0].detail
     assert answers.never_5xx(Answer(404, {"message": "no"}), PATCH, "x") == []
 
 

@@ -647,3 +647,19 @@ def test_the_pages_after_the_first_are_read_at_once_and_a_changing_list_is_read_
     server = stub([OK], lists=changing)
     assert _client(server.base_url).list_all("/meeting_rooms") == grown
     assert readings[0] == 2
+
+
+def test_an_empty_page_past_the_end_of_a_list_that_shrank_is_read_again_not_judged(stub):
+    """The first page said total 3; a room went before the second page was read, which is then empty
+    past the new end (total 2). That is consistent (the list changed), never a contradiction: read again."""
+    rooms = [{"meeting_room_sid": f"s{i}"} for i in range(3)]
+    shrunk, readings = rooms[:2], [0]
+
+    def shrinking(query: dict) -> Any:
+        if query.get("offset") == "0":
+            readings[0] += 1
+        current = rooms if readings[0] == 1 and query.get("offset") == "0" else shrunk
+        return _lister(current, cap=2)(query)
+
+    server = stub([OK], lists=shrinking)
+    assert _client(server.base_url).list_all("/meeting_rooms") == shrunk

@@ -41,9 +41,13 @@ def never_5xx(answer: Answer, operation: str, situation: str) -> list[Failure]:
         return []
     content_type = media_type(answer) or "no content type"
     attempts = getattr(answer, "gateway_attempts", 1)
-    if status in GATEWAY_STATUSES and json_or_none(answer) is None:
-        origin = (f"a gateway/proxy page ({content_type}) that persisted over {attempts} attempt(s): the "
-                  "infrastructure in front of the API, or the API behind it, is down")
+    marks = [f"{name}: {answer.headers[name][:40]}" for name in PROXY_HEADERS[1:] if answer.headers.get(name)]
+    if status in GATEWAY_STATUSES and (json_or_none(answer) is None or marks):
+        origin = (f"a gateway/proxy answer ({content_type}{''.join(', ' + mark for mark in marks)}) that persisted over "
+                  f"{attempts} attempt(s): the infrastructure in front of the API, or the API behind it, is down")
+    elif status in GATEWAY_STATUSES:
+        origin = (f"a gateway status with a JSON body ({content_type}), persisted over {attempts} attempt(s): from the API "
+                  "or a gateway in front of it")
     elif json_or_none(answer) is None:
         origin = f"a {content_type} answer, from the API or a proxy in front of it"
     else:
