@@ -208,15 +208,20 @@ def measure_round_trip(base_url: str, timeout: float) -> float | None:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     quickest = None
+    timed_out = False
     with requests.Session() as session:
         for _ in range(PROBES):
             started = time.monotonic()
             try:
                 session.get(base_url.rstrip("/") + "/meeting_rooms", timeout=timeout, allow_redirects=False)
             except requests.Timeout:
-                # no answer within the timeout (a cold start, or a silent server the preflight will name):
-                # not a loopback-fast target, and one wait is enough (a user's mistake is reported in seconds)
-                return float(timeout) if quickest is None else quickest
+                # no answer within the timeout: a cold start (the next probe meets a warm target and measures
+                # it: a loopback target that woke up slowly is still near), or a silent server the preflight will
+                # name (one more wait at most: a user's mistake is reported in seconds)
+                if timed_out or quickest is not None:
+                    return float(timeout) if quickest is None else quickest
+                timed_out = True
+                continue
             except requests.RequestException:
                 return None
             took = time.monotonic() - started
