@@ -378,6 +378,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     return report
 
 
+NOT_JUDGED_SHOWN = 5  # reasons listed per rule at the end of a run (all of them are in contract-summary.json)
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-html writes report.html, whose summary links the contract report
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Delete every room the run created (also after failures and Ctrl-C), then write the summary."""
@@ -396,7 +399,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             remaining, workers_created = _sweep_at_the_end(target)
     remaining = sorted(set(target.close()) | set(remaining))
     if remaining:
-        config.get_terminal_writer().line(f"WARNING: could not delete rooms {remaining}", red=True)
+        writer = config.get_terminal_writer()
+        writer.line()  # on a line of its own, never glued to pytest's progress line
+        writer.line(f"WARNING: {len(remaining)} room(s) could not be deleted (the target refused or did not answer; "
+                    "their login and sid are in the cleanup journal, and --delete-leftovers tries them again):", red=True)
+        for sid in remaining:
+            writer.line(f"  {sid}", red=True)
     report_dir = config.stash.get(REPORT_DIR_KEY, None)
     part = {**run.recorder.to_dict(), "requests_sent": target.counter.value,
             "rooms_created": _own_rooms_created(target), "rooms_left_behind": remaining,
@@ -530,7 +538,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         # R8-6: a rule checked by other answers is not "not checked"; only these answers were not judged
         label = f"NOT JUDGED (the rule was checked on other answers), {rule_id}" if rule_id in checked \
             else f"NOT CHECKED, {rule_id}"
-        terminalreporter.line(f"{label}: " + ", ".join(f"{value} x{count}" for value, count in values.items()), yellow=True)
+        terminalreporter.line(f"{label}: {sum(values.values())} answer(s), {len(values)} reason(s):", yellow=True)
+        for value, count in list(values.items())[:NOT_JUDGED_SHOWN]:  # one short line each: the JSON summary has all
+            terminalreporter.line(f"  {value if len(value) <= 200 else value[:199] + '…'} x{count}", yellow=True)
+        if len(values) > NOT_JUDGED_SHOWN:
+            terminalreporter.line(f"  ... {len(values) - NOT_JUDGED_SHOWN} more (contract-summary.json, not_checked)",
+                                  yellow=True)
     for name, values in summary["behaviours"].items():
         terminalreporter.line(f"{name}: " + ", ".join(f"{value} x{count}" for value, count in values.items()))
     for kind, values in summary["drift"].items():
