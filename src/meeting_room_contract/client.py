@@ -23,6 +23,7 @@ LIST_PAGE_SIZE = 1000  # the documented maximum: most listings are one page, rea
 LIST_ATTEMPTS = 5
 PAGES_AT_ONCE = 8  # the pages after the first are read at the same time (one round trip for the whole list)
 LIST_REREADS = 2  # a page that contradicts itself is read this many times more before it is judged
+TOTAL_REREADS = 5  # ... and this many when only its `total` disagrees (another tester wrote between count and select)
 LIST_REREAD_PAUSE_S = 0.2
 MAX_LISTED_ITEMS = 20000  # an account with more rooms is too large to list in a contract run
 LIST_KEYS = {"/meeting_rooms": "meeting_room_sid", "/did_groups": "did_group_sid"}
@@ -373,17 +374,20 @@ class ConferenceClient:
         """One page of a list, checked (`check_list_envelope`). A page that contradicts itself is read
         again before anything is judged: on a shared account another tester's write can make one answer
         disagree with itself for a moment (a `total` counted before the items were selected). Only a
-        contradiction that persists over LIST_REREADS more reads raises ListingContradiction."""
-        for attempt in range(LIST_REREADS + 1):
+        contradiction that persists over LIST_REREADS more reads (TOTAL_REREADS when only `total` disagrees
+        with the page) raises ListingContradiction."""
+        attempt = 0
+        while True:
             response = self.request("GET", f"{path}?limit={page_size}&offset={offset}{order}")
             response.raise_for_status()
             try:
                 return check_list_envelope(_json_or_none(response), offset, page_size, response, path)
-            except ListingContradiction:
-                if attempt == LIST_REREADS:
+            except ListingContradiction as contradiction:
+                # a total that disagrees with the page is what busy writers cause: it gets more reads to settle
+                if attempt >= (TOTAL_REREADS if contradiction.about_total else LIST_REREADS):
                     raise
-                time.sleep(LIST_REREAD_PAUSE_S * (attempt + 1))
-        raise AssertionError("unreachable")
+            attempt += 1
+            time.sleep(LIST_REREAD_PAUSE_S * random.uniform(0.5, 1.5) * attempt)
 
     def _list_pass(self, path: str, page_size: int, max_items: int, key: str) -> tuple[list[dict[str, Any]], bool]:
         """One reading of every page: (items, whether they are one consistent list). Once the first page tells
@@ -448,8 +452,11 @@ class ListingContradiction(AssertionError):
 
     rule_id = "shape.response_conformance"
 
-    def __init__(self, detail: str, response: requests.Response):
+    def __init__(self, detail: str, response: requests.Response, *, about_total: bool = False):
         self.detail, self.response = detail, response
+        # only `total` disagrees with the page: what another tester's write between the server's count and its
+        # select looks like (the items, `count` and `offset` of one select always agree with each other)
+        self.about_total = about_total
         redactor = redactor_of(response)
         answer = response.text[:400]
         answer = redactor.scrub(answer) if redactor is not None else answer
@@ -468,7 +475,8 @@ def check_list_envelope(data: Any, offset: int, limit: int, response: requests.R
     page = data["items"]
     count, total, has_more = data.get("count"), data.get("total"), data.get("has_more")
     listed_offset, listed_limit = data.get("offset"), data.get("limit")
-    problems = []
+    problems: list[str] = []
+    total_problems: list[str] = []  # those a total counted apart from the select explains
     if count is not None and count != len(page):
         problems.append(f"count is {count!r} but {len(page)} item(s) are listed")
     if listed_offset is not None and listed_offset != offset:
@@ -486,17 +494,18 @@ def check_list_envelope(data: Any, offset: int, limit: int, response: requests.R
     end = offset + len(page)
     if total is not None:
         if end > total and page:  # (an empty page at or past the end is consistent: the list is shorter than asked)
-            problems.append(f"offset {offset} + {len(page)} item(s) is more than total {total}")
+            total_problems.append(f"offset {offset} + {len(page)} item(s) is more than total {total}")
         if has_more is True and end >= total:
-            problems.append(f"has_more is true but offset + count ({end}) reaches total {total}")
+            total_problems.append(f"has_more is true but offset + count ({end}) reaches total {total}")
         if has_more is False and end < total:
-            problems.append(f"has_more is false but offset + count ({end}) is below total {total}")
+            total_problems.append(f"has_more is false but offset + count ({end}) is below total {total}")
         if not page and end < total:
-            problems.append(f"an empty page at offset {offset} though total is {total}")
+            total_problems.append(f"an empty page at offset {offset} though total is {total}")
     if has_more is True and not page:
         problems.append("has_more is true on an empty page")
-    if problems:
-        raise ListingContradiction(f"{what}: the list envelope contradicts itself: " + "; ".join(problems), response)
+    if problems or total_problems:
+        raise ListingContradiction(f"{what}: the list envelope contradicts itself: " + "; ".join(problems + total_problems),
+                                   response, about_total=not problems)
     return page, total, has_more
 
 
