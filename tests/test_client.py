@@ -53,7 +53,7 @@ def test_mutating_a_room_this_run_did_not_create_is_refused():
 
 
 def test_curl_reproduction_shows_environment_variables_not_the_password():
-    secret = "s3cr3t-Pa55"
+    secret = "qwerty123"  # the mock's password for this login: the request is answered, not refused
     credentials = Credentials("conference_user_123", secret)
     with MeetingRoomMock() as mock:
         client = _client(mock, password=secret)

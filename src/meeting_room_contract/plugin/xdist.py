@@ -30,6 +30,7 @@ import execnet
 import pytest
 import requests
 
+from .. import preflight
 from ..journal import RUN_SIDE_FILES
 from ..worker_codes import WorkerCodes
 from .options import option
@@ -167,8 +168,16 @@ def default_workers(config: pytest.Config) -> None:
     base_url = option(config, "base_url")
     if not base_url or config.getoption("mock_fault") or config.getoption("mock_variant"):
         return
-    timeout = min(5.0, float(config.getoption("request_timeout") or 5.0))
-    round_trip = measure_round_trip(str(base_url), timeout)
+    request_timeout = float(config.getoption("request_timeout") or 5.0)
+    timeout = min(5.0, request_timeout)
+    try:
+        round_trip = measure_round_trip(str(base_url), timeout)
+    except SilentTarget as silence:
+        if timeout < request_timeout:
+            round_trip = timeout  # silent within the probe's timeout, not proven silent within --request-timeout
+        else:  # twice no answer within --request-timeout: the preflight's line now, not after a third wait
+            raise pytest.UsageError("preflight: " + preflight.describe_error(silence.error, str(base_url),
+                                                                             request_timeout)) from None
     workers = remote_workers(round_trip)
     if workers and round_trip is not None and round_trip < MIN_WORKER_RTT_S and narrowed_selection(config):
         workers = 0  # a near target and a few tests: serial
@@ -201,9 +210,18 @@ def balance(config: pytest.Config) -> None:
             config.option.maxschedchunk = 2
 
 
+class SilentTarget(Exception):
+    """Two probes in a row got no answer within their timeout (`error`: the last one's)."""
+
+    def __init__(self, error: requests.Timeout):
+        super().__init__(str(error))
+        self.error = error
+
+
 def measure_round_trip(base_url: str, timeout: float) -> float | None:
     """The quickest of a few round trips to the target (GETs without credentials: no login is tried,
-    nothing changes); None when it does not answer (the preflight then says why in one line)."""
+    nothing changes); None when it does not answer (the preflight then says why in one line);
+    SilentTarget when the first two probes both waited `timeout` for nothing."""
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
@@ -214,12 +232,14 @@ def measure_round_trip(base_url: str, timeout: float) -> float | None:
             started = time.monotonic()
             try:
                 session.get(base_url.rstrip("/") + "/meeting_rooms", timeout=timeout, allow_redirects=False)
-            except requests.Timeout:
+            except requests.Timeout as error:
                 # no answer within the timeout: a cold start (the next probe meets a warm target and measures
-                # it: a loopback target that woke up slowly is still near), or a silent server the preflight will
-                # name (one more wait at most: a user's mistake is reported in seconds)
-                if timed_out or quickest is not None:
-                    return float(timeout) if quickest is None else quickest
+                # it: a loopback target that woke up slowly is still near), or a silent server (one more wait
+                # at most: a user's mistake is reported in seconds)
+                if quickest is not None:
+                    return quickest
+                if timed_out:
+                    raise SilentTarget(error) from None
                 timed_out = True
                 continue
             except requests.RequestException:
