@@ -303,11 +303,8 @@ def test_a_wrong_password_probe_answered_429_is_never_repeated_and_the_run_goes_
     with MeetingRoomMock() as mock:
         proxy = Proxy(mock.base_url, intercept)
         try:
-            command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts" / "test_auth.py"), "-q", "-n", "0",
-                       "-p", "no:cacheprovider", "--base-url", proxy.base_url, "--username", USER,
-                       "--second-username", SECOND_USER, "--report-dir", str(tmp_path), "--state-dir", str(tmp_path / "state"),
-                       "--no-contract-strict", "--cross-login-probes"]
-            completed = subprocess.run(command, env=_env(password_in_env=True), capture_output=True, text=True, timeout=300)
+            completed = _run_through(proxy.base_url, "test_auth.py", tmp_path, tmp_path / "state",
+                                     "--no-contract-strict", "--cross-login-probes")
         finally:
             proxy.stop()
     out = completed.stdout + completed.stderr
@@ -331,6 +328,15 @@ def _credentials_sent(handler) -> tuple[str, str] | None:
     return user, password
 
 
+def _run_through(proxy_url: str, contract_file: str, report_dir, state_dir, *extra: str) -> subprocess.CompletedProcess:
+    """One serial contract run of `contracts/<contract_file>` through a proxy, both logins given, the
+    passwords in the environment."""
+    command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts" / contract_file), "-q", "-n", "0",
+               "-p", "no:cacheprovider", "--base-url", proxy_url, "--username", USER,
+               "--second-username", SECOND_USER, "--report-dir", str(report_dir), "--state-dir", str(state_dir), *extra]
+    return subprocess.run(command, env=_env(password_in_env=True), capture_output=True, text=True, timeout=300)
+
+
 def test_parallel_runs_on_one_login_send_one_wrong_password_probe_per_window_and_no_cross_login_probe(tmp_path):
     """Two runs sharing a state dir (parallel pipelines on one login) within --wrong-password-window: the
     second sends no wrong-password probe (reported as not checked, the run goes on), and without
@@ -348,12 +354,8 @@ def test_parallel_runs_on_one_login_send_one_wrong_password_probe_per_window_and
         try:
             outputs = []
             for run in ("first", "second"):
-                command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts" / "test_auth.py"), "-q", "-n", "0",
-                           "-p", "no:cacheprovider", "--base-url", proxy.base_url, "--username", USER,
-                           "--second-username", SECOND_USER, "--report-dir", str(tmp_path / run),
-                           "--state-dir", str(tmp_path / "state"), "--no-contract-strict"]
-                completed = subprocess.run(command, env=_env(password_in_env=True), capture_output=True, text=True,
-                                           timeout=300)
+                completed = _run_through(proxy.base_url, "test_auth.py", tmp_path / run, tmp_path / "state",
+                                         "--no-contract-strict")
                 outputs.append((completed.returncode, completed.stdout + completed.stderr))
         finally:
             proxy.stop()
@@ -384,11 +386,8 @@ def test_a_password_echoed_in_an_answer_is_in_no_file_under_reports(tmp_path):
     with MeetingRoomMock() as mock:
         proxy = Proxy(mock.base_url, intercept)
         try:
-            command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts" / "test_auth.py"), "-q", "-n", "0",
-                       "-p", "no:cacheprovider", "--base-url", proxy.base_url, "--username", USER,
-                       "--second-username", SECOND_USER, "--report-dir", str(tmp_path / "reports"),
-                       "--state-dir", str(tmp_path / "state"), "--cross-login-probes", "-k", "wrong_password"]
-            completed = subprocess.run(command, env=_env(password_in_env=True), capture_output=True, text=True, timeout=300)
+            completed = _run_through(proxy.base_url, "test_auth.py", tmp_path / "reports", tmp_path / "state",
+                                     "--cross-login-probes", "-k", "wrong_password")
         finally:
             proxy.stop()
     out = completed.stdout + completed.stderr
@@ -422,13 +421,9 @@ def test_a_deploy_during_the_preflight_is_waited_out_and_one_beyond_the_wait_bou
         with MeetingRoomMock() as mock:
             proxy = Proxy(mock.base_url, _deploying(seconds, asked))
             try:
-                command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts" / "test_patch.py"), "-q", "-n", "0",
-                           "-p", "no:cacheprovider", "--base-url", proxy.base_url, "--username", USER,
-                           "--second-username", SECOND_USER, "--report-dir", str(tmp_path / asked),
-                           "--state-dir", str(tmp_path / "state"), "--no-contract-strict", "-k", "empty_patch"]
                 started = time.monotonic()
-                completed = subprocess.run(command, env=_env(password_in_env=True), capture_output=True, text=True,
-                                           timeout=300)
+                completed = _run_through(proxy.base_url, "test_patch.py", tmp_path / asked, tmp_path / "state",
+                                         "--no-contract-strict", "-k", "empty_patch")
                 elapsed = time.monotonic() - started
             finally:
                 proxy.stop()
@@ -457,11 +452,8 @@ def test_a_login_whose_password_changes_mid_run_is_could_not_test_never_a_violat
     with MeetingRoomMock() as mock:
         proxy = Proxy(mock.base_url, rotated)
         try:
-            command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts" / "test_isolation.py"), "-q", "-n", "0",
-                       "-p", "no:cacheprovider", "--base-url", proxy.base_url, "--username", USER,
-                       "--second-username", SECOND_USER, "--report-dir", str(tmp_path / "reports"),
-                       "--state-dir", str(tmp_path / "state"), "--no-contract-strict"]
-            completed = subprocess.run(command, env=_env(password_in_env=True), capture_output=True, text=True, timeout=300)
+            completed = _run_through(proxy.base_url, "test_isolation.py", tmp_path / "reports", tmp_path / "state",
+                                     "--no-contract-strict")
         finally:
             proxy.stop()
     out = completed.stdout + completed.stderr
