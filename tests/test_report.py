@@ -157,6 +157,22 @@ def test_junit_tidy_folds_subtests_and_sets_messages(tmp_path):
     assert [p.get("name") for p in suite.iter("property")] == ["contract_target"]
 
 
+def test_junit_tidy_writes_control_characters_of_a_message_as_pytest_does(tmp_path):
+    """A rule's line that quotes a sent value with a control character (the edge corpus sends them) still
+    leaves a well-formed file: XML 1.0 has no such characters; they are written `#x0B`, as pytest does."""
+    import xml.etree.ElementTree as ET
+
+    from meeting_room_contract.plugin import junit
+
+    path = tmp_path / "junit.xml"
+    path.write_text('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" '
+                    'failures="1" skipped="0" tests="1"><testcase classname="contracts.test_a" name="test_x">'
+                    '<failure message="">CONTRACT VIOLATION</failure></testcase></testsuite></testsuites>')
+    junit.tidy(path, {junit.junit_name("contracts/test_a.py::test_x"): "patch.partial_update: name 'a\x0bb\x00' kept"})
+    failure = ET.parse(path).getroot().find("testsuite/testcase/failure")
+    assert failure.get("message") == "patch.partial_update: name 'a#x0Bb#x00' kept"
+
+
 def test_the_page_links_the_contract_and_only_files_the_run_writes(tmp_path):
     """Issue 26 items 6 and 8: the spec (path and hash) and start time are on the page, rule ids link to
     their CONTRACT.md headings, and with --junitxml elsewhere the page links that file, not reports/junit.xml."""
