@@ -150,6 +150,31 @@ def test_a_conflict_with_a_room_another_worker_deleted_is_still_proven(tmp_path)
     assert WorkerCodes(tmp_path, "tpa3om-def", model).holders(candidate, set()) == []  # another run's workers: nothing
 
 
+def test_another_workers_codes_are_read_incrementally_whole_lines_only(tmp_path):
+    """A lookup reads each other worker's notes from where the previous one stopped (not the whole file
+    again): new whole lines count, a line still being written counts once it is whole, old notes go."""
+    import json as json_module
+
+    from meeting_room_contract import spec
+    from meeting_room_contract import worker_codes
+    from meeting_room_contract.model import Model
+
+    mine = worker_codes.WorkerCodes(tmp_path, "tpa3om-abc", Model(spec.default()))
+    notes = tmp_path / "tpa3om-abc.codes.other-worker"
+    now = time.time()
+    notes.write_text(json_module.dumps([now - 2 * worker_codes.RECENT_S, "old", None]) + "\n"
+                     + json_module.dumps([now, "111111", None]) + "\n")
+    assert set(mine.recent()) == {"111111"}
+    whole, partial = json_module.dumps([now, "222222", None]) + "\n", json_module.dumps([now, "333333", None])
+    with open(notes, "a", encoding="utf-8") as out:
+        out.write(whole + partial[:10])
+    assert set(mine.recent()) == {"111111", "222222"}
+    with open(notes, "a", encoding="utf-8") as out:
+        out.write(partial[10:] + "\n")
+    assert set(mine.recent()) == {"111111", "222222", "333333"}
+    assert mine._read[notes][0] == notes.stat().st_size  # nothing is read twice
+
+
 def test_workers_draw_disjoint_access_codes():
     """Each worker knows only the codes it holds: fresh and drawn codes are split by worker, so no
     worker's room can hold a code another worker draws as free."""

@@ -31,6 +31,7 @@ class WorkerCodes:
         self.prefix = f"{run_id}.codes."
         self.path = directory / f"{self.prefix}{os.getpid()}"
         self._lock = threading.Lock()
+        self._read: dict[Path, tuple[int, list[tuple[float, Any, str]]]] = {}  # other worker's file -> (offset, notes)
 
     def sent(self, method: str, path: str, data: Any) -> None:
         """Note the codes of a POST/PATCH/PUT body of a meeting room (called before it is sent):
@@ -54,22 +55,26 @@ class WorkerCodes:
                 out.write("\n".join(lines) + "\n")
 
     def recent(self) -> dict[Any, set[Any]]:
-        """Code -> scopes (None: unknown) sent by the run's other workers in the last RECENT_S seconds."""
+        """Code -> scopes (None: unknown) sent by the run's other workers in the last RECENT_S seconds.
+        Each other worker's file is read from where the last lookup stopped (only whole lines: a line
+        being written is read next time); what is older than RECENT_S is forgotten."""
         since, found = time.time() - RECENT_S, {}
-        for other in self.directory.glob(self.prefix + "*"):
-            if other == self.path:
-                continue
-            try:
-                text = other.read_text(encoding="utf-8")
-            except OSError:
-                continue
-            for line in text.splitlines():
-                try:
-                    at, code, scope = json.loads(line)
-                except (ValueError, TypeError):
+        with self._lock:
+            for other in self.directory.glob(self.prefix + "*"):
+                if other == self.path:
                     continue
-                if isinstance(at, (int, float)) and at >= since and isinstance(code, (str, int, float)):
-                    found.setdefault(code, set()).add(json.dumps(scope))
+                offset, notes = self._read.get(other, (0, []))
+                try:
+                    with open(other, "rb") as notes_file:
+                        notes_file.seek(offset)
+                        text = notes_file.read()
+                except OSError:
+                    continue
+                whole = text[:text.rfind(b"\n") + 1]
+                notes = [note for note in notes if note[0] >= since] + _parsed(whole, since)
+                self._read[other] = (offset + len(whole), notes)
+                for _, code, scope in notes:
+                    found.setdefault(code, set()).add(scope)
         return found
 
     def holders(self, candidate: dict[str, Any], found_codes: set[Any]) -> list[dict[str, Any]]:
@@ -86,3 +91,16 @@ class WorkerCodes:
                     holders.append({"room": "(a room of another xdist worker of this run, gone by the lookup)",
                                     "scope": None, "same_scope": same, "codes": [code], "other_worker": True})
         return holders
+
+
+def _parsed(text: bytes, since: float) -> list[tuple[float, Any, str]]:
+    """The (time, code, scope as JSON) notes of whole lines sent since `since`; a line that is no note is skipped."""
+    notes = []
+    for line in text.decode("utf-8", errors="replace").splitlines():
+        try:
+            at, code, scope = json.loads(line)
+        except (ValueError, TypeError):
+            continue
+        if isinstance(at, (int, float)) and at >= since and isinstance(code, (str, int, float)):
+            notes.append((at, code, json.dumps(scope)))
+    return notes
