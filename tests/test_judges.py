@@ -259,3 +259,16 @@ def test_a_refusal_in_front_of_the_api_is_told_from_the_apis_own():
     assert "signed unlike the API's answers" in answers.infrastructure_refusal(proxy_json, api)
     assert answers.infrastructure_refusal(Answer(422, text="<html></html>", content_type="text/html"), api) is None
     assert answers.infrastructure_refusal(Answer(413, text="", content_type=""), api).startswith("HTTP 413")
+
+
+def test_a_schemathesis_500_is_server_never_5xx_whatever_order_its_failures_come_in():
+    """schemathesis lists "Server error" and "Undocumented status code" of one 500 in either order; the
+    rule is the most basic kind's (one bug, one group), and the message lists that kind first."""
+    from meeting_room_contract import generation
+
+    server_error, undocumented = type("ServerError", (), {})(), type("UndefinedStatusCode", (), {})()
+    for failures in ([server_error, undocumented], [undocumented, server_error]):
+        assert generation.failure_rule(failures) == "server.never_5xx"
+        assert generation._in_rule_order(failures) == [server_error, undocumented]
+    assert generation.failure_rule([undocumented]) == "status.documented_codes"
+    assert generation.failure_rule([type("JsonSchemaError", (), {})()]) == generation.CONFORMANCE_RULE

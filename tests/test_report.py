@@ -157,6 +157,27 @@ def test_junit_tidy_folds_subtests_and_sets_messages(tmp_path):
     assert [p.get("name") for p in suite.iter("property")] == ["contract_target"]
 
 
+def test_junit_a_failed_subtest_first_in_the_run_puts_its_test_first(tmp_path):
+    """Under xdist the run's first failure may be a schemathesis subtest (`test_ops[PATCH /x]`): its test,
+    into which the subtest is folded, is JUnit's first testcase, as it is the terminal's and the report's."""
+    import xml.etree.ElementTree as ET
+
+    from meeting_room_contract.plugin import junit
+
+    path = tmp_path / "junit.xml"
+    path.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="2" skipped="0" '
+        'tests="4"><testcase classname="contracts.test_a" name="test_x[one]"><failure message="">A</failure></testcase>'
+        '<testcase classname="contracts.test_a" name="test_ok"/>'
+        '<testcase classname="contracts.test_shape" name="test_ops"/>'
+        '<testcase classname="contracts.test_shape" name="test_ops[PATCH /x]"><failure message="">B</failure></testcase>'
+        "</testsuite></testsuites>")
+    junit.tidy(path, {}, failed_first=[junit.junit_name("contracts/test_shape.py::test_ops[PATCH /x]"),
+                                       junit.junit_name("contracts/test_a.py::test_x[one]")])
+    names = [case.get("name") for case in ET.parse(path).getroot().iter("testcase")]
+    assert names == ["test_ops", "test_x[one]", "test_ok"], names
+
+
 def test_junit_tidy_writes_control_characters_of_a_message_as_pytest_does(tmp_path):
     """A rule's line that quotes a sent value with a control character (the edge corpus sends them) still
     leaves a well-formed file: XML 1.0 has no such characters; they are written `#x0B`, as pytest does."""

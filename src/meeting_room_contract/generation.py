@@ -66,7 +66,7 @@ def validate_by_rule(run: Run, case: Any, response: Any, operation: str, *, raw:
         try:
             case.validate_response(response, **kwargs)
         except (Failure, FailureGroup) as error:
-            failures = list(error.exceptions) if isinstance(error, FailureGroup) else [error]
+            failures = _in_rule_order(list(error.exceptions) if isinstance(error, FailureGroup) else [error])
             rule_id = failure_rule(failures)
             details = "; ".join(f"{f.title}: {f.message}".strip() for f in failures)
             raise actions.violated(run, rule_id, f"{case.method.upper()} {case.formatted_path}: {details}",
@@ -75,8 +75,17 @@ def validate_by_rule(run: Run, case: Any, response: Any, operation: str, *, raw:
 
 
 def failure_rule(failures: list[Any]) -> str:
-    """Our rule for schemathesis's failures (the first kind we map; else response conformance)."""
-    return next((FAILURE_RULES[type(f).__name__] for f in failures if type(f).__name__ in FAILURE_RULES), CONFORMANCE_RULE)
+    """Our rule for schemathesis's failures: the most basic kind among them, in FAILURE_RULES's order (a
+    500 is `server.never_5xx` whether schemathesis lists "Server error" or "Undocumented status code"
+    first: its order varies, and one bug would be two groups); else response conformance."""
+    kinds = {type(f).__name__ for f in failures}
+    return next((rule_id for kind, rule_id in FAILURE_RULES.items() if kind in kinds), CONFORMANCE_RULE)
+
+
+def _in_rule_order(failures: list[Any]) -> list[Any]:
+    """The failures with the most basic kind first (FAILURE_RULES's order), then as schemathesis gave them."""
+    rank = {kind: index for index, kind in enumerate(FAILURE_RULES)}
+    return sorted(failures, key=lambda f: rank.get(type(f).__name__, len(rank)))
 
 
 def excluded_checks(case: Any, response: Any, excluded: list[Any]) -> list[Any]:

@@ -95,7 +95,7 @@ def tidy(path: Path, messages: Mapping[tuple[str, str], str], *, keep_statistics
             suite.remove(case)
         cases_left = suite.findall("testcase")
         if failed_first:
-            position = {name: index for index, name in enumerate(failed_first)}
+            position = _positions(failed_first, {(case.get("classname", ""), case.get("name", "")) for case in cases_left})
             ordered = sorted(cases_left, key=lambda case: position.get((case.get("classname", ""), case.get("name", "")),
                                                                       len(position)))
             for case in cases_left:
@@ -107,6 +107,17 @@ def tidy(path: Path, messages: Mapping[tuple[str, str], str], *, keep_statistics
         for tag, attribute in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
             suite.set(attribute, str(sum(1 for case in cases_left if case.find(tag) is not None)))
     tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _positions(failed_first: list[tuple[str, str]], names: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Each testcase's place in the run's reading order: a subtest's report (schemathesis's
+    `test_x[POST /meeting_rooms]`, folded into `test_x`) places its test."""
+    position: dict[tuple[str, str], int] = {}
+    for index, (classname, name) in enumerate(failed_first):
+        match = _SUBTEST.match(name)
+        key = (classname, name) if (classname, name) in names or not match else (classname, match["test"])
+        position.setdefault(key, index)
+    return position
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's junitxml wrote the file (its own pytest_sessionfinish)
