@@ -34,6 +34,7 @@ import requests
 
 from . import actions, ownership, preflight, spec, stories
 from .journal import DEFAULT_STATE_DIR, STATE_DIR_ENV, CleanupJournal
+from .redaction import Credentials
 from .registry import UnsafeTargetError
 from .transport import Chunked, Politeness, TargetUnavailable
 from .judges import answers, base, updates
@@ -566,6 +567,21 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _login_refused(base_url: str, login: Credentials, timeout: float) -> tuple[int, str] | None:
+    """Before anything is created: one GET with the login, sent once (no retries). (exit status, the
+    preflight's one line) when the target is not reached (nothing listens, DNS, TLS, no answer within
+    the timeout) or refuses the login; None when it answers."""
+    url = base_url.rstrip("/") + "/meeting_rooms?limit=1"
+    try:
+        answer = requests.get(url, headers={"Authorization": login.authorization_header()},
+                              timeout=(preflight.CONNECT_TIMEOUT_S, timeout), allow_redirects=False)
+    except requests.RequestException as error:
+        return UNREACHABLE, "the target could not be reached: " + preflight.describe_error(error, base_url, timeout)
+    if answer.status_code == 401:
+        return USAGE, f"the login {login.username!r} was refused (401): check --password (or $CONFERENCE_PASSWORD)"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m meeting_room_contract.replay", description=__doc__.split("\n\n")[0])
     parser.add_argument("report_dir")
@@ -599,12 +615,18 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(str(error)) from None
         if args.second_username and not second_password:
             raise UsageError("--second-username needs a password (--second-password or $CONFERENCE_SECOND_PASSWORD)")
+        if not args.request_timeout > 0:
+            raise UsageError(f"--request-timeout {args.request_timeout:g}: give a number of seconds above 0")
         doc = load_failure(Path(args.report_dir), args.failure)
         recorded_spec = doc.get("target", {}).get("spec")
         api_spec = spec.Spec(recorded_spec) if recorded_spec and Path(recorded_spec).exists() else spec.default()
     except (UsageError, ValueError, OSError) as error:
         print(f"replay: {error}", file=sys.stderr)
         return USAGE
+    refused = _login_refused(args.base_url, Credentials(args.username, password), args.request_timeout)
+    if refused is not None:
+        print(f"replay: {refused[1]}", file=sys.stderr)
+        return refused[0]
     recorded_prefix = recorded_run_prefix(doc)
     settings = TargetSettings(base_url=args.base_url, username=args.username, password=password,
                               second_username=args.second_username, second_password=second_password,
