@@ -376,3 +376,12 @@ def test_a_preflight_room_stored_behind_a_gateway_error_is_swept(stub, one_line)
     server = stub([], create_status=503, create_body=b"<html>Service Unavailable</html>", store_refused_create=True)
     one_line(_target(server.base_url), "503", "[cleanup: no room named")
     assert server.rooms == set()
+
+
+def test_a_report_or_state_dir_that_cannot_be_a_directory_is_one_line(one_line, tmp_path, mock):
+    """A --report-dir or --state-dir that names a file (or cannot be created) is a usage error naming the
+    option, never an INTERNALERROR."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    one_line(["--report-dir", str(a_file)], f"--report-dir {a_file}", "give a directory")
+    one_line([*_target(mock.base_url), "--state-dir", str(a_file), "-n", "0"], f"--state-dir {a_file}", "give a directory")

@@ -63,19 +63,30 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_InterruptTraceback(last_frame_only=is_worker(config)), "contract-interrupt-traceback")
     if not target.settings.uses_mock:  # every room created on a real target is journalled on disk at once
         state_dir = config.getoption("state_dir") or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
-        target.registry.attach_journal(CleanupJournal(state_dir, target.registry.run_id, keep=is_worker(config)))
+        try:
+            target.registry.attach_journal(CleanupJournal(state_dir, target.registry.run_id, keep=is_worker(config)))
+        except OSError as error:
+            raise pytest.UsageError(_not_a_directory("--state-dir", state_dir, error)) from None
     target.on_response = run.recorder.observe_response
     config.stash[RUN_KEY] = run
     report_dir = config.getoption("report_dir") or ("reports" if is_contract_run(config) else None)
     config.stash[REPORT_DIR_KEY] = report_dir
     if report_dir:
-        Path(report_dir).mkdir(parents=True, exist_ok=True)
+        try:
+            Path(report_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise pytest.UsageError(_not_a_directory("--report-dir", report_dir, error)) from None
         if not config.option.xmlpath:
             config.option.xmlpath = str(Path(report_dir) / "junit.xml")
         if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
             config.option.htmlpath = str(Path(report_dir) / "report.html")
             config.option.self_contained_html = True
     _name_the_spec_in_the_html_report(config, api_spec.description)
+
+
+def _not_a_directory(option_name: str, path: str | os.PathLike[str], error: OSError) -> str:
+    return (f"{option_name} {path}: {error.strerror or error} ({type(error).__name__}): give a directory this user "
+            "can create and write")
 
 
 def _name_the_spec_in_the_html_report(config: pytest.Config, description: str) -> None:
