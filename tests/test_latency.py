@@ -325,6 +325,10 @@ def test_a_cold_start_is_measured_warm_and_a_silent_target_counts_as_remote():
         with pytest.raises(xdist_plugin.SilentTarget):  # the caller says so (or, with a longer --request-timeout, counts it as remote)
             xdist_plugin.measure_round_trip(silent.base_url, 0.3)
         assert time.monotonic() - started < 1.5
+        started = time.monotonic()
+        with pytest.raises(xdist_plugin.SilentTarget):  # the second probe waits what --request-timeout leaves
+            xdist_plugin.measure_round_trip(silent.base_url, 0.3, then=0.6)
+        assert 0.9 <= time.monotonic() - started < 2.0
     finally:
         silent.stop()
     assert xdist_plugin.remote_workers(0.3) > 0  # a target this slow to answer is remote: workers

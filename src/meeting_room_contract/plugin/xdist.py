@@ -170,14 +170,11 @@ def default_workers(config: pytest.Config) -> None:
         return
     request_timeout = float(config.getoption("request_timeout") or 5.0)
     timeout = min(5.0, request_timeout)
-    try:
-        round_trip = measure_round_trip(str(base_url), timeout)
-    except SilentTarget as silence:
-        if timeout < request_timeout:
-            round_trip = timeout  # silent within the probe's timeout, not proven silent within --request-timeout
-        else:  # twice no answer within --request-timeout: the preflight's line now, not after a third wait
-            raise pytest.UsageError("preflight: " + preflight.describe_error(silence.error, str(base_url),
-                                                                             request_timeout)) from None
+    try:  # the second probe waits what --request-timeout leaves: both silent is the preflight's "no answer within"
+        round_trip = measure_round_trip(str(base_url), timeout, then=max(timeout, request_timeout - timeout))
+    except SilentTarget as silence:  # no answer within --request-timeout since the first probe: one line now
+        raise pytest.UsageError("preflight: " + preflight.describe_error(silence.error, str(base_url),
+                                                                         request_timeout)) from None
     workers = remote_workers(round_trip)
     if workers and round_trip is not None and round_trip < MIN_WORKER_RTT_S and narrowed_selection(config):
         workers = 0  # a near target and a few tests: serial
@@ -218,10 +215,11 @@ class SilentTarget(Exception):
         self.error = error
 
 
-def measure_round_trip(base_url: str, timeout: float) -> float | None:
+def measure_round_trip(base_url: str, timeout: float, then: float | None = None) -> float | None:
     """The quickest of a few round trips to the target (GETs without credentials: no login is tried,
-    nothing changes); None when it does not answer (the preflight then says why in one line);
-    SilentTarget when the first two probes both waited `timeout` for nothing."""
+    nothing changes); None when it does not answer (the preflight then says why in one line).
+    After a probe that got no answer within `timeout`, the next one waits `then` (default `timeout`);
+    SilentTarget when that one gets none either."""
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
@@ -231,7 +229,8 @@ def measure_round_trip(base_url: str, timeout: float) -> float | None:
         for _ in range(PROBES):
             started = time.monotonic()
             try:
-                session.get(base_url.rstrip("/") + "/meeting_rooms", timeout=timeout, allow_redirects=False)
+                session.get(base_url.rstrip("/") + "/meeting_rooms", allow_redirects=False,
+                            timeout=timeout if not timed_out or then is None else then)
             except requests.Timeout as error:
                 # no answer within the timeout: a cold start (the next probe meets a warm target and measures
                 # it: a loopback target that woke up slowly is still near), or a silent server (one more wait
