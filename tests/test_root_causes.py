@@ -60,7 +60,27 @@ def test_a_round_trip_that_mangles_the_sent_value_is_its_own_cause(model):
              _step("GET", f"/meeting_rooms/{SID}", "read-back", answer=trimmed)]
     doc = _story(model, "round_trip.exact_values", {**before, "name": " edge "}, trimmed, steps,
                  detail="name: expected ' edge ', observed 'edge'")
-    assert causes.clue(model, doc).tag == ""
+    tag = causes.clue(model, doc).tag
+    assert tag == "text:observed is expected without its leading and trailing whitespace"  # no PATCH wiped a field
+    assert causes.cause("round_trip.exact_values", doc["operation"], tag, []).rule == "round_trip.exact_values"
+
+
+def test_a_text_change_seen_by_other_rules_is_the_round_trip_group_when_plain_round_trips_show_it(model):
+    """One bug, one ticket: a server that stores `Ā` as `?` fails round trips, request forms and PUTs alike;
+    each of those failures is the one `round_trip.exact_values` group when the run's plain round trips
+    showed that very change; seen by another rule alone (a list item, a request form), it is that rule's."""
+    doc = _story(model, "put.full_replacement", {**_room(), "name": "Āb"}, _room(name="?b"), [],
+                 detail="name: expected 'Āb', observed '?b'")
+    tag = causes.clue(model, doc).tag
+    assert tag == "text:observed is expected with non-ASCII characters replaced by '?'"
+    folded = causes.cause("put.full_replacement", "PUT /meeting_rooms/{sid}", tag, [], stored_text={tag})
+    assert (folded.rule, folded.operation) == ("round_trip.exact_values", "every write path")
+    assert "replaced by '?'" in folded.finding
+    alone = causes.cause("read_paths.list_matches_get", "GET /meeting_rooms", tag, [], stored_text=set())
+    assert alone.rule == "read_paths.list_matches_get"
+    stale = _story(model, "patch.response_is_updated_object", {**_room(), "name": "AB"}, _room(name="ab"), [],
+                   detail="name: expected 'AB', observed 'ab'")
+    assert causes.clue(model, stale).tag == ""  # case and truncation: a stale value may match them by chance
 
 
 def test_a_lost_update_is_not_a_wiping_patch_but_a_patch_that_answers_with_defaults_is(model):

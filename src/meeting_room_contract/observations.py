@@ -97,8 +97,9 @@ class Recorder:
         rule, operation = getattr(violation, "rule", "?"), getattr(failure, "operation", "") or ""
         with self._lock:
             returned = set(self.fields_returned)
+            stored_text = {key[2] for key in self.failure_groups if key[0] == causes.TEXT_RULE}
         return causes.cause(rule, operation, self._clue(rule, operation, violation).tag,
-                            never_returned(self._documented(), returned))
+                            never_returned(self._documented(), returned), stored_text)
 
     def _documented(self) -> list[str]:
         return list(self.spec.room_fields()) if self.spec is not None else []
@@ -293,8 +294,9 @@ def fold_groups(raw: list[dict[str, Any]], reported: list[dict[str, Any]], not_r
         return (*(rank.get(key) or loose or far), group.get("first_at", 0.0))
 
     groups: dict[tuple[str, str], dict[str, Any]] = {}
+    stored_text = {group.get("tag", "") for group in raw if group["rule"] == causes.TEXT_RULE}
     for group in sorted(raw, key=order):
-        cause = causes.cause(group["rule"], group["operation"], group.get("tag", ""), not_returned)
+        cause = causes.cause(group["rule"], group["operation"], group.get("tag", ""), not_returned, stored_text)
         seen_as = f"{group['rule']} on {group['operation'] or '(no operation)'}"
         own = (cause.rule, cause.operation) == (group["rule"], group["operation"])
         relabelled = dict(group, rule=cause.rule, operation=cause.operation, situations=[

@@ -12,6 +12,12 @@ what each answered: `stories.document`) and the contract model in, a `Clue` out.
   request set that came back without a value, or an invalid value of a field that was accepted. The
   clue names the fields; the run decides at its end (`resolve`): when no room answer of the whole
   run carried a field, its failures are one finding, "the target never returns F".
+* **The target stores text changed** (`round_trip.exact_values`, whatever write path or rule saw
+  it): every difference of the failure is a string field whose observed value is its expected value
+  under one character-level transformation `textdiff` names (a Unicode normal form, non-ASCII
+  characters replaced by `?`, HTML escaping, invisible or astral characters removed, whitespace
+  converted); the transformations a stale or unrelated value could match by chance (case,
+  truncation) are left to the failure's own rule.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from .. import textdiff
 from ..model import Model, PropertiesMode
 from ..stories import failing_step
 
@@ -29,6 +36,12 @@ UNSENT_OPERATION = "PATCH /meeting_rooms/{sid}"
 UNSENT_FINDING = "a PATCH changed fields it did not send"
 NEVER_RETURNED_RULE = "round_trip.exact_values"  # a value the target accepts must come back: it never does
 NEVER_RETURNED_OPERATION = "every room answer"
+TEXT_RULE = "round_trip.exact_values"
+TEXT_OPERATION = "every write path"
+# textdiff's transformations that are a server's character handling, never a stale or unrelated value by chance
+_TEXT_KINDS = ("observed is NF", "characters replaced by", "UTF-8 byte of its", "HTML-escaped", "HTML-unescaped",
+               "without its invisible", "astral character", "whitespace converted", "runs of whitespace",
+               "whitespace (")
 CHANGING = ("POST", "PATCH", "PUT", "DELETE")
 
 
@@ -40,13 +53,16 @@ class Clue:
 
     unsent: tuple[str, ...] = ()
     silent: tuple[str, ...] = ()
+    text: str = ""  # the transformation every difference is (textdiff's words, without counts and names)
 
     @property
     def tag(self) -> str:
         """How failures are kept apart until the run's end (`resolve`)."""
         if self.unsent:
             return "unsent:" + ",".join(self.unsent)
-        return "silent:" + ",".join(self.silent) if self.silent else ""
+        if self.silent:
+            return "silent:" + ",".join(self.silent)
+        return "text:" + self.text if self.text else ""
 
 
 @dataclass(frozen=True)
@@ -197,18 +213,40 @@ def clue(model: Model, doc: Mapping[str, Any]) -> Clue:
         if own or touched & set(unsent):
             return Clue(unsent=unsent)
     silent = _silent_fields(model, doc)
-    return Clue(silent=silent) if silent else Clue()
+    if silent:
+        return Clue(silent=silent)
+    return Clue(text=text_change(model, doc))
 
 
-def cause(rule: str, operation: str, tag: str, never_returned: Iterable[str]) -> Cause:
+def text_change(model: Model, doc: Mapping[str, Any]) -> str:
+    """The one character-level transformation (`_TEXT_KINDS`) that every difference of the failure is,
+    in textdiff's words without its counts and character names; "" when there is none."""
+    expected, observed = doc.get("expected"), doc.get("observed")
+    if not (isinstance(expected, Mapping) and isinstance(observed, Mapping)):
+        return ""
+    kinds = set()
+    for name in judged_fields(model, doc):
+        sent, got = expected.get(name), observed.get(name)
+        named = textdiff.transformation(sent, got) if isinstance(sent, str) and isinstance(got, str) else None
+        if named is None or not any(kind in named for kind in _TEXT_KINDS):
+            return ""
+        kinds.add(re.sub(r" \(.*\)$", "", re.sub(r"(?<= )\d+", "N", named)))  # counts go, "Latin-1" stays
+    return kinds.pop() if len(kinds) == 1 else ""
+
+
+def cause(rule: str, operation: str, tag: str, never_returned: Iterable[str], stored_text: Iterable[str] = ()) -> Cause:
     """The group of a failure of `rule` on `operation` with the clue `tag`, once the run knows which
-    fields of the spec no room answer ever carried."""
+    fields of the spec no room answer ever carried, and which text changes (`stored_text`: the tags)
+    its plain round trips (`round_trip.exact_values` failures) showed: a text change seen by another
+    rule only (a request form's, a list item's) is that rule's own failure."""
     if tag == "unsent" or tag.startswith("unsent:"):
         return Cause(UNSENT_RULE, UNSENT_OPERATION, UNSENT_FINDING, tuple(filter(None, tag.partition(":")[2].split(","))))
     if tag.startswith("silent:"):
         fields = tuple(tag.removeprefix("silent:").split(","))
         if fields and set(fields) <= set(never_returned):
             return Cause(NEVER_RETURNED_RULE, NEVER_RETURNED_OPERATION, never_returned_finding(fields), fields)
+    if tag.startswith("text:") and (rule == TEXT_RULE or tag in set(stored_text)):
+        return Cause(TEXT_RULE, TEXT_OPERATION, f"the target stores text changed: {tag.removeprefix('text:')}")
     return Cause(rule, operation)
 
 
