@@ -308,8 +308,8 @@ def test_a_cold_start_is_measured_warm_and_a_silent_target_counts_as_remote():
     """A probe that gets no answer in time (a cold start): the next probes meet the target awake and
     measure it (a remote one gets workers, not a serial run: a review saw a 5 s cold start run serially,
     302 s instead of ~90 s; a loopback one that woke up slowly is near: not 12 workers on 2 cores). A
-    target that never answers is waited for twice at most: silent (one line at once when the probes waited
-    as long as --request-timeout), or remote when --request-timeout is longer than the probe's wait."""
+    target that never answers is waited for twice at most (the second time as long as --request-timeout):
+    silent, one line at once; a target slower than a probe's wait but within the second is slow, no mistake."""
     from .stubs import Stub
 
     server = Stub([(401, {}, b"", 0.6), (401, {}, b"", 0.02)])  # a cold first answer, then quick ones
@@ -322,15 +322,20 @@ def test_a_cold_start_is_measured_warm_and_a_silent_target_counts_as_remote():
     silent = Stub([(401, {}, b"", 2.0)])
     try:
         started = time.monotonic()
-        with pytest.raises(xdist_plugin.SilentTarget):  # the caller says so (or, with a longer --request-timeout, counts it as remote)
+        with pytest.raises(xdist_plugin.SilentTarget):  # twice no answer: the caller's one line
             xdist_plugin.measure_round_trip(silent.base_url, 0.3)
         assert time.monotonic() - started < 1.5
         started = time.monotonic()
-        with pytest.raises(xdist_plugin.SilentTarget):  # the second probe waits what --request-timeout leaves
+        with pytest.raises(xdist_plugin.SilentTarget):  # the second probe waits `then` (all of --request-timeout)
             xdist_plugin.measure_round_trip(silent.base_url, 0.3, then=0.6)
         assert 0.9 <= time.monotonic() - started < 2.0
     finally:
         silent.stop()
+    slow = Stub([(401, {}, b"", 0.5)])  # every answer takes 0.5 s: slower than a probe's wait, within `then`
+    try:
+        assert 0.5 <= xdist_plugin.measure_round_trip(slow.base_url, 0.3, then=0.8) < 0.8  # slow is no mistake
+    finally:
+        slow.stop()
     assert xdist_plugin.remote_workers(0.3) > 0  # a target this slow to answer is remote: workers
     assert xdist_plugin.measure_round_trip("http://127.0.0.1:9/conference/v2", 0.3) is None  # refused: serial at once
 

@@ -170,9 +170,12 @@ def default_workers(config: pytest.Config) -> None:
         return
     request_timeout = float(config.getoption("request_timeout") or 5.0)
     timeout = min(5.0, request_timeout)
-    try:  # the second probe waits what --request-timeout leaves: both silent is the preflight's "no answer within"
-        round_trip = measure_round_trip(str(base_url), timeout, then=max(timeout, request_timeout - timeout))
-    except SilentTarget as silence:  # no answer within --request-timeout since the first probe: one line now
+    # after a silent first probe the second waits all of --request-timeout, as the preflight's request would:
+    # no answer to it is the preflight's line at once (a target that answers each request just within
+    # --request-timeout, slow but allowed, is answered; a wait shorter than that would call it a mistake)
+    try:
+        round_trip = measure_round_trip(str(base_url), timeout, then=request_timeout)
+    except SilentTarget as silence:
         raise pytest.UsageError("preflight: " + preflight.describe_error(silence.error, str(base_url),
                                                                          request_timeout)) from None
     workers = remote_workers(round_trip)
