@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import functools
+from pathlib import Path
+from typing import Any
+
 import pytest
 
+from meeting_room_contract.plugin import xdist as plugin_xdist
 from meeting_room_contract.plugin.stash import RUN_KEY
 from meeting_room_contract import strategies, transitions
 from meeting_room_contract.run import PutStyle, Run
@@ -31,8 +37,37 @@ CONCERN_ORDER = ["test_patch", "test_put", "test_transitions", "test_read_only",
 LONG_RUNNING_MODULES = ("test_shape", "test_stateful")
 
 
-def runs_long(item: pytest.Item) -> bool:
-    return item.path.stem in LONG_RUNNING_MODULES or hasattr(getattr(item, "function", None), "hypothesis")
+def runs_long(nodeid: str, rootpath: Path) -> bool:
+    """A test of many examples, known by its node id alone (the xdist controller, which schedules the
+    tests, collects none): a test of LONG_RUNNING_MODULES, or a function its module decorates with
+    hypothesis's `@given`."""
+    path, _, rest = nodeid.partition("::")
+    function = rest.split("[", 1)[0].split("::")[-1]
+    return Path(path).stem in LONG_RUNNING_MODULES or function in _given_functions(rootpath / path)
+
+
+@functools.lru_cache(maxsize=None)
+def _given_functions(path: Path) -> frozenset[str]:
+    """The names of a module's functions decorated with `@given` (or `@<module>.given`), read from its source."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return frozenset()
+    given = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for decorator in node.decorator_list:
+                target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
+                if name == "given":
+                    given.add(node.name)
+    return frozenset(given)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Workers hold at most one long test at a time (unless the user chose a --dist)."""
+    return plugin_xdist.long_tests_apart(config, log, lambda nodeid: runs_long(nodeid, config.rootpath))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -42,7 +77,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     items.sort(key=concern)  # stable: the order inside a module is kept
     if int(getattr(config, "workerinput", {}).get("workercount") or 1) > 1:  # the same order on every worker
-        items.sort(key=lambda item: not runs_long(item))
+        items.sort(key=lambda item: not runs_long(item.nodeid, config.rootpath))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

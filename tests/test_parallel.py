@@ -151,3 +151,87 @@ def test_an_interrupt_before_the_workers_start_starts_only_one():
     serial = config([], dsession=False)
     stopping.start_one_worker_only(serial)
     assert serial.option.tx == []
+
+
+class _Worker:
+    """A stand-in for xdist's WorkerController: remembers the tests it was sent."""
+
+    def __init__(self, name: str):
+        from types import SimpleNamespace
+
+        self.name, self.sent, self.shutting_down = name, [], False
+        self.gateway = SimpleNamespace(id=name)
+
+    def send_runtest_some(self, indices):
+        self.sent.extend(indices)
+
+    def shutdown(self):
+        self.shutting_down = True
+
+
+def _scheduler(collection, is_long, workers=3):
+    from types import SimpleNamespace
+
+    from meeting_room_contract.plugin.xdist import LongTestsApart
+
+    options = {"tx": [f"{workers}*popen"], "maxschedchunk": 2}
+    config = SimpleNamespace(getvalue=options.get, getoption=options.get)
+    scheduler = LongTestsApart(config, None, is_long)
+    nodes = [_Worker(f"gw{n}") for n in range(workers)]
+    for node in nodes:
+        scheduler.add_node(node)
+        scheduler.add_node_collection(node, collection)
+    scheduler.schedule()
+    return scheduler, nodes
+
+
+def test_a_worker_never_holds_two_long_tests():
+    """The long tests (first in the queue) start on different workers, and a worker that holds a long
+    test gets short ones until it finished it; every test is sent once."""
+    collection = [f"long{n}" for n in range(5)] + [f"short{n}" for n in range(40)]
+    scheduler, nodes = _scheduler(collection, lambda nodeid: nodeid.startswith("long"))
+    assert [[collection[i] for i in node.sent] for node in nodes] == [["long0", "short0"], ["long1", "short1"],
+                                                                        ["long2", "short2"]]
+    while scheduler.pending or any(scheduler.node2pending.values()):
+        for node in nodes:
+            pending = scheduler.node2pending[node]
+            assert sum(collection[i].startswith("long") for i in pending) <= 1 or not any(
+                not collection[i].startswith("long") for i in scheduler.pending), [collection[i] for i in pending]
+            if pending:
+                scheduler.mark_test_complete(node, pending[0], duration=0.01)
+    sent = sorted(i for node in nodes for i in node.sent)
+    assert sent == list(range(len(collection)))
+
+
+def test_when_only_long_tests_are_left_a_worker_gets_one_as_xdist_would():
+    """A worker is never starved: with nothing short left it gets the next long test."""
+    collection = ["long0", "long1", "long2", "long3", "short0"]
+    scheduler, nodes = _scheduler(collection, lambda nodeid: nodeid.startswith("long"), workers=2)
+    scheduler.mark_test_complete(nodes[0], nodes[0].sent[0])
+    scheduler.mark_test_complete(nodes[0], nodes[0].sent[1])
+    assert not scheduler.pending or nodes[0].sent[2:], "the worker got nothing"
+    assert sorted(i for node in nodes for i in node.sent) == list(range(len(collection)))
+
+
+def test_the_controller_knows_the_long_tests_by_their_node_ids():
+    """`runs_long(nodeid)` (all the xdist controller has) says what the tests' functions say: a test of
+    a long module, or one hypothesis runs (`@given`)."""
+    import importlib
+    import importlib.util
+
+    sys.path.insert(0, str(PROJECT_ROOT / "contracts"))
+    try:
+        spec = importlib.util.spec_from_file_location("contracts_conftest", PROJECT_ROOT / "contracts" / "conftest.py")
+        contracts_conftest = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(contracts_conftest)
+        for path in sorted((PROJECT_ROOT / "contracts").glob("test_*.py")):
+            module = importlib.import_module(path.stem)
+            for name in dir(module):
+                function = getattr(module, name)
+                if not name.startswith("test_") or not callable(function):
+                    continue
+                expected = path.stem in contracts_conftest.LONG_RUNNING_MODULES or hasattr(function, "hypothesis")
+                nodeid = f"contracts/{path.name}::{name}[x]"
+                assert contracts_conftest.runs_long(nodeid, PROJECT_ROOT) is expected, nodeid
+    finally:
+        sys.path.remove(str(PROJECT_ROOT / "contracts"))

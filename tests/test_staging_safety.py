@@ -103,7 +103,7 @@ def _secrets() -> list[str]:
 def test_failing_generated_case_prints_no_credentials(tmp_path):
     """A schemathesis case that fails (its repr is printed) carries no credentials in any form."""
     with MeetingRoomMock(faults=("list_envelope_without_total",)) as mock:
-        completed = subprocess.run(_suite(mock, tmp_path, "-k", "test_other_answers"), cwd=PROJECT_ROOT, env=_env(True),
+        completed = subprocess.run(_suite(mock, tmp_path, "-k", "test_read_answers"), cwd=PROJECT_ROOT, env=_env(True),
                                    capture_output=True, text=True, timeout=600)
     output = completed.stdout + completed.stderr
     assert completed.returncode == 1, output[-4000:]

@@ -13,7 +13,10 @@ workers (`Target.wrong_password`).
 
 Under xdist the long tests (properties, schemathesis, the state machine) start first, in concern order,
 and workers take two tests at a time (`--dist load --maxschedchunk 2` unless given): with the longest
-first and small portions, no worker starts a 10-second test when the others are nearly done."""
+first and small portions, no worker starts a 10-second test when the others are nearly done. Unless the
+user chose a `--dist`, the queue is xdist's load scheduling with one change (`LongTestsApart`): a worker
+holds at most one long test at a time, so that no long test waits behind another on one worker while
+other workers run short ones (at 80 ms per answer two of them in a row were the run's critical path)."""
 
 from __future__ import annotations
 
@@ -23,12 +26,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import execnet
 import pytest
 import requests
+from xdist.scheduler import LoadScheduling
 
 from .. import preflight
 from ..journal import RUN_SIDE_FILES
@@ -203,11 +207,58 @@ def rate_limited_workers(rate: float, round_trip_s: float) -> int:
 
 def balance(config: pytest.Config) -> None:
     """Test durations differ by 100× (one schemathesis operation vs one edge value): unless the user
-    chose, workers take two tests at a time from one queue whose long tests come first."""
+    chose, workers take two tests at a time from one queue whose long tests come first, at most one
+    long test per worker (`long_tests_apart`)."""
     if getattr(config.option, "dist", "no") == "no":
         config.option.dist = "load"
+        config.stash[BALANCED] = True
         if getattr(config.option, "maxschedchunk", None) is None:
             config.option.maxschedchunk = 2
+
+
+BALANCED = pytest.StashKey[bool]()  # the run chose `--dist load` itself (the user chose no --dist)
+
+
+class LongTestsApart(LoadScheduling):
+    """xdist's load scheduling, except that a worker is never sent a long test while it holds one
+    (running or queued): it gets the next short tests instead, and the long test goes to the next
+    worker that holds none. Only when nothing else is left does a worker get what is next, as
+    xdist would send it (a worker runs its last test only once it has the next one, or is told to stop)."""
+
+    def __init__(self, config: pytest.Config, log: Any, is_long: Callable[[str], bool]):
+        super().__init__(config, log)
+        self._is_long = is_long
+        self._long: dict[int, bool] = {}
+
+    def _long_test(self, index: int) -> bool:
+        if index not in self._long:
+            assert self.collection is not None
+            self._long[index] = bool(self._is_long(self.collection[index]))
+        return self._long[index]
+
+    def _send_tests(self, node: Any, num: int) -> None:
+        holds_long = any(self._long_test(index) for index in self.node2pending[node])
+        picked: list[int] = []
+        for index in self.pending:
+            if len(picked) >= num:
+                break
+            if self._long_test(index):
+                if holds_long:
+                    continue
+                holds_long = True
+            picked.append(index)
+        if not picked:  # only long tests left: as xdist would
+            super()._send_tests(node, num)
+            return
+        chosen = set(picked)
+        self.pending[:] = [index for index in self.pending if index not in chosen]
+        self.node2pending[node].extend(picked)
+        node.send_runtest_some(picked)
+
+
+def long_tests_apart(config: pytest.Config, log: Any, is_long: Callable[[str], bool]) -> LoadScheduling | None:
+    """The scheduler of a run that chose `--dist load` itself (None: the user chose; xdist's own)."""
+    return LongTestsApart(config, log, is_long) if config.stash.get(BALANCED, False) else None
 
 
 class SilentTarget(Exception):
