@@ -9,6 +9,7 @@ import itertools
 import re
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
@@ -73,6 +74,23 @@ def check_room_prefix(model: Model, prefix: str) -> None:
                      f"{longest(prefix)!r} does not match the spec's x-plain-pattern {pattern}; {hint}")
 
 
+@dataclass
+class KeptRoom:
+    """A room `RoomFactory.reused` keeps between uses: its sid, its creation values, and the put-back
+    started when its last user let it go (None: nothing to put back, or not started)."""
+
+    sid: str
+    baseline: dict[str, Any]
+    restoring: Future | None = None
+
+    def ready(self) -> bool:
+        return self.restoring is None or self.restoring.done()
+
+
+ROOMS_PER_KIND = 2  # kept rooms per (login, label): one is used while the other is put back
+_NOT_PUT_BACK = object()  # a put-back that raised (no answer, ...): the room is as it was, the next user puts it back
+
+
 class RoomFactory:
     """Creates the rooms a test needs, each named with the run's prefix and recorded at once."""
 
@@ -80,8 +98,10 @@ class RoomFactory:
         self.run = run
         self.client = client
         self._serial = itertools.count(1)
-        self._kept: dict[tuple[int, str], list[tuple[str, dict[str, Any]]]] = {}  # (owner, label): [(sid, baseline)]
+        self._kept: dict[tuple[int, str], list[KeptRoom]] = {}  # (owner, label): rooms not in use
+        self._counts: dict[tuple[int, str], int] = {}  # (owner, label): rooms kept, in use or not
         self._kept_lock = threading.Lock()
+        self._restorers: ThreadPoolExecutor | None = None
 
     def name(self, label: str = "room") -> str:
         return self.client.registry.room_name(label, next(self._serial))
@@ -143,22 +163,83 @@ class RoomFactory:
         since, else a GET), every modifiable field as at its creation except those in `free` (the
         fields the caller overwrites anyway). A room that drifted is put back with one PUT of its
         creation values and read again; if that does not restore it, it is deleted and a new room
-        created. Rooms still kept at the end are deleted with the run's other rooms."""
+        created. The put-back starts in the background when a user lets the room go, and up to
+        ROOMS_PER_KIND rooms are kept per login and label: the next user takes a room that is ready
+        (its put-back is waited for only when every room is busy), so that a remote target's two round
+        trips of putting a room back overlap with the next use. The room handed out is checked as
+        before, whatever the background did. Rooms still kept at the end are deleted with the run's
+        other rooms."""
         owner = client or self.client
         key = (id(owner), label)
-        with self._kept_lock:
-            taken = self._kept.get(key, [])
-            entry = taken.pop() if taken else None  # one user at a time (threads, nested uses get another)
-        room = self._restored(owner, *entry, free) if entry else None
+        entry = self._take(key)
+        room = None
+        while entry is not None and room is None:
+            if entry.restoring is not None:
+                wait([entry.restoring])
+                if entry.restoring.result() is None:  # put back failed: the background deleted the room
+                    entry = self._forget_and_take(key)
+                    continue
+            room = self._restored(owner, entry.sid, entry.baseline, free)
+            if room is None:
+                entry = self._forget_and_take(key)
         if room is None:
             room = self.create(client=owner, label=label)
-            entry = (room[self.run.model.ID_FIELD], self._baseline(room))
+            entry = KeptRoom(room[self.run.model.ID_FIELD], self._baseline(room))
+            with self._kept_lock:
+                self._counts[key] = self._counts.get(key, 0) + 1
         assert entry is not None
         try:
             yield room
         finally:
+            entry.restoring = self._put_back_later(owner, entry, free)
             with self._kept_lock:
                 self._kept.setdefault(key, []).append(entry)
+
+    def _take(self, key: tuple[int, str]) -> KeptRoom | None:
+        """A kept room that is ready; else None when fewer than ROOMS_PER_KIND exist (a new one is created);
+        else the one whose put-back started first (waited for)."""
+        with self._kept_lock:
+            kept = self._kept.get(key, [])
+            ready = next((entry for entry in kept if entry.ready()), None)
+            if ready is None and kept and self._counts.get(key, 0) >= ROOMS_PER_KIND:
+                ready = kept[0]
+            if ready is not None:
+                kept.remove(ready)
+            return ready
+
+    def _forget_and_take(self, key: tuple[int, str]) -> KeptRoom | None:
+        """The room just taken is gone (deleted as not restorable): take another."""
+        with self._kept_lock:
+            self._counts[key] = max(0, self._counts.get(key, 0) - 1)
+        return self._take(key)
+
+    def _put_back_later(self, owner: ConferenceClient, entry: KeptRoom, free: Sequence[str]) -> Future | None:
+        """Start putting the room back (its last user's `free` fields aside) when its last read shows it
+        drifted, or when it was not read since its last use; None when it is known to be as created."""
+        known = owner.registry.last_read(entry.sid, owner)
+        fields = [f for f in self.run.model.MODIFIABLE_FIELDS if f not in free]
+        if known is not None and not self.run.model.differences(entry.baseline, known, fields):
+            return None
+        if self._restorers is None:
+            with self._kept_lock:
+                if self._restorers is None:
+                    self._restorers = ThreadPoolExecutor(max_workers=ROOMS_PER_KIND, thread_name_prefix="contract-put-back")
+
+        def put_back() -> Any:
+            try:
+                return self._restored(owner, entry.sid, entry.baseline, free)
+            except Exception:  # noqa: BLE001 - no answer, a refused login: the next user meets it again, in its test
+                return _NOT_PUT_BACK
+
+        return self._restorers.submit(put_back)
+
+    def settle(self) -> None:
+        """Wait for the put-backs still running (each request is bounded by --request-timeout)."""
+        with self._kept_lock:
+            pending = [entry.restoring for kept in self._kept.values() for entry in kept if entry.restoring is not None]
+        wait(pending)
+        if self._restorers is not None:
+            self._restorers.shutdown(wait=True)
 
     def _baseline(self, room: dict[str, Any]) -> dict[str, Any]:
         return {f: room.get(f) for f in self.run.model.MODIFIABLE_FIELDS}

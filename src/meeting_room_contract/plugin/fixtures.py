@@ -61,8 +61,10 @@ def did_groups(run: Run, client: ConferenceClient) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def rooms(run: Run, client: ConferenceClient) -> RoomFactory:
-    return RoomFactory(run, client)
+def rooms(run: Run, client: ConferenceClient) -> Iterator[RoomFactory]:
+    factory = RoomFactory(run, client)
+    yield factory
+    factory.settle()  # no put-back of a kept room still running when the run deletes its rooms
 
 
 @pytest.fixture(scope="session")
