@@ -215,10 +215,18 @@ class RoomFactory:
 
     def _put_back_later(self, owner: ConferenceClient, entry: KeptRoom, free: Sequence[str]) -> Future | None:
         """Start putting the room back (its last user's `free` fields aside) when its last read shows it
-        drifted, or when it was not read since its last use; None when it is known to be as created."""
+        drifted in fields that hold no unique value; None: it is as created, or its next user puts it
+        back first (its state is not known, or the put-back would free access codes or move them to
+        another scope: a request sent meanwhile that asks for a code it frees would be refused by a
+        room that, once the refusal is looked into, no longer holds the code)."""
         known = owner.registry.last_read(entry.sid, owner)
-        fields = [f for f in self.run.model.MODIFIABLE_FIELDS if f not in free]
-        if known is not None and not self.run.model.differences(entry.baseline, known, fields):
+        if known is None:
+            return None
+        model = self.run.model
+        want, got = model.comparable(entry.baseline), model.comparable(known)
+        drifted = [f for f in model.MODIFIABLE_FIELDS if f not in free and want.get(f) != got.get(f)]
+        unique_fields = {rule.array_field for rule in model.UNIQUE} | {f for rule in model.UNIQUE for f in rule.scope}
+        if not drifted or unique_fields & set(drifted):
             return None
         if self._restorers is None:
             with self._kept_lock:
