@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from meeting_room_contract import actions
+from meeting_room_contract import actions, strategies
 from meeting_room_contract.registry import UnsafeTargetError
 from meeting_room_contract.plugin import xdist as xdist_plugin
 from meeting_room_contract.rooms import RoomFactory
@@ -95,9 +95,11 @@ def test_a_kept_room_is_handed_out_as_created(make_run):
         sid = first["meeting_room_sid"]
         created_name = first["name"]
         actions.send_update(run, client, sid, "PATCH", {"name": "changed by a test"})
-    with rooms.reused(label="kept") as second:  # put back with one PUT
+    rooms.put_backs_done()
+    with rooms.reused(label="kept", free=("name",)) as second:  # put back with one PUT (in the background)
         assert second["meeting_room_sid"] == sid and second["name"] == created_name
-        actions.send_update(run, client, sid, "PATCH", {"name": "changed again"})
+        actions.send_update(run, client, sid, "PATCH", {"name": "changed again"})  # in a field it frees: kept so
+    rooms.put_backs_done()
     with rooms.reused(label="kept", free=("name",)) as third:  # the caller overwrites the name: not put back
         assert third["meeting_room_sid"] == sid and third["name"] == "changed again"
     with rooms.reused(label="kept") as outer, rooms.reused(label="kept") as inner:  # one user at a time
@@ -105,6 +107,34 @@ def test_a_kept_room_is_handed_out_as_created(make_run):
     client.delete_room(sid)
     with rooms.reused(label="kept") as fourth:  # gone: another room is created
         assert fourth["meeting_room_sid"] != sid
+
+
+def test_a_kept_room_is_put_back_while_the_next_user_works_unless_it_held_codes(make_run):
+    """A room that drifted in a field without unique values is put back in the background: its next
+    user meanwhile gets a second room, every room is handed out as created, and once the put-back is
+    done the room is handed out without a request. A drift in access codes is put back by the next
+    user, before it sends anything (a background put-back that frees a code could meet a request
+    asking for it: a 409 that no room explains once looked into)."""
+    run = make_run()
+    client = run.target.client("primary")
+    rooms = RoomFactory(run, client)
+    with rooms.reused(label="kept") as first:
+        sid, created = first["meeting_room_sid"], dict(first)
+        actions.send_update(run, client, sid, "PATCH", {"name": "changed by a test"})
+    entry = rooms._kept[(id(client), "kept")][0]
+    assert entry.restoring is not None  # started when the test let the room go
+    with rooms.reused(label="kept") as second:
+        assert second["name"] == created["name"] if second["meeting_room_sid"] == sid else second["meeting_room_sid"] != sid
+    rooms.put_backs_done()
+    sent = run.target.counter.value
+    with rooms.reused(label="kept") as again:  # a ready room, as read by its put-back: no request
+        assert run.target.counter.value == sent
+        assert again["name"] in (created["name"], second["name"])
+        sid = again["meeting_room_sid"]
+        actions.send_update(run, client, sid, "PATCH", {"access_codes": strategies.fresh_access_codes(run, 1)})
+    held = next(e for e in rooms._kept[(id(client), "kept")] if e.sid == sid)
+    assert held.restoring is None  # codes drifted: its next user puts it back
+    rooms.settle()
 
 
 def test_one_wrong_password_probe_per_login_and_run_across_workers(tmp_path):
@@ -408,3 +438,45 @@ def test_the_run_records_the_workers_it_started_also_when_interrupted():
     assert _workers_started(config(numprocesses=6, dist="load"), reported=6) == 6
     assert _workers_started(config(numprocesses=0, dist="no"), reported=0) == 0
     assert _workers_started(config(), reported=0) == 0  # no xdist
+
+
+def test_the_list_item_is_read_back_for_the_first_accepted_updates_of_a_test(make_run):
+    """`--list-readbacks N`: the list item is read after the first N accepted updates of each test (the GET
+    by sid after every one); a new test starts again; None reads every one (the nightly)."""
+    run = make_run(faults=("list_item_stale_after_update",))
+    client = run.target.client("primary")
+    room = RoomFactory(run, client).create(label="listed")
+    sid = room["meeting_room_sid"]
+    run.list_readbacks = 2
+    run.recorder.current_test = "contracts/test_a.py::test_one"
+    actions.read_room(run, client, sid, "the room before")  # the room before the first PATCH (then: each read-back)
+    sent = run.target.counter.value
+    for name in ("one", "two"):
+        with pytest.raises(Exception, match="list"):  # the stale list item is caught while the budget lasts
+            actions.send_update(run, client, sid, "PATCH", {"name": name})
+    assert run.target.counter.value - sent == 2 * 3  # PATCH, GET by sid, the list
+    sent = run.target.counter.value
+    actions.send_update(run, client, sid, "PATCH", {"name": "three"})  # past the budget: no list read, no failure
+    assert run.target.counter.value - sent == 2
+    run.recorder.current_test = "contracts/test_a.py::test_two"
+    with pytest.raises(Exception, match="list"):
+        actions.send_update(run, client, sid, "PATCH", {"name": "four"})
+    run.list_readbacks = None
+    run.recorder.current_test = "contracts/test_a.py::test_one"
+    with pytest.raises(Exception, match="list"):
+        actions.send_update(run, client, sid, "PATCH", {"name": "five"})
+
+
+def test_list_readbacks_option():
+    from meeting_room_contract.plugin.options import LIST_READBACKS_GATE, list_readbacks_per_test
+
+    def config(value):
+        return SimpleNamespace(getoption=lambda name, default=None: value if name == "list_readbacks" else default)
+
+    assert list_readbacks_per_test(config(None), "gate") == LIST_READBACKS_GATE
+    assert list_readbacks_per_test(config(None), "nightly") is None
+    assert list_readbacks_per_test(config("all"), "gate") is None
+    assert list_readbacks_per_test(config("3"), "nightly") == 3
+    for wrong in ("0", "-1", "some"):
+        with pytest.raises(ValueError, match="--list-readbacks"):
+            list_readbacks_per_test(config(wrong), "gate")

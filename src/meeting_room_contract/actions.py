@@ -408,11 +408,13 @@ def update_evidence(run: Run, client: ConferenceClient, sid: str, before: Mappin
     evidence = UpdateEvidence(method.upper(), body, before, response, state_rule=state_rule)
     if 400 <= response.status_code < 500 and updates.needs_conflict_lookup(context, evidence):
         evidence = _with(evidence, holders=code_holders(run, client, sid, before, method, body, response))
-    if response.status_code == 200:  # the two read paths, read at the same time (each after the answer)
+    if response.status_code == 200 and run.list_readback_wanted():  # the two read paths, at the same time (each after the answer)
         after_answer, listed = _both(lambda: client.get_room(sid), lambda: listed_room(run, client, sid))
         evidence = _with(evidence, after_answer=after_answer)
         if evidence.after is not None:
             evidence = _with(evidence, listed=listed)
+    elif response.status_code == 200:  # past the test's list read-backs (`--list-readbacks`): GET by sid only
+        evidence = _with(evidence, after_answer=client.get_room(sid))
     elif response.status_code < 500:
         evidence = _with(evidence, after_answer=client.get_room(sid))
     return evidence

@@ -241,11 +241,15 @@ class RoomFactory:
 
         return self._restorers.submit(put_back)
 
-    def settle(self) -> None:
-        """Wait for the put-backs still running (each request is bounded by --request-timeout)."""
+    def put_backs_done(self) -> None:
+        """Wait for the put-backs started so far (each request is bounded by --request-timeout)."""
         with self._kept_lock:
             pending = [entry.restoring for kept in self._kept.values() for entry in kept if entry.restoring is not None]
         wait(pending)
+
+    def settle(self) -> None:
+        """At the end of the run's tests: no put-back is left running."""
+        self.put_backs_done()
         if self._restorers is not None:
             self._restorers.shutdown(wait=True)
 

@@ -119,6 +119,8 @@ class Run:
         self.strategies: dict[tuple[Any, ...], Any] = {}  # hypothesis strategies built for this run (strategies.built)
         self.list_filter: bool | None = None  # whether the target honours the list `filter` (learnt once, actions.listed_room)
         self.full_listings: dict[str | None, int] = {}  # by test: list read-backs that paged through the whole account
+        self.list_readbacks: int | None = None  # accepted updates per test whose list item is read back (None: all)
+        self.list_readbacks_done: dict[str | None, int] = {}  # by test
         self.refusal_listing: tuple[Any, Any, list[dict[str, Any]]] | None = None  # the account as listed for the last refusal
         self._lock = threading.Lock()
         target.registry.creation_matches = self.created_from  # what proves a room a POST without a run name created
@@ -144,6 +146,19 @@ class Run:
             if done >= per_test:
                 return False
             self.full_listings[test] = done + 1
+            return True
+
+    def list_readback_wanted(self) -> bool:
+        """Whether the current test reads the list item of one more accepted update (`list_readbacks`: the
+        same rule on the same read path, proven again and again within one test, costs a request each)."""
+        if self.list_readbacks is None:
+            return True
+        test = self.recorder.current_test
+        with self._lock:
+            done = self.list_readbacks_done.get(test, 0)
+            if done >= self.list_readbacks:
+                return False
+            self.list_readbacks_done[test] = done + 1
             return True
 
     def context(self) -> Context:

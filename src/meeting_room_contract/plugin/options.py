@@ -27,6 +27,7 @@ ENV = {
     "second_password": "CONFERENCE_SECOND_PASSWORD",
 }
 PROFILE_ENV = "CONFERENCE_HYPOTHESIS_PROFILE"
+LIST_READBACKS_GATE = 5  # list read-backs per test in a gate (an update's list item; every one in the nightly)
 
 _COMMON: dict[str, Any] = dict(deadline=None, print_blob=True,
                                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -70,6 +71,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seconds one request may wait out 429 answers (Retry-After, seconds or HTTP date) in total; "
                          f"beyond it the target could not be tested (default {DEFAULT_MAX_RETRY_WAIT_S:g})")
     group.addoption("--report-dir", default=None, help="where reports go (default: reports/ for contract runs)")
+    group.addoption("--list-readbacks", default=None, metavar="N|all",
+                    help="after how many accepted updates per test the room's list item is read back too (the GET by "
+                         f"sid always is): default {LIST_READBACKS_GATE} in the gate and dev profiles, all in the nightly")
     group.addoption("--wrong-password-window", type=float, default=15.0, metavar="MINUTES",
                     help="a login's one wrong-password probe is not sent again within MINUTES of the last one by any run "
                          "sharing --state-dir (parallel pipelines on one login; default 15; 0: once per run)")
@@ -168,9 +172,30 @@ def check_options(config: pytest.Config, api_spec: spec.Spec) -> None:
     max_duration = config.getoption("max_duration", None)
     if max_duration is not None and not max_duration > 0:
         raise pytest.UsageError(f"--max-duration must be a positive number of seconds, not {max_duration:g}")
+    try:
+        list_readbacks_per_test(config)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
     stop_rule = config.getoption("stop_on_rule")
     if stop_rule and stop_rule not in rules.RULES:
         raise pytest.UsageError(f"--stop-on-rule {stop_rule!r}: not a rule id of CONTRACT.md")
+
+
+def list_readbacks_per_test(config: pytest.Config, profile: str | None = None) -> int | None:
+    """`--list-readbacks`: the accepted updates per test whose list item is read back (None: every one);
+    by default LIST_READBACKS_GATE, and every one in the nightly profile (`profile`: the one loaded)."""
+    given = config.getoption("list_readbacks", None)
+    if given is None:
+        return None if profile == "nightly" else LIST_READBACKS_GATE
+    if str(given).strip().lower() == "all":
+        return None
+    try:
+        count = int(given)
+    except ValueError:
+        count = -1
+    if count < 1:
+        raise ValueError(f"--list-readbacks {given!r}: a number of updates (1 or more) or 'all'")
+    return count
 
 
 def known_profile(name: str) -> bool:

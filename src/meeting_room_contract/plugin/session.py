@@ -24,7 +24,7 @@ from ..rooms import delete_leftover_rooms, preflight_name, sweep_run_rooms
 from ..run import Run
 from ..target import Target, TargetSettings
 from . import hypothesis_limits, status as run_status, stopping
-from .options import check_options, chosen_pins, chosen_spec, option
+from .options import check_options, chosen_pins, chosen_spec, list_readbacks_per_test, option
 from .scope import is_contract_run
 from .stash import (ARRIVAL_KEY, HEADLINES_KEY, OBSERVATIONS, REPORT_DIR_KEY, REPORT_KEY, RUN_KEY, STARTED_KEY,
                     SUMMARY_KEY, WORKER_PARTS_KEY, run_of)
@@ -216,6 +216,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if max_duration:  # before the first request (the preflight's included): every client shares it
         run.target.deadline = Deadline(max_duration)
     hypothesis_limits.bound_gate_shrinking()
+    run.list_readbacks = list_readbacks_per_test(config, settings.get_current_profile_name())
     if is_worker(config) or not is_contract_run(config) or config.option.collectonly:
         return
     if SIGNALLED in config.stash:  # interrupted while the run was configured: no preflight (nothing is created)
