@@ -216,3 +216,32 @@ def test_the_page_links_the_contract_and_only_files_the_run_writes(tmp_path):
     headings = re.findall(r"^### `([a-z_.0-9]+)` — ([DA])$", (PROJECT_ROOT / "CONTRACT.md").read_text(encoding="utf-8"), re.M)
     assert {report.rule_anchor(rule_id) for rule_id, _ in headings} == \
         {f"{rule_id.replace('.', '')}--{kind.lower()}" for rule_id, kind in headings}
+
+
+def test_pytest_builds_only_its_cheapest_traceback_for_a_violation_it_replaces():
+    """A contract failure's report is ours (unless --contract-traceback): while pytest builds the report,
+    its traceback style is `native` (its default parses each frame's file for the statement), and the
+    user's style is back afterwards; any other failure keeps the user's style."""
+    from types import SimpleNamespace
+
+    from meeting_room_contract.judges.base import ContractViolation
+    from meeting_room_contract.plugin import reporting
+
+    def during_and_after(error, **kwargs):
+        seen = {}
+        option = SimpleNamespace(tbstyle="auto")
+        config = SimpleNamespace(option=option, getoption=lambda name, default=None: (
+            kwargs.get("contract_traceback", False) if name == "contract_traceback" else default))
+        hook = reporting.pytest_runtest_makereport(SimpleNamespace(config=config),
+                                                   SimpleNamespace(excinfo=SimpleNamespace(value=error)))
+        next(hook)
+        seen["during"] = option.tbstyle
+        with pytest.raises(StopIteration):
+            hook.send(SimpleNamespace(failed=False))
+        seen["after"] = option.tbstyle
+        return seen["during"], seen["after"]
+
+    violation = ContractViolation("patch.partial_update", "a field not sent changed")
+    assert during_and_after(violation) == ("native", "auto")
+    assert during_and_after(violation, contract_traceback=True) == ("auto", "auto")
+    assert during_and_after(RuntimeError("an internal error")) == ("auto", "auto")

@@ -158,8 +158,20 @@ def short_message(found: list[ContractViolation], nodeid: str, width: int) -> st
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
-    """Replace the traceback of a contract failure with the violation (unless --contract-traceback)."""
-    report = yield
+    """Replace the traceback of a contract failure with the violation (unless --contract-traceback).
+    pytest is asked for its cheapest traceback of such a failure (the native one): the text it would
+    build by default, source statements found by parsing each frame's file, is replaced anyway
+    (~70 ms per failed test: three quarters of a run where every test fails)."""
+    error = call.excinfo.value if call.excinfo is not None else None
+    replaced = error is not None and not item.config.getoption("contract_traceback") and bool(
+        violations(error) or _flaky(error))
+    style = item.config.option.tbstyle
+    if replaced:
+        item.config.option.tbstyle = "native"
+    try:
+        report = yield
+    finally:
+        item.config.option.tbstyle = style
     if not (report.failed and call.excinfo is not None):
         return report
     if any(name == "contract_could_not_test" for name, _ in report.user_properties):
