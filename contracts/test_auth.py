@@ -125,7 +125,7 @@ def _not_judged(run, response, operation: str, situation: str) -> bool:
     return True
 
 
-def test_wrong_password_is_refused(target, client, room, run):
+def test_wrong_password_is_refused(target, client, room, rooms, run):
     """The run's one wrong-password probe of the primary login: its user with the other login's
     password (else a made-up one). A PATCH is 401 and changes nothing.
 
@@ -133,6 +133,7 @@ def test_wrong_password_is_refused(target, client, room, run):
     that did not judge the credentials is never repeated: a 429 or a gateway's 502/503/504 leaves this
     probe not checked (reported; the run goes on), a 500 is a violation of server.never_5xx."""
     sid = room["meeting_room_sid"]
+    rooms.put_backs_done()  # nor do this process's kept rooms, put back in the background
     with client.registry.quiet():  # xdist: the other workers wait, so no rate limit they caused meets the probe
         before = actions.read_room(run, client, sid, "room before the wrong-password probe")  # waits out a 429
         try:
@@ -153,7 +154,7 @@ def test_wrong_password_is_refused(target, client, room, run):
 
 
 @pytest.mark.needs_second_account
-def test_a_real_login_without_its_password_part_is_refused(target, second_client, run):
+def test_a_real_login_without_its_password_part_is_refused(target, second_client, rooms, run):
     """The second login's one wrong-password probe: its real user in a Basic token without the colon
     and password (`Basic base64(user)`). The account's list is 401, never the login's rooms; a 429 leaves
     it not checked (never repeated; the run goes on), a 5xx is a violation."""
@@ -162,6 +163,7 @@ def test_a_real_login_without_its_password_part_is_refused(target, second_client
     except ProbeNotDue as not_due:  # another run probed this login lately: reported, never sent
         run.recorder.unchecked("auth.required", "GET /meeting_rooms", str(not_due))
         return
+    rooms.put_backs_done()  # no put-back of this process in flight: no rate limit it caused meets the probe
     with second_client.registry.quiet():
         response = requests.get(second_client.url("/meeting_rooms"), timeout=second_client.politeness.timeout,
                                 headers={"Authorization": f"Basic {_b64(username)}"})

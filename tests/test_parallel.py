@@ -185,32 +185,48 @@ def _scheduler(collection, is_long, workers=3):
     return scheduler, nodes
 
 
-def test_a_worker_never_holds_two_long_tests():
+def _run_to_the_end(scheduler, nodes, collection):
+    """Play xdist's workers: a worker runs its first test only while it holds the next one too, or once
+    it was told to stop. Returns the order each worker ran its tests in; fails if no worker can go on
+    while tests are left (a hang)."""
+    ran = {node.name: [] for node in nodes}
+    while any(scheduler.node2pending.values()) or scheduler.pending:
+        runnable = [node for node in nodes
+                    if len(scheduler.node2pending[node]) >= 2 or (scheduler.node2pending[node] and node.shutting_down)]
+        assert runnable, f"hang: {[[collection[i] for i in scheduler.node2pending[n]] for n in nodes]}"
+        for node in runnable:
+            index = scheduler.node2pending[node][0]
+            ran[node.name].append(collection[index])
+            scheduler.mark_test_complete(node, index, duration=0.01)
+    assert sorted(i for node in nodes for i in node.sent) == list(range(len(collection)))  # each sent once
+    return ran
+
+
+def _is_long(nodeid):
+    return nodeid.startswith("long")
+
+
+def test_a_worker_never_holds_two_long_tests_while_short_ones_are_left():
     """The long tests (first in the queue) start on different workers, and a worker that holds a long
-    test gets short ones until it finished it; every test is sent once."""
+    test gets short ones until it finished it; every test runs once, and no worker waits forever."""
     collection = [f"long{n}" for n in range(5)] + [f"short{n}" for n in range(40)]
-    scheduler, nodes = _scheduler(collection, lambda nodeid: nodeid.startswith("long"))
+    scheduler, nodes = _scheduler(collection, _is_long)
     assert [[collection[i] for i in node.sent] for node in nodes] == [["long0", "short0"], ["long1", "short1"],
                                                                         ["long2", "short2"]]
-    while scheduler.pending or any(scheduler.node2pending.values()):
-        for node in nodes:
-            pending = scheduler.node2pending[node]
-            assert sum(collection[i].startswith("long") for i in pending) <= 1 or not any(
-                not collection[i].startswith("long") for i in scheduler.pending), [collection[i] for i in pending]
-            if pending:
-                scheduler.mark_test_complete(node, pending[0], duration=0.01)
-    sent = sorted(i for node in nodes for i in node.sent)
-    assert sent == list(range(len(collection)))
+    ran = _run_to_the_end(scheduler, nodes, collection)
+    for tests in ran.values():  # a worker's second long test comes after short ones
+        longs = [n for n, test in enumerate(tests) if _is_long(test)]
+        assert all(later - earlier > 1 for earlier, later in zip(longs, longs[1:])), tests
 
 
-def test_when_only_long_tests_are_left_a_worker_gets_one_as_xdist_would():
-    """A worker is never starved: with nothing short left it gets the next long test."""
-    collection = ["long0", "long1", "long2", "long3", "short0"]
-    scheduler, nodes = _scheduler(collection, lambda nodeid: nodeid.startswith("long"), workers=2)
-    scheduler.mark_test_complete(nodes[0], nodes[0].sent[0])
-    scheduler.mark_test_complete(nodes[0], nodes[0].sent[1])
-    assert not scheduler.pending or nodes[0].sent[2:], "the worker got nothing"
-    assert sorted(i for node in nodes for i in node.sent) == list(range(len(collection)))
+def test_with_too_few_short_tests_a_worker_gets_its_share_of_long_ones():
+    """Only long tests (`pytest contracts/test_shape.py -n 2`), or fewer short tests than workers: a worker
+    is never sent fewer tests than xdist would send it, so none waits alone with one test (a hang)."""
+    for longs, shorts, workers in ((4, 0, 2), (7, 0, 2), (14, 3, 4), (3, 1, 3), (2, 0, 2)):
+        collection = [f"long{n}" for n in range(longs)] + [f"short{n}" for n in range(shorts)]
+        scheduler, nodes = _scheduler(collection, _is_long, workers=workers)
+        ran = _run_to_the_end(scheduler, nodes, collection)
+        assert sum(len(tests) for tests in ran.values()) == len(collection)
 
 
 def test_the_controller_knows_the_long_tests_by_their_node_ids():

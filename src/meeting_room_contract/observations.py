@@ -51,6 +51,11 @@ class Recorder:
             self.call_failures.append({"test": test, "rules": rules, "at": round(time.monotonic() - self.started, 2)})
             return rules
 
+    def failed_in(self, test: str | None) -> bool:
+        """Whether a check failed in `test` so far."""
+        with self._lock:
+            return bool(test) and bool(self.failed_rules_by_test.get(test))  # type: ignore[arg-type]
+
     def checked(self, rule: str, operation: str, passed: bool, violation: Any = None) -> None:
         with self._lock:
             counter = self.checks[(rule, operation)]

@@ -150,10 +150,15 @@ class Run:
 
     def list_readback_wanted(self) -> bool:
         """Whether the current test reads the list item of one more accepted update (`list_readbacks`: the
-        same rule on the same read path, proven again and again within one test, costs a request each)."""
+        same rule on the same read path, proven again and again within one test, costs a request each).
+        A test that failed reads every one from then on: hypothesis shrinks the failing example and
+        replays it, and each replay must meet the read paths that failed it (else it would call the
+        failure flaky, as if the target had answered differently)."""
         if self.list_readbacks is None:
             return True
         test = self.recorder.current_test
+        if self.recorder.failed_in(test):
+            return True
         with self._lock:
             done = self.list_readbacks_done.get(test, 0)
             if done >= self.list_readbacks:

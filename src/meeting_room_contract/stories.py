@@ -14,6 +14,7 @@ environment variables (`$CONFERENCE_USERNAME:$CONFERENCE_PASSWORD`), by place.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import re
@@ -22,7 +23,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 from urllib.parse import urlsplit
 
 SID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -32,6 +33,20 @@ CREATIONS_KEPT = 5000  # run-wide: the POST that created each room (session room
 ANSWER_KEPT = 20000  # characters of an answer kept (a replay finds the answer a failure's values came from)
 SHOWN_STEPS = 14  # steps printed with a failure (all of them are in the JSON)
 _SKIPPED_HEADERS = {"authorization", "host", "content-length", "user-agent", "accept-encoding", "connection", "accept"}
+
+
+_UNRECORDED = threading.local()  # per thread: its requests are no test's story (`unrecorded`)
+
+
+@contextlib.contextmanager
+def unrecorded() -> Iterator[None]:
+    """The requests this thread sends inside the block belong to no test's story: a kept room put back
+    in the background between tests (a story creates its rooms as they were created)."""
+    _UNRECORDED.on = True
+    try:
+        yield
+    finally:
+        _UNRECORDED.on = False
 
 
 @dataclass
@@ -92,7 +107,10 @@ class StoryBook:
             self.steps.clear()
 
     def record(self, client: Any, response: Any, started: float) -> None:
-        """Note one answered request (called by the client; never raises)."""
+        """Note one answered request (called by the client; never raises), unless its thread sends
+        `unrecorded()`."""
+        if getattr(_UNRECORDED, "on", False):
+            return
         try:
             step = _step(client, response, started)
         except Exception:  # pragma: no cover - a story is a help, never a reason to fail a request

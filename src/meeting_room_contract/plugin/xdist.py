@@ -222,8 +222,9 @@ BALANCED = pytest.StashKey[bool]()  # the run chose `--dist load` itself (the us
 class LongTestsApart(LoadScheduling):
     """xdist's load scheduling, except that a worker is never sent a long test while it holds one
     (running or queued): it gets the next short tests instead, and the long test goes to the next
-    worker that holds none. Only when nothing else is left does a worker get what is next, as
-    xdist would send it (a worker runs its last test only once it has the next one, or is told to stop)."""
+    worker that holds none. A worker is never sent fewer tests than xdist would send it: when too few
+    short tests are left, the next long ones fill its share (a worker runs its last test only once it
+    holds the next one, or is told to stop: one held alone would wait forever)."""
 
     def __init__(self, config: pytest.Config, log: Any, is_long: Callable[[str], bool]):
         super().__init__(config, log)
@@ -247,8 +248,10 @@ class LongTestsApart(LoadScheduling):
                     continue
                 holds_long = True
             picked.append(index)
-        if not picked:  # only long tests left: as xdist would
-            super()._send_tests(node, num)
+        if len(picked) < num:  # not enough short tests left: the next ones, as xdist would (never fewer than it sends)
+            chosen = set(picked)
+            picked += [index for index in self.pending if index not in chosen][:num - len(picked)]
+        if not picked:
             return
         chosen = set(picked)
         self.pending[:] = [index for index in self.pending if index not in chosen]
