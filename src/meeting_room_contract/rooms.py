@@ -23,7 +23,6 @@ from .journal import CleanupResult, cleanup_journalled
 from .model import Model
 from .rules import UpdateOutcome
 from .run import PutStyle, Run
-from .stories import unrecorded
 
 
 class ProvenConflict(Exception):
@@ -236,7 +235,7 @@ class RoomFactory:
 
         def put_back() -> Any:
             try:
-                with unrecorded():  # between tests: no test's story (a story replays the room from its creation)
+                with owner.registry.stories.unrecorded():  # between tests: no test's story (a story replays the room from its creation)
                     return self._restored(owner, entry.sid, entry.baseline, free)
             except Exception:  # noqa: BLE001 - no answer, a refused login: the next user meets it again, in its test
                 return _NOT_PUT_BACK

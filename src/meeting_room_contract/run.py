@@ -140,12 +140,16 @@ class Run:
 
     def full_listing_allowed(self, per_test: int = 3) -> bool:
         """Whether the current test may read the whole account once more for a list read-back (bounded per test)."""
+        return self._one_more(self.full_listings, per_test)
+
+    def _one_more(self, done_by_test: dict[str | None, int], per_test: int) -> bool:
+        """Count one more of something the current test may do `per_test` times; False once it is used up."""
         test = self.recorder.current_test
         with self._lock:
-            done = self.full_listings.get(test, 0)
+            done = done_by_test.get(test, 0)
             if done >= per_test:
                 return False
-            self.full_listings[test] = done + 1
+            done_by_test[test] = done + 1
             return True
 
     def list_readback_wanted(self) -> bool:
@@ -156,15 +160,9 @@ class Run:
         failure flaky, as if the target had answered differently)."""
         if self.list_readbacks is None:
             return True
-        test = self.recorder.current_test
-        if self.recorder.failed_in(test):
+        if self.recorder.failed_in(self.recorder.current_test):
             return True
-        with self._lock:
-            done = self.list_readbacks_done.get(test, 0)
-            if done >= self.list_readbacks:
-                return False
-            self.list_readbacks_done[test] = done + 1
-            return True
+        return self._one_more(self.list_readbacks_done, self.list_readbacks)
 
     def context(self) -> Context:
         """What judges may know of the run, as a snapshot."""

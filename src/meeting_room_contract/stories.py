@@ -35,20 +35,6 @@ SHOWN_STEPS = 14  # steps printed with a failure (all of them are in the JSON)
 _SKIPPED_HEADERS = {"authorization", "host", "content-length", "user-agent", "accept-encoding", "connection", "accept"}
 
 
-_UNRECORDED = threading.local()  # per thread: its requests are no test's story (`unrecorded`)
-
-
-@contextlib.contextmanager
-def unrecorded() -> Iterator[None]:
-    """The requests this thread sends inside the block belong to no test's story: a kept room put back
-    in the background between tests (a story creates its rooms as they were created)."""
-    _UNRECORDED.on = True
-    try:
-        yield
-    finally:
-        _UNRECORDED.on = False
-
-
 @dataclass
 class Step:
     """One request as sent and what it answered."""
@@ -100,6 +86,17 @@ class StoryBook:
         self.test: str | None = None
         self.steps: deque[tuple[int, Step]] = deque(maxlen=STEPS_PER_TEST)  # (id of the response, step)
         self.creations: dict[str, Step] = {}
+        self._unrecorded = threading.local()  # per thread: its requests are no test's story (`unrecorded`)
+
+    @contextlib.contextmanager
+    def unrecorded(self) -> Iterator[None]:
+        """The requests this thread sends inside the block belong to no test's story: a kept room put back
+        in the background between tests (a story creates its rooms as they were created)."""
+        self._unrecorded.on = True
+        try:
+            yield
+        finally:
+            self._unrecorded.on = False
 
     def begin(self, test: str | None) -> None:
         with self._lock:
@@ -109,7 +106,7 @@ class StoryBook:
     def record(self, client: Any, response: Any, started: float) -> None:
         """Note one answered request (called by the client; never raises), unless its thread sends
         `unrecorded()`."""
-        if getattr(_UNRECORDED, "on", False):
+        if getattr(self._unrecorded, "on", False):
             return
         try:
             step = _step(client, response, started)
