@@ -3,6 +3,7 @@ redaction by place. Stub servers on loopback; one end-to-end run killed with SIG
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import http.server
 import json
@@ -25,6 +26,7 @@ from meeting_room_contract.registry import RoomRegistry
 from meeting_room_contract.transport import Deadline, Politeness, RateLimiter, RequestCounter, TargetUnavailable
 from meeting_room_contract.journal import CleanupJournal, cleanup_journalled, journal_dir, signals_held
 from meeting_room_contract.mock import MeetingRoomMock
+from meeting_room_contract.mock.semantics import Answer
 from meeting_room_contract.redaction import Credentials, Redactor
 from meeting_room_contract.rooms import sweep_run_rooms
 from meeting_room_contract.selfcheck import PROJECT_ROOT
@@ -471,16 +473,36 @@ def test_a_run_killed_with_sigkill_against_a_renaming_server_leaves_nothing_afte
                 "--base-url", mock.base_url, "--username", USER, "--state-dir", str(tmp_path / "state"),
                 "--no-contract-strict",  # a subset of the suite: incomplete by design
                 "-n", "0"]  # serial (a loopback target otherwise gets a worker per core): the kill lands in the process that sends
-        # SIGKILL (no cleanup at all) while the mock holds one of the run's GETs, once it made 3 rooms:
-        # then no POST is in flight (a room whose creation answer the run never read is in no journal:
-        # README, "What the suite does to a deployment"), and every answered POST was journalled.
-        killed, respond = threading.Event(), mock.front.respond
+        # SIGKILL (no cleanup at all) while the mock holds one of the run's GETs, once it made 3 rooms,
+        # no POST is in flight and every room it made is journalled: a room whose creation answer the
+        # run never read (or had not journalled yet) is in no journal (README, "What the suite does to
+        # a deployment"). The run sends from more than one thread (background put-backs, both read
+        # paths at once), so "a GET is held" alone does not mean the main thread is between requests.
+        # A POST that reaches the mock after the kill is a dead client's: refused, it creates nothing.
+        killed, respond, posts = threading.Event(), mock.front.respond, threading.Lock()
+
+        def journalled() -> set[str]:
+            sids = set()
+            for path in journal_dir(tmp_path / "state").glob("*.jsonl"):
+                for line in path.read_text().splitlines():
+                    with contextlib.suppress(ValueError):
+                        entry = json.loads(line)
+                        if entry.get("event") == "created":
+                            sids.add(entry.get("sid"))
+            return sids
 
         def respond_or_kill(method, target, headers, raw):
-            if method == "GET" and not killed.is_set() and len(live_rooms(mock)) >= len(others) + 3 \
-                    and headers.get("Authorization"):
-                process.kill()
-                killed.set()
+            if method == "POST":
+                with posts:  # one at a time, and never while the kill is being decided
+                    if killed.is_set():
+                        return Answer(503, b"{}", {"Content-Type": "application/json"})
+                    return respond(method, target, headers, raw)
+            if method == "GET" and not killed.is_set() and headers.get("Authorization"):
+                with posts:
+                    made = set(live_rooms(mock)) - set(others)
+                    if len(made) >= 3 and made <= journalled():
+                        process.kill()
+                        killed.set()
             return respond(method, target, headers, raw)
 
         mock.front.respond = respond_or_kill
