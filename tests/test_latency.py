@@ -138,7 +138,7 @@ def test_a_kept_room_is_put_back_while_the_next_user_works_unless_it_held_codes(
         actions.send_update(run, client, taken["meeting_room_sid"], "PATCH",
                             {"access_codes": strategies.fresh_access_codes(run, 1), "name": "and a name"})
     assert rooms._kept[(id(client), "solo")][0].restoring is None  # its PUT would put the codes back too: not now
-    rooms.settle()
+    rooms.close()
 
 
 def test_a_background_put_back_is_no_tests_story(make_run):
@@ -149,11 +149,11 @@ def test_a_background_put_back_is_no_tests_story(make_run):
     rooms = RoomFactory(run, client)
     with rooms.reused(label="kept") as room:
         actions.send_update(run, client, room["meeting_room_sid"], "PATCH", {"name": "changed by a test"})
-    steps = len(run.target.registry.stories.steps)
+        steps = len(run.target.registry.stories.steps)  # the put-back starts as the block ends
     rooms.put_backs_done()
     assert rooms._kept[(id(client), "kept")][0].restoring.result() is not None  # it was put back
     assert len(run.target.registry.stories.steps) == steps
-    rooms.settle()
+    rooms.close()
 
 
 def test_one_wrong_password_probe_per_login_and_run_across_workers(tmp_path):

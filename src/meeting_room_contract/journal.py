@@ -213,21 +213,47 @@ def _locked_if_dead(path: Path) -> Iterator[int | None]:
         os.close(fd)
 
 
+class _Noted:
+    """The handler of a held signal: notes its name (see `signals_held`)."""
+
+    def __init__(self) -> None:
+        self.arrived: list[str] = []
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.arrived.append(signal.Signals(signum).name)
+
+
 @contextlib.contextmanager
-def signals_held(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[list[str]]:
-    """Hold back SIGINT/SIGTERM for the block (they are delivered when it ends); yields the names of
-    those that arrived meanwhile. Outside the main thread (or without pthread_sigmask) a no-op."""
-    arrived: list[str] = []
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
-        yield arrived
+def signals_held(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM), *,
+                 redeliver: bool = True) -> Iterator[list[str]]:
+    """Hold back SIGINT/SIGTERM for the block; yields the names of those that arrive meanwhile. With
+    `redeliver`, they are raised again when the block ends, to the handlers the process had (a signal
+    the process ignores is left alone); without, they are only noted.
+
+    The hold is a Python handler, not the thread's signal mask: the kernel gives a signal sent to the
+    process to any thread that does not block it (the run's read-back and put-back threads too), and
+    Python runs the handler in the main thread whichever thread got it, so a mask set in the main
+    thread held nothing once another thread existed. Within a hold, another hold shares it (its block
+    ends first, and the signal is the outer block's). Outside the main thread a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield []
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    current = [signal.getsignal(signum) for signum in signals]
+    outer = next((handler for handler in current if isinstance(handler, _Noted)), None)
+    if outer is not None:
+        yield outer.arrived
+        return
+    noted = _Noted()
+    held = {signum: signal.signal(signum, noted) for signum, handler in zip(signals, current)
+            if handler not in (signal.SIG_IGN, None)}  # ignored on purpose (or not Python's to change): left alone
     try:
-        yield arrived
+        yield noted.arrived
     finally:
-        with contextlib.suppress(Exception):
-            arrived.extend(signal.Signals(s).name for s in signal.sigpending() if s in signals)
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
+        if redeliver:
+            for name in dict.fromkeys(noted.arrived):
+                signal.raise_signal(signal.Signals[name])
 
 
 def cleanup_journalled(state_dir: str | os.PathLike[str], client: "ConferenceClient",
@@ -277,7 +303,7 @@ def cleanup_journalled(state_dir: str | os.PathLike[str], client: "ConferenceCli
         if log is not None:  # said before a held-back signal is delivered
             for line in result.lines():
                 log(line)
-        result.interrupted_by = _pending_names()
+        result.interrupted_by = list(dict.fromkeys(arrived))
     return result
 
 
@@ -299,12 +325,6 @@ def remove_side_files_of_ended_runs(directory: Path) -> list[Path]:
                 path.unlink()
                 removed.append(path)
     return removed
-
-
-def _pending_names() -> list[str]:
-    with contextlib.suppress(Exception):
-        return [signal.Signals(s).name for s in signal.sigpending() if s in (signal.SIGINT, signal.SIGTERM)]
-    return []
 
 
 def _append(fd: int, entry: dict[str, Any]) -> None:

@@ -102,6 +102,7 @@ class RoomFactory:
         self._counts: dict[tuple[int, str], int] = {}  # (owner, label): rooms kept, in use or not
         self._kept_lock = threading.Lock()
         self._restorers: ThreadPoolExecutor | None = None
+        self._closed = False  # the run deletes its rooms: no put-back starts any more
 
     def name(self, label: str = "room") -> str:
         return self.client.registry.room_name(label, next(self._serial))
@@ -220,7 +221,7 @@ class RoomFactory:
         another scope: a request sent meanwhile that asks for a code it frees would be refused by a
         room that, once the refusal is looked into, no longer holds the code)."""
         known = owner.registry.last_read(entry.sid, owner)
-        if known is None:
+        if known is None or self._closed:
             return None
         model = self.run.model
         want, got = model.comparable(entry.baseline), model.comparable(known)
@@ -228,10 +229,6 @@ class RoomFactory:
         unique_fields = {rule.array_field for rule in model.UNIQUE} | {f for rule in model.UNIQUE for f in rule.scope}
         if not drifted - set(free) or unique_fields & drifted:  # the PUT puts back every field, `free` ones too
             return None
-        if self._restorers is None:
-            with self._kept_lock:
-                if self._restorers is None:
-                    self._restorers = ThreadPoolExecutor(max_workers=ROOMS_PER_KIND, thread_name_prefix="contract-put-back")
 
         def put_back() -> Any:
             try:
@@ -240,7 +237,12 @@ class RoomFactory:
             except Exception:  # noqa: BLE001 - no answer, a refused login: the next user meets it again, in its test
                 return _NOT_PUT_BACK
 
-        return self._restorers.submit(put_back)
+        with self._kept_lock:  # never after close(): the run's cleanup deletes the room as it is
+            if self._closed:
+                return None
+            if self._restorers is None:
+                self._restorers = ThreadPoolExecutor(max_workers=ROOMS_PER_KIND, thread_name_prefix="contract-put-back")
+            return self._restorers.submit(put_back)
 
     def put_backs_done(self) -> None:
         """Wait for the put-backs started so far (each request is bounded by --request-timeout)."""
@@ -248,8 +250,14 @@ class RoomFactory:
             pending = [entry.restoring for kept in self._kept.values() for entry in kept if entry.restoring is not None]
         wait(pending)
 
-    def settle(self) -> None:
-        """At the end of the run's tests: no put-back is left running."""
+    def close(self) -> None:
+        """Before the run deletes its rooms (also after an early stop, when pytest tears the session's
+        fixtures down only after the cleanup): no put-back starts any more, and none is left running, so
+        that none reaches the target after the cleanup (a PUT to a deleted room; a server whose PUT
+        creates missing rooms would bring it back). A room kept as its last user left it is deleted
+        with the run's other rooms."""
+        with self._kept_lock:
+            self._closed = True
         self.put_backs_done()
         if self._restorers is not None:
             self._restorers.shutdown(wait=True)

@@ -6,7 +6,7 @@ import secrets
 import string
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .judges import Context, Verdict
 from .model import Model, PropertiesMode
@@ -122,6 +122,7 @@ class Run:
         self.list_readbacks: int | None = None  # accepted updates per test whose list item is read back (None: all)
         self.list_readbacks_done: dict[str | None, int] = {}  # by test
         self.refusal_listing: tuple[Any, Any, list[dict[str, Any]]] | None = None  # the account as listed for the last refusal
+        self.before_cleanup: list[Callable[[], None]] = []  # background work stopped before the run deletes its rooms
         self._lock = threading.Lock()
         target.registry.creation_matches = self.created_from  # what proves a room a POST without a run name created
         target.registry.creation_resembles = self.holds_a_sent_code

@@ -63,8 +63,9 @@ def did_groups(run: Run, client: ConferenceClient) -> list[str]:
 @pytest.fixture(scope="session")
 def rooms(run: Run, client: ConferenceClient) -> Iterator[RoomFactory]:
     factory = RoomFactory(run, client)
+    run.before_cleanup.append(factory.close)  # an early stop deletes the rooms before this fixture's teardown
     yield factory
-    factory.settle()  # no put-back of a kept room still running when the run deletes its rooms
+    factory.close()  # no put-back of a kept room still running when the run deletes its rooms
 
 
 @pytest.fixture(scope="session")

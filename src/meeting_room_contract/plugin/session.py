@@ -404,12 +404,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     target.deadline.try_again()  # the cleanup tries once more after "could not test", also past --max-duration (60 s more at most)
     remaining: list[str] = []
     workers_created: set[str] | None = None
-    with signals_held():  # SIGINT/SIGTERM wait until the rooms are deleted
+    # SIGINT/SIGTERM that come now only stop what was ending anyway: noted, never raised, so that the
+    # rooms are deleted, the journal closed and the summary written (the exit status stays the run's)
+    with signals_held(redeliver=False):
+        for stop in run.before_cleanup:  # background put-backs: none reaches the target after the cleanup
+            stop()
         if not is_worker(config) and is_contract_run(config):
             _stop_the_workers(config, interrupted=SIGNALLED in config.stash or int(exitstatus) == int(
                 pytest.ExitCode.INTERRUPTED))  # before the sweep: no worker creates a room after it
             remaining, workers_created = _sweep_at_the_end(target)
-    remaining = sorted(set(target.close()) | set(remaining))
+        remaining = sorted(set(target.close()) | set(remaining))
     if remaining:
         writer = config.get_terminal_writer()
         writer.line()  # on a line of its own, never glued to pytest's progress line
