@@ -141,6 +141,7 @@ def test_wrong_password_is_refused(target, client, room, rooms, run):
         except ProbeNotDue as not_due:  # another run probed this login lately: reported, never sent
             run.recorder.unchecked("auth.required", room_operation("PATCH"), str(not_due))
             return
+        client.registry.note_exchange("PATCH", client.room_path(sid), client, None)  # sent past the client: its last read is stale now
         response = requests.patch(client.url(client.room_path(sid)), json=_full_body(run), auth=credentials,
                                   timeout=client.politeness.timeout)
     operation = room_operation("PATCH")
