@@ -36,13 +36,14 @@ from xdist.scheduler import LoadScheduling
 
 from .. import preflight
 from ..journal import RUN_SIDE_FILES
+from ..warm_workers import WarmWorkers
 from ..worker_codes import WorkerCodes
 from .options import option
 from .scope import is_contract_run
 from .session import SIGNALLED
 from .stash import OBSERVATIONS, RUN_KEY, WORKER_PARTS_KEY, run_of
 
-REMOTE_WORKERS = 6  # workers for a remote target on a 2-core machine: most of a worker's time is waiting
+REMOTE_WORKERS = 8  # workers for a remote target on a 2-core machine: most of a worker's time is waiting (started warm: cheap)
 FAR_RTT_S = 0.050  # from this round trip on (another region), twice as many: waiting dwarfs a worker's CPU
 MIN_WORKER_RTT_S = 0.004  # below this round trip (loopback, same rack) the run is CPU-bound: one worker per core
 PROBES = 5  # the quickest counts: a busy machine delays some answers
@@ -102,6 +103,8 @@ class WorkersStillTesting:
 
 
 WORKERS_CHOSEN = pytest.StashKey[str]()
+WARM_WANTED = pytest.StashKey[bool]()  # the run chose its workers: they start from a warm interpreter (warm_workers)
+WARM = pytest.StashKey[WarmWorkers]()
 RUN_RATE = pytest.StashKey[float]()  # a worker's: the run's whole --rate-limit (its option holds its first share)
 SHARERS = pytest.StashKey[WorkersStillTesting]()
 
@@ -118,7 +121,8 @@ def remote_workers(round_trip_s: float | None, cores: int | None = None) -> int:
     if round_trip_s < MIN_WORKER_RTT_S:
         return cores if cores > 1 else 0
     workers = max(REMOTE_WORKERS, 2 * cores)
-    # measured on 2 cores at 80 ms per answer: 6 workers 60 s, 12 workers 53 s (at 20 ms, 12 gain nothing)
+    # measured on 2 cores (the gate, standalone mock, workers started warm): at 20 ms 6 workers 20.9 s, 8 17.6 s,
+    # 10 16.4 s; at 80 ms 12 workers 35.2 s, 16 28.7 s (each warm worker ~0.1 CPU-s more at the start)
     return 2 * workers if round_trip_s >= FAR_RTT_S else workers
 
 
@@ -192,6 +196,7 @@ def default_workers(config: pytest.Config) -> None:
         limited = f"; --rate-limit {rate:g}/s shared by the workers still testing"
     if workers:
         config.option.numprocesses = workers
+        config.stash[WARM_WANTED] = True
         measured = (f"no answer to a probe within {timeout:g} s: a cold start?" if round_trip >= timeout
                     else f"round trip {round_trip * 1000:.0f} ms")
         kind = "a near target, one per core" if round_trip < MIN_WORKER_RTT_S else "a remote target"
@@ -306,9 +311,13 @@ def measure_round_trip(base_url: str, timeout: float, then: float | None = None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """A worker of several on a real target: notes the codes it sends, and reads the others' (`worker_codes`)."""
+    """A worker of several on a real target: notes the codes it sends, and reads the others' (`worker_codes`).
+    The controller of workers it chose itself starts them from a warm interpreter."""
     workerinput = getattr(config, "workerinput", None)
-    if workerinput is None or int(workerinput.get("workercount") or 1) < 2:
+    if workerinput is None:
+        start_workers_warm(config)
+        return
+    if int(workerinput.get("workercount") or 1) < 2:
         return
     run = run_of(config)
     journal = run.target.registry.cleanup_journal
@@ -346,9 +355,33 @@ def pytest_sessionstart(session: pytest.Session) -> Any:
         return None
 
 
+def start_workers_warm(config: pytest.Config) -> None:
+    """Workers the run chose itself (`default_workers`) start forked from a warm interpreter
+    (`warm_workers`: each skips ~0.6 CPU-s of imports, and a remote target's many workers no longer
+    queue for two cores at the start). A user's `-n N` or `--tx` gets xdist's usual start; so does
+    a machine where the server cannot run."""
+    tx = list(getattr(config.option, "tx", None) or [])
+    if not config.stash.get(WARM_WANTED, False) or not tx or any(spec != "popen" for spec in tx):
+        return
+    warm = WarmWorkers.start()
+    if warm is None:
+        return
+    if "//" in warm.python():  # xdist's spec syntax: no such path can be given
+        warm.stop()
+        return
+    config.option.tx = [f"popen//python={warm.python()}"] * len(tx)
+    config.stash[WARM] = warm
+    if WORKERS_CHOSEN in config.stash:
+        config.stash[WORKERS_CHOSEN] += "; started from a warm interpreter"
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The run's files next to its journal go when the whole run ends (the controller, after every
     worker): a worker that finished first still explains its codes to the others until then."""
+    warm = config.stash.get(WARM, None)
+    if warm is not None:
+        del config.stash[WARM]
+        warm.stop()
     if hasattr(config, "workerinput"):
         if SHARERS in config.stash:  # its last request is sent: the others' shares of the rate limit grow
             config.stash[SHARERS].done()
