@@ -111,3 +111,36 @@ def test_the_server_ends_with_the_controller_and_waits_for_its_workers(warm):
     assert warm.process.returncode == 0 and time.monotonic() - started >= 0.2  # it waited for its worker
     assert process.communicate(timeout=10)[0].strip() == "done" and process.returncode == 0
     assert not os.path.exists(warm.directory)
+
+
+def test_a_run_that_chooses_its_workers_starts_them_warm_and_leaves_nothing(tmp_path):
+    """A remote target (10 ms per answer) without -n: the run's workers are forked from the warm server
+    (the header says so), the run passes, and no server, launcher, worker, socket directory or room is
+    left when it ends."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    import requests
+
+    from meeting_room_contract.mock import MeetingRoomMock
+    from meeting_room_contract.selfcheck import PROJECT_ROOT
+
+    before = set(Path(tempfile.gettempdir()).glob("contract-warm-*"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}
+    with MeetingRoomMock(latency_ms=10) as mock:
+        completed = subprocess.run(
+            [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "contracts"), "-p", "no:cacheprovider",
+             "-k", "empty_patch or unknown_sid", "--base-url", mock.base_url, "--username", "conference_user_123",
+             "--password", "qwerty123", "--report-dir", str(tmp_path), "--state-dir", str(tmp_path / "state"),
+             "--no-contract-strict"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+        rooms = requests.get(mock.base_url + "/meeting_rooms", auth=("conference_user_123", "qwerty123"), timeout=5).json()
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-3000:]
+    assert "xdist workers by default for a remote target" in output and "started from a warm interpreter" in output, output[:3000]
+    summary = json.loads((tmp_path / "contract-summary.json").read_text())
+    assert summary["workers"] >= 2 and summary["requests_sent"] > 0
+    assert rooms.get("items") == [], rooms
+    assert set(Path(tempfile.gettempdir()).glob("contract-warm-*")) <= before
+    processes = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+    assert [line for line in processes if "contract-warm-" in line and not any(str(d) in line for d in before)] == []
