@@ -251,3 +251,57 @@ def test_the_controller_knows_the_long_tests_by_their_node_ids():
                 assert contracts_conftest.runs_long(nodeid, PROJECT_ROOT) is expected, nodeid
     finally:
         sys.path.remove(str(PROJECT_ROOT / "contracts"))
+
+
+def test_a_worker_started_in_place_of_a_crashed_one_takes_its_share_of_the_codes():
+    """xdist names the worker it starts in place of a crashed one `gw8` (of 8): its share of the codes
+    and names is the free one, never `8 of 8` (no code is in it: the worker drew codes for ever) and
+    never a live worker's."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from meeting_room_contract import strategies
+    from meeting_room_contract.plugin import xdist as plugin_xdist
+    from meeting_room_contract.plugin.stash import RUN_KEY
+    from meeting_room_contract.run import CodeBook
+
+    config = SimpleNamespace(stash=pytest.Stash())
+    config.stash[RUN_KEY] = SimpleNamespace(target=SimpleNamespace(registry=SimpleNamespace(run_id="t0run-abc")),
+                                            spec=SimpleNamespace(sha256="0" * 64))
+
+    def node(name: str) -> SimpleNamespace:
+        return SimpleNamespace(config=config, gateway=SimpleNamespace(id=name), workerinput={"workercount": 3})
+
+    nodes = [node(f"gw{i}") for i in range(3)]
+    for each in nodes:
+        plugin_xdist.pytest_configure_node(each)
+    assert [each.workerinput["conference_share"] for each in nodes] == [0, 1, 2]
+    plugin_xdist.pytest_testnodedown(nodes[1], "crashed")
+    replacement = node("gw3")
+    plugin_xdist.pytest_configure_node(replacement)
+    assert replacement.workerinput["conference_share"] == 1
+    with pytest.raises(ValueError, match="share"):  # an impossible share ends the draw with an error, never a spin
+        strategies.fresh_value(r"^\d{6}$", CodeBook(partition=(8, 8)).in_share)
+
+
+def test_a_ctrl_c_while_the_round_trip_is_measured_ends_the_run_as_interrupted(monkeypatch):
+    """A Ctrl-C during the few GETs that time the target (before pytest's session exists): no traceback;
+    the run goes on serially and ends as interrupted before its preflight (nothing is created)."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from meeting_room_contract.plugin import xdist as plugin_xdist
+    from meeting_room_contract.plugin.session import SIGNALLED
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt("SIGINT")
+
+    monkeypatch.setattr(plugin_xdist, "measure_round_trip", interrupted)
+    options = {"collectonly": False, "usepdb": False, "base_url": "https://staging.invalid/conference/v2",
+               "mock_fault": None, "mock_variant": None, "request_timeout": 5.0, "rate_limit": 0.0}
+    config = SimpleNamespace(stash=pytest.Stash(), option=SimpleNamespace(numprocesses=None, contract_run=True),
+                             args=["contracts"], getoption=lambda name, default=None: options.get(name, default))
+    plugin_xdist.default_workers(config)
+    assert config.stash[SIGNALLED] == "SIGINT" and config.option.numprocesses is None

@@ -144,3 +144,19 @@ def test_a_run_that_chooses_its_workers_starts_them_warm_and_leaves_nothing(tmp_
     assert set(Path(tempfile.gettempdir()).glob("contract-warm-*")) <= before
     processes = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
     assert [line for line in processes if "contract-warm-" in line and not any(str(d) in line for d in before)] == []
+
+
+def test_a_worker_killed_by_sigkill_ends_its_launcher_by_sigkill(warm):
+    """SIGKILL cannot be handled: the launcher does not try to reset it, and ends by it too."""
+    process = _launch(warm, "import os; os.kill(os.getpid(), 9)")
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGKILL and "Traceback" not in err, err
+
+
+def test_an_uncaught_interrupt_ends_the_worker_by_sigint_as_python_does(warm):
+    """A KeyboardInterrupt that reaches the top of the worker's code: printed (without the server's frame),
+    and the worker ends by SIGINT, as the interpreter ends."""
+    process = _launch(warm, "raise KeyboardInterrupt('SIGINT')")
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGINT, err
+    assert "KeyboardInterrupt: SIGINT" in err and "_become_worker" not in err, err

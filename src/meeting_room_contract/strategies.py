@@ -278,9 +278,11 @@ def fresh_value(pattern: str | None, in_share: Callable[[str], bool] = lambda va
     for length in (6, 4, 8, 5, 7, 9, 10, 12):
         candidate = "".join(secrets.choice(string.digits) for _ in range(length))
         if pattern is None or re.search(pattern, candidate):
-            while not in_share(candidate):
+            for _ in range(10_000):  # a share is 1/N of the values: found within a few draws, or never
+                if in_share(candidate):
+                    return candidate
                 candidate = "".join(secrets.choice(string.digits) for _ in range(length))
-            return candidate
+            raise ValueError(f"no value of the form {pattern!r} in this worker's share of the codes")
     raise ValueError(f"overlay x-unique: cannot make fresh values of the form {pattern!r}")
 
 

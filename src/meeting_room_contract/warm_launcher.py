@@ -14,12 +14,16 @@ its process: this one). When the server cannot be reached, this process becomes 
 started the usual way (`exec` of the same interpreter and arguments): never no worker.
 """
 
-import array
-import json
-import os
 import signal
-import socket
-import sys
+
+SIGINT_IGNORED = signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # the worker's disposition (a background job's)
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # first: a Ctrl-C while this starts is the worker's, never ours
+
+import array  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
 
 
 def _usual_start(argv):
@@ -43,8 +47,7 @@ def _lines(conn):
 
 def main(argv):
     socket_path, worker_argv = argv[0], argv[1:]
-    sigint_ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sigint_ignored = SIGINT_IGNORED
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(socket_path)
@@ -82,7 +85,8 @@ def main(argv):
             sys.exit(int(value))
         if kind == "signal":
             signum = int(value)
-            signal.signal(signum, signal.SIG_DFL)
+            if signum not in (signal.SIGKILL, signal.SIGSTOP):  # those two cannot be handled, nor need resetting
+                signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             sys.exit(128 + signum)
     sys.exit(1)  # the server went away without the worker's status

@@ -67,12 +67,16 @@ class WarmWorkers:
         if not hasattr(os, "fork") or not hasattr(socket, "AF_UNIX") or not hasattr(socket, "recv_fds"):
             return None
         directory = tempfile.mkdtemp(prefix="contract-warm-")  # 0700: only this user reaches the socket
-        try:
+        handler = signal.getsignal(signal.SIGINT)
+        try:  # started with SIGINT ignored (kept across exec): a Ctrl-C while it imports is the workers' to act on
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             process = subprocess.Popen([sys.executable, "-u", "-m", __name__, os.path.join(directory, "s")],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         except OSError:
             shutil.rmtree(directory, ignore_errors=True)
             return None
+        finally:
+            signal.signal(signal.SIGINT, handler if handler is not None else signal.SIG_DFL)
         warm = cls(process, directory)
         assert process.stdout is not None
         with selectors.DefaultSelector() as selector:
@@ -90,17 +94,19 @@ class WarmWorkers:
 
     def stop(self) -> None:
         """Tell the server to end (it waits for its children), and wait for it (bounded)."""
-        if self.process.stdin is not None and not self.process.stdin.closed:
-            try:
-                self.process.stdin.close()
-            except OSError:
-                pass
         try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        shutil.rmtree(self.directory, ignore_errors=True)
+            if self.process.stdin is not None and not self.process.stdin.closed:
+                try:
+                    self.process.stdin.close()
+                except OSError:
+                    pass
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _preload() -> None:
@@ -163,6 +169,10 @@ def serve(socket_path: str) -> None:
                     selector.unregister(listener)
                     listener.close()
                     os.unlink(socket_path)
+                    try:
+                        os.rmdir(os.path.dirname(socket_path))  # also when the controller was killed
+                    except OSError:
+                        pass
                     listening = False
             elif key.data == "reap":
                 while True:
@@ -279,13 +289,16 @@ def _become_worker(conn: socket.socket, fds: list[int], request: dict[str, Any],
         else:
             print(end.code, file=sys.stderr)
             status = 1
-    except BaseException:  # noqa: BLE001 - as the interpreter does: printed, exit status 1
-        traceback.print_exc()
+    except KeyboardInterrupt as interrupt:  # as the interpreter does: printed, then ended by SIGINT
+        traceback.print_exception(type(interrupt), interrupt, interrupt.__traceback__.tb_next if interrupt.__traceback__ else None)
+        _end(0, by_signal=signal.SIGINT)
+    except BaseException as error:  # noqa: BLE001 - as the interpreter does: printed, exit status 1
+        traceback.print_exception(type(error), error, error.__traceback__.tb_next if error.__traceback__ else None)
         status = 1
     _end(status)
 
 
-def _end(status: int) -> NoReturn:
+def _end(status: int, by_signal: int | None = None) -> NoReturn:
     """As an interpreter ends (and as multiprocessing ends its forked children): other threads are
     waited for, exit handlers run, output flushed; no teardown of modules."""
     import atexit
@@ -305,8 +318,13 @@ def _end(status: int) -> NoReturn:
             stream.flush()
         except (OSError, ValueError):
             pass
+    if by_signal is not None:
+        signal.signal(by_signal, signal.SIG_DFL)
+        os.kill(os.getpid(), by_signal)
     os._exit(status)
 
 
 if __name__ == "__main__":
     serve(sys.argv[1])
+    sys.stdout.flush()
+    os._exit(0)  # every worker has ended: no teardown of the modules it imported

@@ -35,7 +35,7 @@ import requests
 from xdist.scheduler import LoadScheduling
 
 from .. import preflight
-from ..journal import RUN_SIDE_FILES
+from ..journal import RUN_SIDE_FILES, signals_held
 from ..warm_workers import WarmWorkers
 from ..worker_codes import WorkerCodes
 from .options import option
@@ -105,6 +105,7 @@ class WorkersStillTesting:
 WORKERS_CHOSEN = pytest.StashKey[str]()
 WARM_WANTED = pytest.StashKey[bool]()  # the run chose its workers: they start from a warm interpreter (warm_workers)
 WARM = pytest.StashKey[WarmWorkers]()
+SHARES_TAKEN = pytest.StashKey[dict]()  # the controller's: worker id -> its share of the codes (CodeBook.partition)
 RUN_RATE = pytest.StashKey[float]()  # a worker's: the run's whole --rate-limit (its option holds its first share)
 SHARERS = pytest.StashKey[WorkersStillTesting]()
 
@@ -183,6 +184,9 @@ def default_workers(config: pytest.Config) -> None:
     # --request-timeout, slow but allowed, is answered; a wait shorter than that would call it a mistake)
     try:
         round_trip = measure_round_trip(str(base_url), timeout, then=request_timeout)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C before the run started: it ends as interrupted, serially
+        config.stash[SIGNALLED] = str(interrupt) or "SIGINT"
+        return
     except SilentTarget as silence:
         raise pytest.UsageError("preflight: " + preflight.describe_error(silence.error, str(base_url),
                                                                          request_timeout)) from None
@@ -323,9 +327,9 @@ def pytest_configure(config: pytest.Config) -> None:
     journal = run.target.registry.cleanup_journal
     if journal is None:  # the embedded mock: every worker has its own
         return
-    workerid = str(workerinput.get("workerid") or "")
-    if workerid.startswith("gw") and workerid[2:].isdigit():  # disjoint codes: see CodeBook.partition
-        run.codes.partition = (int(workerid[2:]), int(workerinput["workercount"]))
+    share = workerinput.get("conference_share")  # disjoint codes: see CodeBook.partition
+    if isinstance(share, int) and 0 <= share < int(workerinput["workercount"]):
+        run.codes.partition = (share, int(workerinput["workercount"]))
         run.target.registry.worker_share = run.codes.partition  # names no other worker builds
     run.target.registry.quiet_path = journal.path.parent / f"{run.target.registry.run_id}.quiet"  # registry.quiet
     # the names this worker POSTs: the controller's end-of-run sweep deletes a room holding one (a POST
@@ -378,24 +382,22 @@ def start_workers_warm(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The run's files next to its journal go when the whole run ends (the controller, after every
     worker): a worker that finished first still explains its codes to the others until then."""
-    warm = config.stash.get(WARM, None)
-    if warm is not None:
-        del config.stash[WARM]
-        warm.stop()
     if hasattr(config, "workerinput"):
         if SHARERS in config.stash:  # its last request is sent: the others' shares of the rate limit grow
             config.stash[SHARERS].done()
         atexit.register(exit_without_teardown)
         return
-    if RUN_KEY not in config.stash:
-        return
-    registry = run_of(config).target.registry
-    journal = registry.cleanup_journal
-    if journal is None:
-        return
-    for pattern in RUN_SIDE_FILES:
-        for path in journal.path.parent.glob(pattern.format(run=registry.run_id)):
-            path.unlink(missing_ok=True)
+    with signals_held(redeliver=False):  # the run is over: a Ctrl-C now cuts nothing short
+        if RUN_KEY in config.stash:
+            registry = run_of(config).target.registry
+            journal = registry.cleanup_journal
+            for pattern in RUN_SIDE_FILES if journal is not None else ():
+                for path in journal.path.parent.glob(pattern.format(run=registry.run_id)):
+                    path.unlink(missing_ok=True)
+        warm = config.stash.get(WARM, None)
+        if warm is not None:
+            del config.stash[WARM]
+            warm.stop()
 
 
 def exit_without_teardown() -> None:
@@ -423,15 +425,25 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """Workers share the controller's run id (room names, leftovers, cleanup) and its checked spec."""
+    """Workers share the controller's run id (room names, leftovers, cleanup) and its checked spec; each
+    gets a share of the codes and names no other live worker has (a worker xdist starts in place of a
+    crashed one, `gw8` of 8, takes the free share: its id is no share)."""
     run = run_of(node.config)
     node.workerinput["conference_run_id"] = run.target.registry.run_id
     node.workerinput["conference_spec_sha256"] = run.spec.sha256
+    shares = node.config.stash.setdefault(SHARES_TAKEN, {})
+    count = int(node.workerinput.get("workercount") or 1)
+    free = [share for share in range(count) if share not in shares.values()]
+    if free:
+        shares[node.gateway.id] = free[0]
+        node.workerinput["conference_share"] = free[0]
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """Collect a finished worker's observations (sent through xdist's own channel)."""
+    """Collect a finished worker's observations (sent through xdist's own channel); its share of the
+    codes is free again (for a worker started in its place)."""
+    node.config.stash.setdefault(SHARES_TAKEN, {}).pop(getattr(getattr(node, "gateway", None), "id", None), None)
     part = getattr(node, "workeroutput", {}).get(OBSERVATIONS)
     if part is not None:
         node.config.stash.setdefault(WORKER_PARTS_KEY, []).append(part)
