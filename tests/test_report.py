@@ -54,7 +54,10 @@ def test_failure_output_leads_with_the_violation(failing_run):
     for noise in ("@given", "def test_", "checks.send_update(", "ConferenceClient(", "RoomFactory object", "client=,",
                   "E   ", "These lines were always and only run"):
         assert noise not in failure, noise
-    assert len(output.splitlines()) < 60, output
+    # hypothesis's section (its header and "Shrinking stopped after 4 s") comes only when this shrink outlasts the gate's
+    # 4 s, which it does on a busy machine and sometimes on a quiet one: not the length of the suite's own output
+    shrink_note = re.compile(r"^(-+ Hypothesis -+|Shrinking stopped after .*)$")
+    assert len([line for line in output.splitlines() if not shrink_note.match(line)]) < 60, output
 
 
 def test_contract_traceback_switch_is_an_option():

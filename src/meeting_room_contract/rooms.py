@@ -232,8 +232,9 @@ class RoomFactory:
 
         def put_back() -> Any:
             try:
-                with owner.registry.stories.unrecorded():  # between tests: no test's story (a story replays the room from its creation)
-                    return self._restored(owner, entry.sid, entry.baseline, free)
+                # its PUT is a step of the story (whichever test runs now): a replay restores the room
+                # before its next use as the run did (the next use waits for it)
+                return self._restored(owner, entry.sid, entry.baseline, free)
             except Exception:  # noqa: BLE001 - no answer, a refused login: the next user meets it again, in its test
                 return _NOT_PUT_BACK
 

@@ -14,7 +14,6 @@ environment variables (`$CONFERENCE_USERNAME:$CONFERENCE_PASSWORD`), by place.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import re
@@ -86,17 +85,6 @@ class StoryBook:
         self.test: str | None = None
         self.steps: deque[tuple[int, Step]] = deque(maxlen=STEPS_PER_TEST)  # (id of the response, step)
         self.creations: dict[str, Step] = {}
-        self._unrecorded = threading.local()  # per thread: its requests are no test's story (`unrecorded`)
-
-    @contextlib.contextmanager
-    def unrecorded(self) -> Iterator[None]:
-        """The requests this thread sends inside the block belong to no test's story: a kept room put back
-        in the background between tests (a story creates its rooms as they were created)."""
-        self._unrecorded.on = True
-        try:
-            yield
-        finally:
-            self._unrecorded.on = False
 
     def begin(self, test: str | None) -> None:
         with self._lock:
@@ -104,10 +92,7 @@ class StoryBook:
             self.steps.clear()
 
     def record(self, client: Any, response: Any, started: float) -> None:
-        """Note one answered request (called by the client; never raises), unless its thread sends
-        `unrecorded()`."""
-        if getattr(self._unrecorded, "on", False):
-            return
+        """Note one answered request (called by the client; never raises)."""
         try:
             step = _step(client, response, started)
         except Exception:  # pragma: no cover - a story is a help, never a reason to fail a request
